@@ -417,14 +417,40 @@ impl<P: Protocol> BlockingClient<P> {
     }
 
     fn flush_until(&mut self, deadline: Option<Instant>) -> Result<(), IpcError> {
-        while !self.out.write_to(&mut self.stream)? {
+        loop {
+            match self.out.write_to(&mut self.stream) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    return Err(self.why_closed());
+                }
+                Err(e) => return Err(e.into()),
+            }
             // While the service cannot take more, keep reading so that it
             // can make progress writing to us.
             if self.wait(deadline, true)? {
                 self.read_once()?;
             }
         }
-        Ok(())
+    }
+
+    /// After the service closed on us: its error frame if it sent one
+    /// (access denied, message too large, ...), else a plain close.
+    fn why_closed(&mut self) -> IpcError {
+        while let Ok(true) = self.read_once() {}
+        while let Ok(Some(range)) = self.inb.next_frame() {
+            if let Ok(ServerFrame::Error { kind, message, .. }) =
+                decode::<ServerFrame<P::Response, P::Event>>(self.inb.payload(range))
+            {
+                return IpcError::Refused { kind, message };
+            }
+        }
+        IpcError::Closed("closed by service".into())
     }
 
     fn next_frame(
@@ -435,8 +461,13 @@ impl<P: Protocol> BlockingClient<P> {
             if let Some(range) = self.inb.next_frame().map_err(IpcError::Frame)? {
                 return decode(self.inb.payload(range)).map_err(IpcError::Frame);
             }
-            if !self.read_once()? {
-                self.wait(deadline, false)?;
+            match self.read_once() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.wait(deadline, false)?;
+                }
+                Err(IpcError::Closed(_)) => return Err(self.why_closed()),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -466,7 +497,12 @@ impl<P: Protocol> BlockingClient<P> {
                 if left.is_zero() {
                     return Err(IpcError::Timeout);
                 }
-                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                // Round up: waking before the deadline would report a
+                // timeout early.
+                let ms = left
+                    .as_nanos()
+                    .div_ceil(1_000_000)
+                    .clamp(1, i32::MAX as u128) as i32;
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };

@@ -263,11 +263,12 @@ impl<P: Protocol> Server<P> {
         let Some(conn) = self.conns.get_mut(&token) else {
             return; // stale event for a closed connection
         };
-        if ready.readable || ready.hangup || ready.error {
-            if conn.throttled_since.is_none() && !conn.in_ready_queue {
-                conn.in_ready_queue = true;
-                self.ready.push_back(token);
-            }
+        if (ready.readable || ready.hangup || ready.error)
+            && conn.throttled_since.is_none()
+            && !conn.in_ready_queue
+        {
+            conn.in_ready_queue = true;
+            self.ready.push_back(token);
         }
         if ready.writable && conn.wants_writable {
             self.flush(lp, token, out);
@@ -605,7 +606,7 @@ impl<P: Protocol> Server<P> {
         };
         match c.out.write_to(&mut c.stream) {
             Ok(drained) => {
-                if drained != !c.wants_writable {
+                if drained == c.wants_writable {
                     c.wants_writable = !drained;
                     let interest = if drained {
                         Interest::READABLE
