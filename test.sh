@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh Debian machine (as root):
+# installs what the tests need, builds all binaries, runs the unit and
+# integration tests, and ends with one "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/common.sh
+need_root
+check_rust
+apt_install "${DEB_PACKAGES[@]}"
+
+# The integration tests run the real binaries of every package.
+cargo build --workspace --bins --quiet
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace 2>&1 | tee "$log" || status=$?
+read -r passed failed < <(awk '/^test result:/ {
+        for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+    } END { print p + 0, f + 0 }' "$log")
+echo "tests: $passed passed, $failed failed"
+if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then
+    echo "cargo test failed before running every test (exit $status)" >&2
+fi
+exit "$status"
