@@ -7,6 +7,7 @@
 pub mod daemon;
 pub mod event_loop;
 pub mod paths;
+pub mod process;
 pub mod timers;
 
 pub use event_loop::{ChildStatus, Event, EventLoop, Readiness, Trigger, TriggerId};

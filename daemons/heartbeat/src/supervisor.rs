@@ -123,7 +123,9 @@ impl Supervisor {
             return ExitVerdict::Unknown;
         };
         s.pid = None;
-        let ran = s.started_at.map_or(Duration::ZERO, |t| now.duration_since(t));
+        let ran = s
+            .started_at
+            .map_or(Duration::ZERO, |t| now.duration_since(t));
         if !s.spec.respawn || stopping {
             return ExitVerdict::Gone {
                 name: s.spec.name.clone(),
@@ -174,11 +176,6 @@ impl Supervisor {
             .filter_map(|s| s.pid.map(|p| (s.spec.name.clone(), p)))
             .collect()
     }
-
-    /// Whether any child still runs.
-    pub fn any_running(&self) -> bool {
-        self.slots.iter().any(|s| s.pid.is_some())
-    }
 }
 
 fn backoff(quick_exits: u32) -> Duration {
@@ -206,7 +203,10 @@ mod tests {
     #[test]
     fn all_children_start_in_order_and_stop_in_reverse() {
         let t0 = Instant::now();
-        let mut sup = Supervisor::new(vec![spec("ccm", true), spec("cib", true), spec("crmd", true)], t0);
+        let mut sup = Supervisor::new(
+            vec![spec("ccm", true), spec("cib", true), spec("crmd", true)],
+            t0,
+        );
         assert_eq!(sup.due(t0), vec![0, 1, 2]);
         for (i, pid) in [(0, 10), (1, 11), (2, 12)] {
             sup.started(i, pid, t0);
@@ -215,8 +215,14 @@ mod tests {
         assert_eq!(sup.next_deadline(), None);
         let order: Vec<i32> = sup.stop().into_iter().map(|(_, p)| p).collect();
         assert_eq!(order, vec![12, 11, 10]);
-        assert_eq!(sup.exited(11, t0 + s(1)), ExitVerdict::Gone { name: "cib".into() });
-        assert!(sup.due(t0 + s(100)).is_empty(), "nothing restarts while stopping");
+        assert_eq!(
+            sup.exited(11, t0 + s(1)),
+            ExitVerdict::Gone { name: "cib".into() }
+        );
+        assert!(
+            sup.due(t0 + s(100)).is_empty(),
+            "nothing restarts while stopping"
+        );
     }
 
     #[test]
@@ -242,7 +248,10 @@ mod tests {
         now += STABLE_AFTER;
         assert_eq!(
             sup.exited(100, now),
-            ExitVerdict::Restart { name: "cib".into(), after: s(0) }
+            ExitVerdict::Restart {
+                name: "cib".into(),
+                after: s(0)
+            }
         );
     }
 
@@ -252,9 +261,14 @@ mod tests {
         let mut sup = Supervisor::new(vec![spec("once", false)], t0);
         sup.started(0, 7, t0);
         assert_eq!(sup.exited(99, t0), ExitVerdict::Unknown);
-        assert_eq!(sup.exited(7, t0), ExitVerdict::Gone { name: "once".into() });
+        assert_eq!(
+            sup.exited(7, t0),
+            ExitVerdict::Gone {
+                name: "once".into()
+            }
+        );
         assert!(sup.due(t0 + s(1000)).is_empty());
-        assert!(!sup.any_running());
+        assert!(sup.running().is_empty());
     }
 
     #[test]

@@ -1,0 +1,390 @@
+//! The running master control process: validates the configuration, takes
+//! the pid file, sets up logging, realtime and core dumps, then runs its
+//! event loop, feeding child exits, signals and timers to the `Supervisor`
+//! and doing the process work it decides on.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use config::HaCf;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use plumbing::daemon::{self, PidFile, PrivilegeDrop};
+use plumbing::{Event, EventLoop, HaPaths};
+
+use crate::supervisor::{ChildSpec, ExitVerdict, Supervisor};
+
+/// How long a child may take to stop after SIGTERM before it gets SIGKILL.
+const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Command-line settings that affect the running daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extra debug level from `-d`.
+    pub debug: u8,
+    /// `-l`: no realtime scheduling.
+    pub low_priority: bool,
+    /// Do not daemonise; also log to stderr.
+    pub foreground: bool,
+}
+
+fn joined(errors: Vec<config::ConfigError>) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The logging settings ha.cf gives a daemon called `entity`.
+fn log_config(cf: &HaCf, entity: &str, extra_debug: u8, stderr: bool) -> logging::LogConfig {
+    let mut c = logging::LogConfig::new(entity);
+    c.facility = cf
+        .logfacility
+        .and_then(|f| logging::Facility::from_name(f.name()));
+    c.logfile = cf.logfile.clone();
+    c.debugfile = cf.debugfile.clone();
+    c.debug = u32::from(cf.debug) + u32::from(extra_debug);
+    c.use_logd = cf.use_logd;
+    c.stderr = stderr;
+    c.file_format = if cf.syslogmsgfmt {
+        logging::FileFormat::Syslog
+    } else {
+        logging::FileFormat::Classic
+    };
+    c
+}
+
+/// The environment every child gets: the node's paths, the logging settings
+/// under the names Heartbeat exports (HA_logfacility, ...), and `env` lines.
+fn child_env(cf: &HaCf, paths: &HaPaths, debug: u32) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = paths
+        .env_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    env.push((
+        "HA_logfacility".into(),
+        cf.logfacility
+            .map_or("none".into(), |f| f.name().to_owned()),
+    ));
+    if let Some(f) = path(&cf.logfile) {
+        env.push(("HA_logfile".into(), f));
+    }
+    if let Some(f) = path(&cf.debugfile) {
+        env.push(("HA_debugfile".into(), f));
+    }
+    env.push(("HA_debug".into(), debug.to_string()));
+    env.push((
+        "HA_use_logd".into(),
+        if cf.use_logd { "yes" } else { "no" }.into(),
+    ));
+    for e in &cf.env {
+        env.push((e.exported_name(), e.value.clone()));
+    }
+    env
+}
+
+/// The children ha.cf asks for: `respawn`/`failfast` lines, then the CRM
+/// daemons of `pacemaker`, looked up in crm_daemon_dir and then next to
+/// this binary.
+fn child_specs(cf: &HaCf) -> Vec<ChildSpec> {
+    let own_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/heartbeat"));
+    let mut specs: Vec<ChildSpec> = cf
+        .children
+        .iter()
+        .map(|c| ChildSpec {
+            name: c
+                .path
+                .file_name()
+                .map_or_else(|| c.command.clone(), |n| n.to_string_lossy().into_owned()),
+            user: c.user.clone(),
+            argv: std::iter::once(c.path.display().to_string())
+                .chain(c.args.iter().cloned())
+                .collect(),
+            respawn: true,
+        })
+        .collect();
+    for p in cf.pacemaker_children() {
+        let in_crm_dir = cf
+            .crm_daemon_dir
+            .as_ref()
+            .filter(|_| p.look_in_crm_daemon_dir)
+            .map(|d| d.join(p.daemon))
+            .filter(|path| path.exists());
+        let path = in_crm_dir.unwrap_or_else(|| own_dir.join(p.daemon));
+        specs.push(ChildSpec {
+            name: p.daemon.to_owned(),
+            user: p.user.to_owned(),
+            argv: vec![path.display().to_string()],
+            respawn: true,
+        });
+    }
+    specs
+}
+
+/// Starts a child in its own process group, as its configured user.
+fn spawn(spec: &ChildSpec, env: &[(String, String)]) -> Result<i32, String> {
+    let Some(program) = spec.argv.first() else {
+        return Err("empty command".into());
+    };
+    let program_path = Path::new(program);
+    if !program_path.is_file() {
+        return Err(format!(
+            "Client child command [{program}] is not executable"
+        ));
+    }
+    let drop = if spec.user == "root" {
+        None
+    } else {
+        Some(PrivilegeDrop::resolve(&spec.user, None).map_err(|e| e.to_string())?)
+    };
+    let mut cmd = Command::new(program_path);
+    cmd.args(&spec.argv[1..])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .process_group(0);
+    plumbing::process::unblock_signals_on_exec(&mut cmd);
+    if let Some(drop) = drop {
+        // SAFETY: `apply` only makes system calls (setgroups, setgid,
+        // setuid, prctl); the names were resolved before fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                drop.apply()
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            });
+        }
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    // The event loop reaps it; dropping `Child` neither waits nor kills.
+    i32::try_from(child.id()).map_err(|_| "pid out of range".into())
+}
+
+/// Shutdown progress: children are stopped one at a time, last started first.
+struct Stopping {
+    queue: Vec<(String, i32)>,
+    current: Option<(String, i32, Instant)>,
+    killed: bool,
+}
+
+/// Runs the master control process until SIGTERM/SIGINT.
+pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
+    let (mut cf, warnings) = config::load_ha_cf(paths.ha_cf()).map_err(joined)?;
+    cf.check_local_node(&paths.nodename)
+        .map_err(|e| e.to_string())?;
+    // Heartbeat refuses to run with keys others can read: check before
+    // anything starts.
+    config::load_authkeys(paths.authkeys()).map_err(joined)?;
+    let pidfile_path = paths.pidfile("heartbeat");
+    if let Ok(Some(pid)) = PidFile::running_pid(&pidfile_path) {
+        return Err(format!(
+            "already running as pid {pid} (pid file {} is locked)",
+            pidfile_path.display()
+        ));
+    }
+    if !opts.foreground {
+        daemon::daemonize().map_err(|e| e.to_string())?;
+    }
+    let _pidfile = PidFile::acquire(&pidfile_path).map_err(|e| e.to_string())?;
+    // Signals are blocked before the logging thread exists, so it inherits
+    // the mask and they all arrive at the loop.
+    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        lp.watch_signal(sig)
+            .map_err(|e| format!("cannot watch {sig}: {e}"))?;
+    }
+    lp.watch_signal(Signal::SIGCHLD)
+        .map_err(|e| format!("cannot watch SIGCHLD: {e}"))?;
+    let mut debug = u32::from(cf.debug) + u32::from(opts.debug);
+    let log = logging::init(log_config(&cf, "heartbeat", opts.debug, opts.foreground))
+        .map_err(|e| format!("logging: {e}"))?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    if cf.realtime && !opts.low_priority {
+        let prio = cf.rtprio.map_or(1, i32::from);
+        match daemon::set_realtime_priority(prio).and_then(|()| daemon::lock_memory()) {
+            Ok(()) => log::info!("realtime scheduling (SCHED_RR {prio}) and locked memory enabled"),
+            Err(e) => log::warn!("realtime not enabled: {e}"),
+        }
+    }
+    if cf.coredumps {
+        let dir = cf
+            .coreroot
+            .clone()
+            .map_or_else(|| paths.core_dir("root"), |root| root.join("root"));
+        if let Err(e) = daemon::enable_core_dumps(&dir) {
+            log::warn!("core dumps not enabled: {e}");
+        }
+    }
+    log::info!(
+        "Configuration validated. Starting heartbeat {} on node {}",
+        env!("CARGO_PKG_VERSION"),
+        paths.nodename
+    );
+    if !cf.media.is_empty() {
+        log::warn!(
+            "{} cluster medium line(s) in {} not started: network messaging is not implemented in this version",
+            cf.media.len(),
+            cf.path.display()
+        );
+    }
+    let mut env = child_env(&cf, paths, debug);
+    let mut sup = Supervisor::new(child_specs(&cf), Instant::now());
+    let mut stopping: Option<Stopping> = None;
+    let mut events = Vec::new();
+    loop {
+        let now = Instant::now();
+        if stopping.is_none() {
+            for i in sup.due(now) {
+                let spec = sup.spec(i).clone();
+                match spawn(&spec, &env) {
+                    Ok(pid) => {
+                        if let Err(e) = lp.watch_child(pid) {
+                            log::error!("cannot watch {} pid {pid}: {e}", spec.name);
+                        }
+                        log::info!("Starting \"{}\" as uid {}", spec.argv.join(" "), spec.user);
+                        sup.started(i, pid, now);
+                    }
+                    Err(e) => {
+                        let after = sup.start_failed(i, now);
+                        log::error!("{e}; retrying in {}s", after.as_secs());
+                    }
+                }
+            }
+        }
+        let mut deadline = sup.next_deadline();
+        if let Some(Stopping {
+            current: Some((_, _, kill_at)),
+            ..
+        }) = &stopping
+        {
+            deadline = Some(deadline.map_or(*kill_at, |d| d.min(*kill_at)));
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        lp.poll(&mut events, timeout)
+            .map_err(|e| format!("event loop: {e}"))?;
+        for ev in events.drain(..) {
+            match ev {
+                Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {
+                    log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
+                    stopping = Some(Stopping {
+                        queue: sup.stop(),
+                        current: None,
+                        killed: false,
+                    });
+                }
+                Event::Signal(Signal::SIGHUP) => match config::load_ha_cf(paths.ha_cf()) {
+                    Ok((new_cf, _)) => {
+                        debug = u32::from(new_cf.debug) + u32::from(opts.debug);
+                        let lc = log_config(&new_cf, "heartbeat", opts.debug, opts.foreground);
+                        if let Err(e) = log.reconfigure(lc) {
+                            log::error!("new logging settings not applied: {e}");
+                        }
+                        env = child_env(&new_cf, paths, debug);
+                        cf = new_cf;
+                        log::info!(
+                            "Reread {} on SIGHUP: logging and child environment updated",
+                            cf.path.display()
+                        );
+                    }
+                    Err(errs) => {
+                        for e in errs {
+                            log::error!("{e}");
+                        }
+                        log::error!("configuration not reloaded: keeping the running one");
+                    }
+                },
+                Event::Signal(Signal::SIGUSR1 | Signal::SIGUSR2) => {
+                    let up = ev == Event::Signal(Signal::SIGUSR1);
+                    debug = if up {
+                        debug.saturating_add(1)
+                    } else {
+                        debug.saturating_sub(1)
+                    };
+                    let mut lc = log.config();
+                    lc.debug = debug;
+                    if let Err(e) = log.reconfigure(lc) {
+                        log::error!("debug level not changed: {e}");
+                    }
+                    log::info!("debug level is now {debug}");
+                }
+                Event::ChildExited { pid, status } => {
+                    let name = sup
+                        .running()
+                        .into_iter()
+                        .find(|(_, p)| *p == pid)
+                        .map(|(n, _)| n);
+                    if let Some(name) = &name {
+                        // Our own SIGTERM at shutdown is no error.
+                        if stopping.is_some() || matches!(status, plumbing::ChildStatus::Exited(_))
+                        {
+                            log::info!("Managed {name} process {pid} {status}.");
+                        } else {
+                            log::error!("Managed {name} process {pid} {status}.");
+                        }
+                    }
+                    match sup.exited(pid, Instant::now()) {
+                        ExitVerdict::Restart { name, after } if after.is_zero() => {
+                            log::info!("Respawning client \"{name}\"");
+                        }
+                        ExitVerdict::Restart { name, after } => {
+                            log::warn!(
+                                "Client \"{name}\" respawning too fast: next start in {}s",
+                                after.as_secs()
+                            );
+                        }
+                        ExitVerdict::Gone { .. } | ExitVerdict::Unknown => {}
+                    }
+                    if let Some(st) = &mut stopping {
+                        st.queue.retain(|(_, p)| *p != pid);
+                        if st.current.as_ref().is_some_and(|(_, p, _)| *p == pid) {
+                            st.current = None;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(st) = &mut stopping {
+            if let Some((name, pid, kill_at)) = &st.current {
+                if Instant::now() >= *kill_at && !st.killed {
+                    log::warn!(
+                        "{name} process {pid} did not stop in {CHILD_STOP_TIMEOUT:?}: killing it"
+                    );
+                    let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
+                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                    st.killed = true;
+                }
+            }
+            if st.current.is_none() {
+                if st.queue.is_empty() {
+                    break;
+                }
+                let (name, pid) = st.queue.remove(0);
+                log::info!("killing {name} process group {pid} with signal 15");
+                let _ = kill(Pid::from_raw(-pid), Signal::SIGTERM);
+                st.current = Some((name, pid, Instant::now() + CHILD_STOP_TIMEOUT));
+                st.killed = false;
+            }
+        }
+    }
+    log::info!("Heartbeat shutdown complete.");
+    let _ = log.shutdown(Duration::from_secs(5));
+    Ok(())
+}
