@@ -49,9 +49,12 @@ fn supplementary_groups(pid: i32) -> Vec<u32> {
 }
 
 /// A list of users and groups; a peer matches if its uid is listed or its
-/// primary or any supplementary group is.
+/// primary or any supplementary group is, or if `any` is set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allow {
+    /// Every local peer matches, whatever its ids (services any process on
+    /// the node may use, like logd).
+    pub any: bool,
     /// Allowed user ids.
     pub uids: Vec<u32>,
     /// Allowed group ids.
@@ -59,9 +62,18 @@ pub struct Allow {
 }
 
 impl Allow {
+    /// Admits every peer.
+    pub fn everyone() -> Self {
+        Allow {
+            any: true,
+            ..Allow::default()
+        }
+    }
+
     /// Whether the peer matches.
     pub fn admits(&self, p: &PeerCred) -> bool {
-        self.uids.contains(&p.uid)
+        self.any
+            || self.uids.contains(&p.uid)
             || self.gids.contains(&p.gid)
             || p.groups.iter().any(|g| self.gids.contains(g))
     }
@@ -94,7 +106,7 @@ impl AccessPolicy {
             read: Allow::default(),
             write: Allow {
                 uids: vec![0],
-                gids: vec![],
+                ..Allow::default()
             },
         }
     }
@@ -103,7 +115,7 @@ impl AccessPolicy {
     pub fn cluster(cluster_uid: Option<u32>, cluster_gid: Option<u32>) -> Self {
         let mut write = Allow {
             uids: vec![0],
-            gids: vec![],
+            ..Allow::default()
         };
         write.uids.extend(cluster_uid);
         write.gids.extend(cluster_gid);
@@ -144,10 +156,12 @@ mod tests {
             read: Allow {
                 uids: vec![1000],
                 gids: vec![50],
+                ..Allow::default()
             },
             write: Allow {
                 uids: vec![0, 90],
                 gids: vec![91],
+                ..Allow::default()
             },
         };
         let cases = [
@@ -162,6 +176,23 @@ mod tests {
         for (p, want) in cases {
             assert_eq!(policy.access(&p), want, "{p:?}");
         }
+    }
+
+    #[test]
+    fn everyone_admits_any_peer_for_writing() {
+        let policy = AccessPolicy {
+            read: Allow::default(),
+            write: Allow::everyone(),
+        };
+        for p in [
+            peer(0, 0, &[]),
+            peer(65534, 65534, &[]),
+            peer(4_000_000, 4_000_000, &[7]),
+        ] {
+            assert_eq!(policy.access(&p), Access::ReadWrite, "{p:?}");
+        }
+        // The default list admits nobody.
+        assert!(!Allow::default().admits(&peer(0, 0, &[0])));
     }
 
     #[test]

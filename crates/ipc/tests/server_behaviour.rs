@@ -164,7 +164,7 @@ impl Harness {
             read: Allow::default(),
             write: Allow {
                 uids: vec![0],
-                gids: vec![],
+                ..Allow::default()
             },
         }
     }
@@ -464,12 +464,12 @@ fn a_read_only_group_member_may_read_but_not_write() {
     }
     let policy = AccessPolicy {
         read: Allow {
-            uids: vec![],
             gids: vec![65534],
+            ..Allow::default()
         },
         write: Allow {
             uids: vec![0],
-            gids: vec![],
+            ..Allow::default()
         },
     };
     assert_eq!(
