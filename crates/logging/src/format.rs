@@ -14,7 +14,11 @@
 //!   pid, priority word, text;
 //! * to syslog, cl_log opens the log with the entity as ident (no
 //!   `LOG_PID`) and sends `"[%d]: %s: %s"` (pid, priority word, text), so a
-//!   syslog line reads `heartbeat: [1234]: info: text`.
+//!   syslog line reads `heartbeat: [1234]: info: text`; with logd's
+//!   `syslogprefix` set, the prefix is the ident and the entity moves into
+//!   the text: `linux-ha: heartbeat[1234]: info: text`;
+//! * a record sent without the priority word (cl_log's `use_pri_str`
+//!   false, as `ha_logger` sends) leaves out `info: ` everywhere.
 
 use crate::config::Facility;
 use crate::record::{LogRecord, Timestamp};
@@ -121,28 +125,34 @@ impl LocalTime {
     }
 }
 
+/// `info: text`, or `text` for a record without the priority word.
+fn body(rec: &LogRecord) -> String {
+    match rec.priority_word() {
+        Some(word) => format!("{word}: {}", rec.message),
+        None => rec.message.clone(),
+    }
+}
+
 /// `heartbeat[1234]: 2026/11/23_12:34:56 info: text\n`
 pub fn classic_line(rec: &LogRecord, time: &LocalTime) -> String {
     format!(
-        "{}[{}]: {} {}: {}\n",
+        "{}[{}]: {} {}\n",
         rec.entity,
         rec.pid,
         time.ha_timestamp(),
-        rec.priority.as_str(),
-        rec.message
+        body(rec)
     )
 }
 
 /// `Nov 23 12:34:56 node1 heartbeat: [1234]: info: text\n`
 pub fn syslog_style_line(rec: &LogRecord, nodename: &str, time: &LocalTime) -> String {
     format!(
-        "{} {} {}: [{}]: {}: {}\n",
+        "{} {} {}: [{}]: {}\n",
         time.syslog_file_timestamp(),
         nodename,
         rec.entity,
         rec.pid,
-        rec.priority.as_str(),
-        rec.message
+        body(rec)
     )
 }
 
@@ -151,16 +161,38 @@ pub fn syslog_style_line(rec: &LogRecord, nodename: &str, time: &LocalTime) -> S
 /// facility × 8 + severity. No hostname: like the C library's `syslog()`,
 /// the local daemon adds it.
 pub fn syslog_datagram(rec: &LogRecord, facility: Facility, time: &LocalTime) -> String {
+    syslog_datagram_with_prefix(rec, facility, None, time)
+}
+
+/// Like [`syslog_datagram`]; with `prefix` (logd's `syslogprefix`) the
+/// prefix is the tag and the entity moves into the text:
+/// `<PRI>Nov  3 12:34:56 linux-ha: heartbeat[1234]: info: text`.
+pub fn syslog_datagram_with_prefix(
+    rec: &LogRecord,
+    facility: Facility,
+    prefix: Option<&str>,
+    time: &LocalTime,
+) -> String {
     let pri = u16::from(facility.code()) * 8 + u16::from(rec.priority.severity());
-    format!(
-        "<{}>{} {}: [{}]: {}: {}",
-        pri,
-        time.rfc3164_timestamp(),
-        rec.entity,
-        rec.pid,
-        rec.priority.as_str(),
-        rec.message
-    )
+    match prefix {
+        Some(prefix) => format!(
+            "<{}>{} {}: {}[{}]: {}",
+            pri,
+            time.rfc3164_timestamp(),
+            prefix,
+            rec.entity,
+            rec.pid,
+            body(rec)
+        ),
+        None => format!(
+            "<{}>{} {}: [{}]: {}",
+            pri,
+            time.rfc3164_timestamp(),
+            rec.entity,
+            rec.pid,
+            body(rec)
+        ),
+    }
 }
 
 /// The node name (`uname -n`), as cl_log puts it in syslog-style file lines.
@@ -198,6 +230,7 @@ mod tests {
             timestamp: Timestamp { secs: 0, nanos: 0 },
             message: message.into(),
             facility: Some(Facility::Daemon),
+            show_priority: true,
         }
     }
 
@@ -240,6 +273,39 @@ mod tests {
         // local7 (23) * 8 + debug (7) = 191
         let d = syslog_datagram(&rec(Priority::Debug, "x"), Facility::Local7, &T);
         assert!(d.starts_with("<191>Nov  3 "), "{d}");
+    }
+
+    #[test]
+    fn records_without_priority_word() {
+        let r = LogRecord {
+            show_priority: false,
+            ..rec(Priority::Info, "ERROR: IPaddr failed")
+        };
+        assert_eq!(
+            classic_line(&r, &T),
+            "heartbeat[1234]: 2026/11/03_02:04:06 ERROR: IPaddr failed\n"
+        );
+        assert_eq!(
+            syslog_style_line(&r, "node1", &T),
+            "Nov 03 02:04:06 node1 heartbeat: [1234]: ERROR: IPaddr failed\n"
+        );
+        assert_eq!(
+            syslog_datagram(&r, Facility::Daemon, &T),
+            "<30>Nov  3 02:04:06 heartbeat: [1234]: ERROR: IPaddr failed"
+        );
+    }
+
+    #[test]
+    fn syslog_prefix_moves_entity_into_the_text() {
+        assert_eq!(
+            syslog_datagram_with_prefix(
+                &rec(Priority::Info, "total message dropped: 0"),
+                Facility::Daemon,
+                Some("linux-ha"),
+                &T
+            ),
+            "<30>Nov  3 02:04:06 linux-ha: heartbeat[1234]: info: total message dropped: 0"
+        );
     }
 
     #[test]

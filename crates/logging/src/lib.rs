@@ -18,17 +18,21 @@
 //! * file lines are syslog-style (`Nov 23 12:34:56 node1 heartbeat: [1234]:
 //!   info: text`, cluster-glue's default) or classic (`heartbeat[1234]:
 //!   2026/11/23_12:34:56 info: text`), see [`FileFormat`];
-//! * with `use_logd`, records go to the logd [`Sink`] the daemon supplies and
-//!   fall back to the direct outputs while logd is unavailable.
+//! * with `use_logd`, records go to logd through a [`LogdSink`] (the one
+//!   [`init`] installs, or the sink the daemon supplies) and fall back to the
+//!   direct outputs while logd is unavailable.
 //!
-//! [`LogdQueue`] is the bounded, per-client-fair queue of the logd daemon.
+//! [`logd_proto`] is the IPC protocol of logd; [`LogdQueue`] is the bounded,
+//! per-client-fair queue of the logd daemon.
 
 #![deny(missing_docs)]
 
 mod config;
 mod error;
 pub mod format;
+pub mod logd_proto;
 mod logd_queue;
+mod logd_sink;
 mod logger;
 mod record;
 mod sink;
@@ -40,7 +44,9 @@ mod testutil;
 
 pub use config::{Facility, FileFormat, LogConfig, DEFAULT_ENTITY, DEFAULT_QUEUE_CAPACITY};
 pub use error::Error;
+pub use logd_proto::{LogdProtocol, LogdRequest, LogdResponse, LogdStats};
 pub use logd_queue::{ClientId, DropReason, DropReport, Dropped, LogdQueue};
+pub use logd_sink::{LogdSink, DEFAULT_CONNECT_INTERVAL, DEFAULT_LOGD_TIMEOUT};
 pub use logger::{global, init, init_with_sinks, log_priority, Logger, LoggerHandle, SinkSet};
 pub use record::{LogRecord, Priority, Timestamp};
 pub use sink::{

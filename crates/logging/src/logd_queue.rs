@@ -134,6 +134,25 @@ impl LogdQueue {
         })
     }
 
+    /// Changes the bounds (logd's configuration was reread). Records already
+    /// queued stay; while a bound is exceeded, new records are dropped until
+    /// the queue drains below it. Same validation as [`LogdQueue::new`].
+    pub fn set_capacities(
+        &mut self,
+        global_capacity: usize,
+        client_capacity: usize,
+    ) -> Result<(), Error> {
+        let checked = LogdQueue::new(global_capacity, client_capacity)?;
+        self.global_capacity = checked.global_capacity;
+        self.client_capacity = checked.client_capacity;
+        Ok(())
+    }
+
+    /// The global and per-client bounds.
+    pub fn capacities(&self) -> (usize, usize) {
+        (self.global_capacity, self.client_capacity)
+    }
+
     /// Queues a record from `client`, or drops and counts it.
     pub fn push(&mut self, client: ClientId, record: LogRecord) -> Result<(), Dropped> {
         let global_full = self.queue.len() >= self.global_capacity;
@@ -253,6 +272,7 @@ mod tests {
             timestamp: Timestamp { secs: 0, nanos: 0 },
             message: message.into(),
             facility: None,
+            show_priority: true,
         }
     }
 
@@ -364,6 +384,30 @@ mod tests {
         assert!(q.take_drop_report().is_empty());
         assert_eq!(q.dropped(), 13);
         assert_eq!(q.client_dropped(5), 12);
+    }
+
+    #[test]
+    fn shrinking_capacities_keeps_records_and_drops_new_ones() {
+        let mut q = LogdQueue::new(10, 10).expect("queue");
+        for i in 0..4 {
+            q.push(1, rec("a", 1, &format!("m{i}"))).expect("push");
+        }
+        assert!(q.set_capacities(2, 3).is_err(), "client above global");
+        q.set_capacities(3, 2).expect("shrink");
+        assert_eq!(q.capacities(), (3, 2));
+        assert_eq!(q.len(), 4);
+        assert_eq!(
+            q.push(2, rec("b", 2, "x")).map_err(|d| d.reason),
+            Err(DropReason::GlobalQueueFull)
+        );
+        assert_eq!(
+            q.push(1, rec("a", 1, "y")).map_err(|d| d.reason),
+            Err(DropReason::ClientQueueFull)
+        );
+        for _ in 0..2 {
+            assert!(q.pop().is_some());
+        }
+        q.push(2, rec("b", 2, "z")).expect("room again");
     }
 
     #[test]

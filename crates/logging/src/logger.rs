@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::LogConfig;
 use crate::error::Error;
+use crate::logd_sink::LogdSink;
 use crate::record::{LogRecord, Priority, Timestamp};
 use crate::sink::{FileRole, FileSink, Sink, SinkError, StderrSink, SyslogSink};
 
@@ -24,7 +25,8 @@ pub struct SinkSet {
     /// while the logd sink reports it is unavailable. [`LoggerHandle::reconfigure`]
     /// rebuilds them from the new configuration.
     pub direct: Vec<Box<dyn Sink>>,
-    /// The logd sink, supplied by the daemon. Used only when
+    /// The logd sink ([`crate::LogdSink`] from [`crate::init`], or the
+    /// daemon's own). Used only when
     /// [`LogConfig::use_logd`] is on: every record goes to it, and when it
     /// returns an error (typically [`SinkError::Unavailable`] because logd is
     /// down) that record goes to the direct outputs instead, as Heartbeat
@@ -288,6 +290,7 @@ fn log_at(shared: &Shared, priority: Priority, args: fmt::Arguments<'_>) {
         timestamp: Timestamp::now(),
         message,
         facility: settings.config.facility,
+        show_priority: true,
     });
 }
 
@@ -313,6 +316,7 @@ impl log::Log for Logger {
             timestamp: Timestamp::now(),
             message,
             facility: settings.config.facility,
+            show_priority: true,
         });
     }
 
@@ -442,23 +446,29 @@ static GLOBAL: OnceLock<LoggerHandle> = OnceLock::new();
 
 /// Installs the process-wide logger for `config`: syslog, `logfile`,
 /// `debugfile` (opened now) and stderr as configured, and sets the `log`
-/// crate's maximum level from the `debug` setting.
+/// crate's maximum level from the `debug` setting. With `use_logd` records
+/// go to this node's logd (`$HA_RUNDIR/logd.sock`, through a [`LogdSink`])
+/// and to the direct outputs while logd is unavailable.
 pub fn init(config: LogConfig) -> Result<LoggerHandle, Error> {
     init_with_sinks(config, None, Vec::new())
 }
 
 /// Like [`init`], with a logd sink (used when `config.use_logd` is on; on
 /// any error from it records go to the direct outputs, see
-/// [`SinkSet::logd`]) and extra outputs that get every record.
+/// [`SinkSet::logd`]) and extra outputs that get every record. Without a
+/// logd sink, a [`LogdSink`] for this node's logd is installed; it connects
+/// only once `use_logd` is on (now or after
+/// [`LoggerHandle::reconfigure`]).
 pub fn init_with_sinks(
     config: LogConfig,
     logd: Option<Box<dyn Sink>>,
     extra: Vec<Box<dyn Sink>>,
 ) -> Result<LoggerHandle, Error> {
     config.validate()?;
+    let logd = logd.unwrap_or_else(|| Box::new(LogdSink::from_env()));
     let sinks = SinkSet {
         direct: SinkSet::direct_from_config(&config)?,
-        logd,
+        logd: Some(logd),
         extra,
     };
     let (logger, handle) = Logger::new(&config, sinks)?;
@@ -594,6 +604,7 @@ impl Writer {
             timestamp: Timestamp::now(),
             message,
             facility: settings.config.facility,
+            show_priority: true,
         }
     }
 

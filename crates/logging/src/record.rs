@@ -125,6 +125,11 @@ pub struct LogRecord {
     pub message: String,
     /// Syslog facility the program is configured for (`None`: no syslog).
     pub facility: Option<Facility>,
+    /// Whether lines show the priority word before the text (`info: text`).
+    /// cl_log's `use_pri_str`: true for daemons; false for `ha_logger`,
+    /// whose callers (`ocf_log`, `ha_log.sh`) put their own level word into
+    /// the text.
+    pub show_priority: bool,
 }
 
 impl LogRecord {
@@ -142,7 +147,13 @@ impl LogRecord {
             timestamp: Timestamp::now(),
             message: message.into(),
             facility,
+            show_priority: true,
         }
+    }
+
+    /// The priority word to write before the text, if the record shows it.
+    pub fn priority_word(&self) -> Option<&'static str> {
+        self.show_priority.then(|| self.priority.as_str())
     }
 
     /// Encodes the record with postcard, for sending to logd.
@@ -215,6 +226,7 @@ mod tests {
             },
             message: "node up".into(),
             facility: Some(Facility::Local0),
+            show_priority: true,
         };
         let bytes = r.encode().expect("encode");
         assert_eq!(LogRecord::decode(&bytes).expect("decode"), r);

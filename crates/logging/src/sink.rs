@@ -1,12 +1,12 @@
 //! Output targets of the writer thread behind one small trait, so the writer
-//! can be tested with an in-memory sink and logd can be plugged in later:
+//! can be tested with an in-memory sink and logd plugs in as one more sink:
 //! log files (append mode, reopened after rotation), the local syslog socket,
 //! stderr, and an in-memory sink for tests.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -150,11 +150,27 @@ pub struct FileSink {
     identity: Option<(u64, u64)>,
     last_check: Option<Instant>,
     check_interval: Duration,
+    mode: u32,
 }
+
+/// Permissions of a log file this crate creates (before the umask), as
+/// `fopen` creates them in cl_log.
+const DEFAULT_FILE_MODE: u32 = 0o666;
 
 impl FileSink {
     /// Opens (creating if needed) `path` for appending.
     pub fn open(path: &Path, role: FileRole, format: FileFormat) -> Result<FileSink, Error> {
+        FileSink::open_with_mode(path, role, format, DEFAULT_FILE_MODE)
+    }
+
+    /// Like [`FileSink::open`]; a file this sink creates (now or after
+    /// rotation) gets permissions `mode` (less the umask), logd's `logmode`.
+    pub fn open_with_mode(
+        path: &Path,
+        role: FileRole,
+        format: FileFormat,
+        mode: u32,
+    ) -> Result<FileSink, Error> {
         let mut sink = FileSink {
             path: path.to_owned(),
             role,
@@ -163,6 +179,7 @@ impl FileSink {
             identity: None,
             last_check: None,
             check_interval: DEFAULT_REOPEN_CHECK,
+            mode,
         };
         sink.reopen().map_err(|source| Error::Open {
             path: path.to_owned(),
@@ -188,6 +205,7 @@ impl FileSink {
         let file = OpenOptions::new()
             .append(true)
             .create(true)
+            .mode(self.mode)
             .open(&self.path)?;
         let meta = file.metadata()?;
         self.identity = Some((meta.dev(), meta.ino()));
@@ -255,6 +273,7 @@ pub struct SyslogSink {
     socket_path: PathBuf,
     socket: Option<UnixDatagram>,
     times: TimeCache,
+    prefix: Option<String>,
 }
 
 impl SyslogSink {
@@ -270,7 +289,16 @@ impl SyslogSink {
             socket_path: path.to_owned(),
             socket: None,
             times: TimeCache::default(),
+            prefix: None,
         }
+    }
+
+    /// Tags every line with `prefix` instead of the entity, which moves into
+    /// the text (logd's `syslogprefix`, for filtering all cluster messages
+    /// by one tag): `linux-ha: heartbeat[1234]: info: text`.
+    pub fn with_prefix(mut self, prefix: Option<String>) -> SyslogSink {
+        self.prefix = prefix.filter(|p| !p.is_empty());
+        self
     }
 }
 
@@ -285,7 +313,12 @@ impl Sink for SyslogSink {
             }
         };
         let time = self.times.get(record);
-        let datagram = format::syslog_datagram(record, self.facility, &time);
+        let datagram = format::syslog_datagram_with_prefix(
+            record,
+            self.facility,
+            self.prefix.as_deref(),
+            &time,
+        );
         let sent = socket.send_to(datagram.as_bytes(), &self.socket_path);
         self.socket = Some(socket);
         sent.map(|_| ()).map_err(SinkError::Io)
@@ -473,6 +506,7 @@ mod tests {
             },
             message: message.into(),
             facility: Some(Facility::Daemon),
+            show_priority: true,
         }
     }
 
@@ -577,6 +611,35 @@ mod tests {
         // local0 (16) * 8 + warning (4) = 132
         assert!(got.starts_with("<132>"), "{got}");
         assert!(got.ends_with(" heartbeat: [77]: WARN: disk slow"), "{got}");
+    }
+
+    #[test]
+    fn syslog_prefix_is_the_tag() {
+        let dir = TempDir::new("syslogprefix");
+        let path = dir.join("log");
+        let server = UnixDatagram::bind(&path).expect("bind");
+        let mut sink = SyslogSink::with_socket_path(Facility::Daemon, &path)
+            .with_prefix(Some("linux-ha".into()));
+        sink.write(&rec(Priority::Info, "up")).expect("send");
+        let mut buf = [0u8; 512];
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let n = server.recv(&mut buf).expect("recv");
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(got.ends_with(" linux-ha: heartbeat[77]: info: up"), "{got}");
+    }
+
+    #[test]
+    fn created_file_gets_the_requested_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("mode");
+        let path = dir.join("ha-log");
+        let mut log = FileSink::open_with_mode(&path, FileRole::Log, FileFormat::Classic, 0o600)
+            .expect("open");
+        log.write(&rec(Priority::Info, "private")).expect("write");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
