@@ -2,8 +2,7 @@
 //! logd is absent its lines go to its own logfile (Heartbeat's fallback);
 //! while logd runs they reach logd's file with the daemon's entity and pid.
 //! The process-wide logger can be installed once per process, so each
-//! daemon is a child: this test binary run again with `CHILD` set, which
-//! runs the otherwise ignored `child_daemon` as the daemon.
+//! daemon is a child process: the `log_client` example.
 
 mod common;
 
@@ -11,43 +10,31 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-/// Set in the child: the number of messages to log.
-const CHILD: &str = "LOGD_TEST_CHILD_MESSAGES";
-/// Set in the child: its own logfile.
-const CHILD_LOGFILE: &str = "LOGD_TEST_CHILD_LOGFILE";
-
-#[test]
-#[ignore = "runs only as the child process of the other tests"]
-fn child_daemon() {
-    let Ok(count) = std::env::var(CHILD) else {
-        return; // run by hand without the variable: nothing to do
-    };
-    let count: usize = count.parse().expect("message count");
-    let logfile = std::env::var(CHILD_LOGFILE).expect("child logfile");
-    let config = logging::LogConfig {
-        logfile: Some(logfile.into()),
-        use_logd: true,
-        ..logging::LogConfig::new("childd")
-    };
-    let handle = logging::init(config).expect("init logging");
-    for i in 0..count {
-        log::info!("child message {i}");
-    }
-    log::debug!("not logged at debug level 0");
-    handle
-        .flush(HANG)
-        .expect("every message written before exit");
+/// The `log_client` example, which `cargo test` builds next to the test
+/// binaries (target/PROFILE/examples).
+fn log_client() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let p = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples/log_client"))
+        .expect("target layout");
+    assert!(
+        p.is_file(),
+        "{} missing: `cargo test -p logd` builds it",
+        p.display()
+    );
+    p
 }
 
 /// Runs the child daemon in `node`; returns its pid.
 fn run_child(node: &Node, count: usize) -> u32 {
     let child = node
-        .env(&mut Command::new(
-            std::env::current_exe().expect("test binary"),
-        ))
-        .args(["--exact", "child_daemon", "--ignored", "--test-threads=1"])
-        .env(CHILD, count.to_string())
-        .env(CHILD_LOGFILE, node.log("child-log"))
+        .env(&mut Command::new(log_client()))
+        .arg("childd")
+        .arg(count.to_string())
+        .arg(node.log("child-log"))
+        .arg("use_logd")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
