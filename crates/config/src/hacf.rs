@@ -295,9 +295,11 @@ pub(crate) const BUILTIN_APIAUTH: &[ImpliedAuth] = &[
 ];
 
 /// A syslog facility accepted by `logfacility` (glibc's `facilitynames`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The one facility type of the project: logging and logd use it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[allow(missing_docs)]
 pub enum SyslogFacility {
+    Kern,
     Auth,
     AuthPriv,
     Cron,
@@ -322,6 +324,7 @@ pub enum SyslogFacility {
 impl SyslogFacility {
     /// Every facility with its ha.cf name and `<syslog.h>` code.
     pub const ALL: &'static [(SyslogFacility, &'static str, u32)] = &[
+        (SyslogFacility::Kern, "kern", 0),
         (SyslogFacility::Auth, "auth", 4 << 3),
         (SyslogFacility::AuthPriv, "authpriv", 10 << 3),
         (SyslogFacility::Cron, "cron", 9 << 3),

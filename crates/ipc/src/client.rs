@@ -78,6 +78,49 @@ impl From<io::Error> for IpcError {
     }
 }
 
+/// Connects to a listening Unix socket without ever blocking past
+/// `timeout`: the socket is non-blocking, and a full listen backlog (EAGAIN)
+/// is retried until the deadline instead of stalling the caller (a logging
+/// thread must not hang on a stuck logd).
+pub fn connect_unix(
+    path: &Path,
+    timeout: Duration,
+) -> Result<std::os::unix::net::UnixStream, IpcError> {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let fail = |source: io::Error| IpcError::Connect {
+        path: path.to_owned(),
+        source,
+    };
+    let addr = UnixAddr::new(path).map_err(|e| fail(e.into()))?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| fail(e.into()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => return Ok(std::os::unix::net::UnixStream::from(fd)),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(nix::errno::Errno::EAGAIN) => {
+                return Err(fail(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the service's listen queue stayed full",
+                )))
+            }
+            Err(e) => return Err(fail(e.into())),
+        }
+    }
+}
+
+/// How long `connect` waits for a service whose listen queue is full.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What a non-blocking client receives.
 #[derive(Debug, PartialEq)]
 pub enum ClientEvent<P: Protocol> {
@@ -140,12 +183,7 @@ impl<P: Protocol> Client<P> {
         path: &Path,
         limits: ClientLimits,
     ) -> Result<Self, IpcError> {
-        let std_stream =
-            std::os::unix::net::UnixStream::connect(path).map_err(|source| IpcError::Connect {
-                path: path.to_owned(),
-                source,
-            })?;
-        std_stream.set_nonblocking(true)?;
+        let std_stream = connect_unix(path, CONNECT_TIMEOUT)?;
         let mut stream = mio::net::UnixStream::from_std(std_stream);
         let token = lp.alloc_token();
         lp.registry()
@@ -306,14 +344,15 @@ const SEND_BATCH: usize = 64 << 10;
 impl<P: Protocol> BlockingClient<P> {
     /// Connects, with a default timeout of 30 s per call.
     pub fn connect(path: &Path) -> Result<Self, IpcError> {
-        let stream =
-            std::os::unix::net::UnixStream::connect(path).map_err(|source| IpcError::Connect {
-                path: path.to_owned(),
-                source,
-            })?;
+        Self::connect_timeout(path, CONNECT_TIMEOUT)
+    }
+
+    /// Connects, waiting at most `timeout` for a service whose listen queue
+    /// is full.
+    pub fn connect_timeout(path: &Path, timeout: Duration) -> Result<Self, IpcError> {
         // Non-blocking underneath: we wait with poll so that reading and
         // writing can both progress and a timeout always holds.
-        stream.set_nonblocking(true)?;
+        let stream = connect_unix(path, timeout)?;
         Ok(BlockingClient {
             stream,
             inb: Inbound::new(DEFAULT_MAX_FRAME),

@@ -30,7 +30,7 @@ pub mod proto;
 pub mod server;
 
 pub use auth::{Access, AccessPolicy, Allow, PeerCred};
-pub use client::{BlockingClient, Client, ClientEvent, ClientLimits, IpcError};
+pub use client::{connect_unix, BlockingClient, Client, ClientEvent, ClientLimits, IpcError};
 pub use frame::{Bytes, FrameError, DEFAULT_MAX_FRAME};
 pub use proto::{ClientFrame, ErrorKind, Protocol, ServerFrame};
 pub use server::{ClientId, Limits, SendError, Server, ServerEvent, ServerStats};

@@ -600,3 +600,45 @@ fn connect_error_names_the_socket() {
         "{err}"
     );
 }
+
+#[test]
+fn connect_to_a_full_listen_queue_times_out_instead_of_hanging() {
+    use nix::sys::socket::{
+        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
+    let dir = std::env::temp_dir().join(format!("ipc-test-{}-backlog", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("full.sock");
+    let _ = std::fs::remove_file(&path);
+    // A listener that never accepts, with the smallest queue.
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &UnixAddr::new(&path).unwrap(),
+    )
+    .unwrap();
+    listen(&fd, Backlog::new(0).unwrap()).unwrap();
+    let mut held = Vec::new();
+    let mut outcome = None;
+    for _ in 0..64 {
+        match ipc::connect_unix(&path, Duration::from_millis(100)) {
+            Ok(s) => held.push(s),
+            Err(e) => {
+                outcome = Some(e);
+                break;
+            }
+        }
+    }
+    let err = outcome.expect("the queue must fill");
+    assert!(
+        err.to_string().contains("listen queue stayed full"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -15,134 +15,18 @@ pub const DEFAULT_ENTITY: &str = "cluster";
 /// Default bound of the in-process log queue, in records.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 
-/// A syslog facility (RFC 3164 / `<syslog.h>` numbering).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Facility {
-    /// `kern` (0).
-    Kern,
-    /// `user` (1).
-    User,
-    /// `mail` (2).
-    Mail,
-    /// `daemon` (3).
-    Daemon,
-    /// `auth`, also spelled `security` (4).
-    Auth,
-    /// `syslog` (5).
-    Syslog,
-    /// `lpr` (6).
-    Lpr,
-    /// `news` (7).
-    News,
-    /// `uucp` (8).
-    Uucp,
-    /// `cron` (9).
-    Cron,
-    /// `authpriv` (10).
-    Authpriv,
-    /// `ftp` (11).
-    Ftp,
-    /// `local0` (16).
-    Local0,
-    /// `local1` (17).
-    Local1,
-    /// `local2` (18).
-    Local2,
-    /// `local3` (19).
-    Local3,
-    /// `local4` (20).
-    Local4,
-    /// `local5` (21).
-    Local5,
-    /// `local6` (22).
-    Local6,
-    /// `local7` (23).
-    Local7,
-}
+pub use ::config::SyslogFacility;
 
-const FACILITY_NAMES: &[(&str, Facility)] = &[
-    ("kern", Facility::Kern),
-    ("user", Facility::User),
-    ("mail", Facility::Mail),
-    ("daemon", Facility::Daemon),
-    ("auth", Facility::Auth),
-    ("security", Facility::Auth),
-    ("syslog", Facility::Syslog),
-    ("lpr", Facility::Lpr),
-    ("news", Facility::News),
-    ("uucp", Facility::Uucp),
-    ("cron", Facility::Cron),
-    ("authpriv", Facility::Authpriv),
-    ("ftp", Facility::Ftp),
-    ("local0", Facility::Local0),
-    ("local1", Facility::Local1),
-    ("local2", Facility::Local2),
-    ("local3", Facility::Local3),
-    ("local4", Facility::Local4),
-    ("local5", Facility::Local5),
-    ("local6", Facility::Local6),
-    ("local7", Facility::Local7),
-];
-
-impl Facility {
-    /// Parses a facility name as `ha.cf`'s `logfacility` accepts it.
-    ///
-    /// Names are matched exactly (lower case), as cluster-glue's
-    /// `cl_syslogfac_str2int` does with `strcmp`; `security` is the old alias
-    /// of `auth`. `none` is *not* a facility: it returns `None` here, see
-    /// [`Facility::parse_setting`] for the directive value.
-    pub fn from_name(name: &str) -> Option<Facility> {
-        FACILITY_NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+/// Parses the value of a `logfacility` directive: `none` means no syslog
+/// output (`Ok(None)`), a facility name means syslog to that facility,
+/// anything else is an error.
+pub fn parse_facility_setting(value: &str) -> Result<Option<SyslogFacility>, Error> {
+    if value == "none" {
+        return Ok(None);
     }
-
-    /// Parses the value of a `logfacility` directive: `none` means no syslog
-    /// output (`Ok(None)`), a facility name means syslog to that facility,
-    /// anything else is an error.
-    pub fn parse_setting(value: &str) -> Result<Option<Facility>, Error> {
-        if value == "none" {
-            return Ok(None);
-        }
-        Facility::from_name(value)
-            .map(Some)
-            .ok_or_else(|| Error::UnknownFacility(value.to_owned()))
-    }
-
-    /// The canonical name (`security` is reported as `auth`).
-    pub fn name(self) -> &'static str {
-        FACILITY_NAMES
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("user", |(n, _)| n)
-    }
-
-    /// The facility number as RFC 3164 counts it (not shifted by 3).
-    pub fn code(self) -> u8 {
-        match self {
-            Facility::Kern => 0,
-            Facility::User => 1,
-            Facility::Mail => 2,
-            Facility::Daemon => 3,
-            Facility::Auth => 4,
-            Facility::Syslog => 5,
-            Facility::Lpr => 6,
-            Facility::News => 7,
-            Facility::Uucp => 8,
-            Facility::Cron => 9,
-            Facility::Authpriv => 10,
-            Facility::Ftp => 11,
-            Facility::Local0 => 16,
-            Facility::Local1 => 17,
-            Facility::Local2 => 18,
-            Facility::Local3 => 19,
-            Facility::Local4 => 20,
-            Facility::Local5 => 21,
-            Facility::Local6 => 22,
-            Facility::Local7 => 23,
-        }
-    }
+    SyslogFacility::from_name(value)
+        .map(Some)
+        .ok_or_else(|| Error::UnknownFacility(value.to_owned()))
 }
 
 /// How lines are laid out in `logfile`, `debugfile` and on stderr.
@@ -170,7 +54,7 @@ pub struct LogConfig {
     /// Program name written in every line (`heartbeat`, `ccm`, ...).
     pub entity: String,
     /// Syslog facility; `None` (`logfacility none`) disables syslog output.
-    pub facility: Option<Facility>,
+    pub facility: Option<SyslogFacility>,
     /// File receiving every message except debug ones (`logfile`).
     pub logfile: Option<PathBuf>,
     /// File receiving every message including debug ones (`debugfile`).
@@ -207,6 +91,25 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
+    /// The logging settings ha.cf gives the daemon called `entity`
+    /// (`logfacility`, `logfile`, `debugfile`, `debug`, `use_logd`,
+    /// `syslogmsgfmt`), so every daemon reads them the same way.
+    pub fn from_ha_cf(cf: &::config::HaCf, entity: &str) -> LogConfig {
+        LogConfig {
+            facility: cf.logfacility,
+            logfile: cf.logfile.clone(),
+            debugfile: cf.debugfile.clone(),
+            debug: u32::from(cf.debug),
+            use_logd: cf.use_logd,
+            file_format: if cf.syslogmsgfmt {
+                FileFormat::Syslog
+            } else {
+                FileFormat::Classic
+            },
+            ..LogConfig::new(entity)
+        }
+    }
+
     /// A default configuration for the program `entity`.
     pub fn new(entity: impl Into<String>) -> LogConfig {
         LogConfig {
@@ -258,33 +161,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn facility_names() {
-        assert_eq!(Facility::from_name("daemon"), Some(Facility::Daemon));
-        assert_eq!(Facility::from_name("local0"), Some(Facility::Local0));
-        assert_eq!(Facility::from_name("local7"), Some(Facility::Local7));
-        assert_eq!(Facility::from_name("authpriv"), Some(Facility::Authpriv));
-        assert_eq!(Facility::from_name("security"), Some(Facility::Auth));
-        assert_eq!(Facility::from_name("none"), None);
-        assert_eq!(Facility::from_name("local8"), None);
-        assert_eq!(Facility::from_name("DAEMON"), None);
-        assert_eq!(Facility::Local7.code(), 23);
-        assert_eq!(Facility::Auth.name(), "auth");
-        for (name, f) in FACILITY_NAMES {
-            assert_eq!(Facility::from_name(f.name()), Some(*f), "{name}");
-        }
+    fn facility_setting() {
+        assert_eq!(parse_facility_setting("none").ok(), Some(None));
+        assert_eq!(
+            parse_facility_setting("local3").ok(),
+            Some(Some(SyslogFacility::Local3))
+        );
+        assert!(matches!(
+            parse_facility_setting("bogus"),
+            Err(Error::UnknownFacility(n)) if n == "bogus"
+        ));
     }
 
     #[test]
-    fn facility_setting() {
-        assert_eq!(Facility::parse_setting("none").ok(), Some(None));
-        assert_eq!(
-            Facility::parse_setting("local3").ok(),
-            Some(Some(Facility::Local3))
-        );
-        assert!(matches!(
-            Facility::parse_setting("bogus"),
-            Err(Error::UnknownFacility(n)) if n == "bogus"
-        ));
+    fn settings_come_from_ha_cf() {
+        let text = "keepalive 1\ndeadtime 10\nbcast eth0\nnode a\nauto_failback off\n\
+                    logfacility local3\nlogfile /var/log/ha-log\ndebugfile /var/log/ha-debug\n\
+                    debug 2\nuse_logd yes\nsyslogmsgfmt false\n";
+        let (cf, _) = ::config::parse_ha_cf(text, "/etc/ha.d/ha.cf").unwrap();
+        let c = LogConfig::from_ha_cf(&cf, "ccm");
+        assert_eq!(c.entity, "ccm");
+        assert_eq!(c.facility, Some(SyslogFacility::Local3));
+        assert_eq!(c.logfile.as_deref(), Some(Path::new("/var/log/ha-log")));
+        assert_eq!(c.debugfile.as_deref(), Some(Path::new("/var/log/ha-debug")));
+        assert_eq!(c.debug, 2);
+        assert!(c.use_logd);
+        assert_eq!(c.file_format, FileFormat::Classic);
     }
 
     #[test]

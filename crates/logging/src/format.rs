@@ -20,7 +20,7 @@
 //! * a record sent without the priority word (cl_log's `use_pri_str`
 //!   false, as `ha_logger` sends) leaves out `info: ` everywhere.
 
-use crate::config::Facility;
+use crate::config::SyslogFacility;
 use crate::record::{LogRecord, Timestamp};
 
 const MONTHS: [&str; 12] = [
@@ -160,7 +160,7 @@ pub fn syslog_style_line(rec: &LogRecord, nodename: &str, time: &LocalTime) -> S
 /// `<PRI>Nov  3 12:34:56 heartbeat: [1234]: info: text` where PRI is
 /// facility × 8 + severity. No hostname: like the C library's `syslog()`,
 /// the local daemon adds it.
-pub fn syslog_datagram(rec: &LogRecord, facility: Facility, time: &LocalTime) -> String {
+pub fn syslog_datagram(rec: &LogRecord, facility: SyslogFacility, time: &LocalTime) -> String {
     syslog_datagram_with_prefix(rec, facility, None, time)
 }
 
@@ -169,11 +169,12 @@ pub fn syslog_datagram(rec: &LogRecord, facility: Facility, time: &LocalTime) ->
 /// `<PRI>Nov  3 12:34:56 linux-ha: heartbeat[1234]: info: text`.
 pub fn syslog_datagram_with_prefix(
     rec: &LogRecord,
-    facility: Facility,
+    facility: SyslogFacility,
     prefix: Option<&str>,
     time: &LocalTime,
 ) -> String {
-    let pri = u16::from(facility.code()) * 8 + u16::from(rec.priority.severity());
+    // `code()` is already shifted, like LOG_LOCAL0.
+    let pri = facility.code() + u32::from(rec.priority.severity());
     match prefix {
         Some(prefix) => format!(
             "<{}>{} {}: {}[{}]: {}",
@@ -229,7 +230,7 @@ mod tests {
             priority,
             timestamp: Timestamp { secs: 0, nanos: 0 },
             message: message.into(),
-            facility: Some(Facility::Daemon),
+            facility: Some(SyslogFacility::Daemon),
             show_priority: true,
         }
     }
@@ -267,11 +268,15 @@ mod tests {
     fn syslog_wire_format() {
         // daemon (3) * 8 + crit (2) = 26
         assert_eq!(
-            syslog_datagram(&rec(Priority::Crit, "split brain"), Facility::Daemon, &T),
+            syslog_datagram(
+                &rec(Priority::Crit, "split brain"),
+                SyslogFacility::Daemon,
+                &T
+            ),
             "<26>Nov  3 02:04:06 heartbeat: [1234]: CRIT: split brain"
         );
         // local7 (23) * 8 + debug (7) = 191
-        let d = syslog_datagram(&rec(Priority::Debug, "x"), Facility::Local7, &T);
+        let d = syslog_datagram(&rec(Priority::Debug, "x"), SyslogFacility::Local7, &T);
         assert!(d.starts_with("<191>Nov  3 "), "{d}");
     }
 
@@ -290,7 +295,7 @@ mod tests {
             "Nov 03 02:04:06 node1 heartbeat: [1234]: ERROR: IPaddr failed\n"
         );
         assert_eq!(
-            syslog_datagram(&r, Facility::Daemon, &T),
+            syslog_datagram(&r, SyslogFacility::Daemon, &T),
             "<30>Nov  3 02:04:06 heartbeat: [1234]: ERROR: IPaddr failed"
         );
     }
@@ -300,7 +305,7 @@ mod tests {
         assert_eq!(
             syslog_datagram_with_prefix(
                 &rec(Priority::Info, "total message dropped: 0"),
-                Facility::Daemon,
+                SyslogFacility::Daemon,
                 Some("linux-ha"),
                 &T
             ),

@@ -42,7 +42,10 @@ mod logger_tests;
 #[cfg(test)]
 mod testutil;
 
-pub use config::{Facility, FileFormat, LogConfig, DEFAULT_ENTITY, DEFAULT_QUEUE_CAPACITY};
+pub use crate::config::{
+    parse_facility_setting, FileFormat, LogConfig, SyslogFacility, DEFAULT_ENTITY,
+    DEFAULT_QUEUE_CAPACITY,
+};
 pub use error::Error;
 pub use logd_proto::{LogdProtocol, LogdRequest, LogdResponse, LogdStats};
 pub use logd_queue::{ClientId, DropReason, DropReport, Dropped, LogdQueue};

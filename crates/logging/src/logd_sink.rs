@@ -98,7 +98,7 @@ impl LogdSink {
                 return Err(SinkError::Unavailable(self.last_error.clone()));
             }
             self.next_attempt = Some(now + self.connect_interval);
-            match BlockingClient::connect(&self.path) {
+            match BlockingClient::connect_timeout(&self.path, self.timeout) {
                 Ok(mut c) => {
                     c.set_timeout(Some(self.timeout));
                     c.set_max_frame(MAX_FRAME);

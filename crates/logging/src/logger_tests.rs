@@ -10,8 +10,8 @@ use log::Log;
 
 use crate::testutil::TempDir;
 use crate::{
-    Error, Facility, FileFormat, LogConfig, Logger, LoggerHandle, MemoryLog, MemorySink, Priority,
-    SinkSet, SyslogSink,
+    Error, FileFormat, LogConfig, Logger, LoggerHandle, MemoryLog, MemorySink, Priority, SinkSet,
+    SyslogFacility, SyslogSink,
 };
 
 /// Generous bound for waits that only detect failures (a hang), never
@@ -59,7 +59,7 @@ fn drop_lines(log: &MemoryLog) -> Vec<String> {
 #[test]
 fn records_carry_entity_pid_facility_priority() {
     let cfg = LogConfig {
-        facility: Some(Facility::Local0),
+        facility: Some(SyslogFacility::Local0),
         ..config(0)
     };
     let (logger, handle, log) = memory_logger(&cfg);
@@ -70,7 +70,7 @@ fn records_carry_entity_pid_facility_priority() {
     assert_eq!(recs[0].entity, "heartbeat");
     assert_eq!(recs[0].pid, std::process::id());
     assert_eq!(recs[0].priority, Priority::Warning);
-    assert_eq!(recs[0].facility, Some(Facility::Local0));
+    assert_eq!(recs[0].facility, Some(SyslogFacility::Local0));
     assert_eq!(recs[0].message, "late heartbeat from node2");
     assert!(recs[0].timestamp.secs > 1_600_000_000);
 }
@@ -365,7 +365,7 @@ fn syslog_without_daemon_counts_errors_and_never_blocks() {
     let cfg = config(0);
     let sinks = SinkSet {
         direct: vec![Box::new(SyslogSink::with_socket_path(
-            Facility::Daemon,
+            SyslogFacility::Daemon,
             &dir.join("no-dev-log"),
         ))],
         ..SinkSet::default()

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Facility;
+use crate::config::SyslogFacility;
 use crate::error::Error;
 
 /// A syslog severity (`LOG_EMERG` .. `LOG_DEBUG`), ordered most severe first.
@@ -124,7 +124,7 @@ pub struct LogRecord {
     /// The text, without trailing newline.
     pub message: String,
     /// Syslog facility the program is configured for (`None`: no syslog).
-    pub facility: Option<Facility>,
+    pub facility: Option<SyslogFacility>,
     /// Whether lines show the priority word before the text (`info: text`).
     /// cl_log's `use_pri_str`: true for daemons; false for `ha_logger`,
     /// whose callers (`ocf_log`, `ha_log.sh`) put their own level word into
@@ -138,7 +138,7 @@ impl LogRecord {
         entity: impl Into<String>,
         priority: Priority,
         message: impl Into<String>,
-        facility: Option<Facility>,
+        facility: Option<SyslogFacility>,
     ) -> LogRecord {
         LogRecord {
             entity: entity.into(),
@@ -225,7 +225,7 @@ mod tests {
                 nanos: 42,
             },
             message: "node up".into(),
-            facility: Some(Facility::Local0),
+            facility: Some(SyslogFacility::Local0),
             show_priority: true,
         };
         let bytes = r.encode().expect("encode");

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::config::{Facility, FileFormat};
+use crate::config::{FileFormat, SyslogFacility};
 use crate::error::Error;
 use crate::format::{self, LocalTime};
 use crate::record::{LogRecord, Priority};
@@ -269,7 +269,7 @@ impl Sink for FileSink {
 /// writer thread never waits for a syslog daemon.
 #[derive(Debug)]
 pub struct SyslogSink {
-    facility: Facility,
+    facility: SyslogFacility,
     socket_path: PathBuf,
     socket: Option<UnixDatagram>,
     times: TimeCache,
@@ -278,12 +278,12 @@ pub struct SyslogSink {
 
 impl SyslogSink {
     /// Syslog to `/dev/log` with `facility`.
-    pub fn new(facility: Facility) -> SyslogSink {
+    pub fn new(facility: SyslogFacility) -> SyslogSink {
         SyslogSink::with_socket_path(facility, Path::new(DEFAULT_SYSLOG_SOCKET))
     }
 
     /// Syslog to another datagram socket (for tests or chroots).
-    pub fn with_socket_path(facility: Facility, path: &Path) -> SyslogSink {
+    pub fn with_socket_path(facility: SyslogFacility, path: &Path) -> SyslogSink {
         SyslogSink {
             facility,
             socket_path: path.to_owned(),
@@ -505,7 +505,7 @@ mod tests {
                 nanos: 0,
             },
             message: message.into(),
-            facility: Some(Facility::Daemon),
+            facility: Some(SyslogFacility::Daemon),
             show_priority: true,
         }
     }
@@ -599,7 +599,7 @@ mod tests {
         let dir = TempDir::new("syslog");
         let path = dir.join("log");
         let server = UnixDatagram::bind(&path).expect("bind");
-        let mut sink = SyslogSink::with_socket_path(Facility::Local0, &path);
+        let mut sink = SyslogSink::with_socket_path(SyslogFacility::Local0, &path);
         sink.write(&rec(Priority::Warning, "disk slow"))
             .expect("send");
         let mut buf = [0u8; 512];
@@ -618,7 +618,7 @@ mod tests {
         let dir = TempDir::new("syslogprefix");
         let path = dir.join("log");
         let server = UnixDatagram::bind(&path).expect("bind");
-        let mut sink = SyslogSink::with_socket_path(Facility::Daemon, &path)
+        let mut sink = SyslogSink::with_socket_path(SyslogFacility::Daemon, &path)
             .with_prefix(Some("linux-ha".into()));
         sink.write(&rec(Priority::Info, "up")).expect("send");
         let mut buf = [0u8; 512];
@@ -645,7 +645,7 @@ mod tests {
     #[test]
     fn syslog_without_daemon_is_an_error_not_a_panic() {
         let dir = TempDir::new("nosyslog");
-        let mut sink = SyslogSink::with_socket_path(Facility::Daemon, &dir.join("absent"));
+        let mut sink = SyslogSink::with_socket_path(SyslogFacility::Daemon, &dir.join("absent"));
         for _ in 0..3 {
             assert!(matches!(
                 sink.write(&rec(Priority::Err, "x")),

@@ -38,22 +38,11 @@ fn joined(errors: Vec<config::ConfigError>) -> String {
         .join("\n")
 }
 
-/// The logging settings ha.cf gives a daemon called `entity`.
-fn log_config(cf: &HaCf, entity: &str, extra_debug: u8, stderr: bool) -> logging::LogConfig {
-    let mut c = logging::LogConfig::new(entity);
-    c.facility = cf
-        .logfacility
-        .and_then(|f| logging::Facility::from_name(f.name()));
-    c.logfile = cf.logfile.clone();
-    c.debugfile = cf.debugfile.clone();
-    c.debug = u32::from(cf.debug) + u32::from(extra_debug);
-    c.use_logd = cf.use_logd;
+/// Logging settings for heartbeat from ha.cf and the command line.
+fn log_config(cf: &HaCf, extra_debug: u8, stderr: bool) -> logging::LogConfig {
+    let mut c = logging::LogConfig::from_ha_cf(cf, "heartbeat");
+    c.debug += u32::from(extra_debug);
     c.stderr = stderr;
-    c.file_format = if cf.syslogmsgfmt {
-        logging::FileFormat::Syslog
-    } else {
-        logging::FileFormat::Classic
-    };
     c
 }
 
@@ -211,7 +200,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
     lp.watch_signal(Signal::SIGCHLD)
         .map_err(|e| format!("cannot watch SIGCHLD: {e}"))?;
     let mut debug = u32::from(cf.debug) + u32::from(opts.debug);
-    let log = logging::init(log_config(&cf, "heartbeat", opts.debug, opts.foreground))
+    let log = logging::init(log_config(&cf, opts.debug, opts.foreground))
         .map_err(|e| format!("logging: {e}"))?;
     for w in &warnings {
         log::warn!("{w}");
@@ -292,7 +281,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
                 Event::Signal(Signal::SIGHUP) => match config::load_ha_cf(paths.ha_cf()) {
                     Ok((new_cf, _)) => {
                         debug = u32::from(new_cf.debug) + u32::from(opts.debug);
-                        let lc = log_config(&new_cf, "heartbeat", opts.debug, opts.foreground);
+                        let lc = log_config(&new_cf, opts.debug, opts.foreground);
                         if let Err(e) = log.reconfigure(lc) {
                             log::error!("new logging settings not applied: {e}");
                         }

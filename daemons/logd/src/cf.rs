@@ -14,7 +14,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use logging::{Facility, FileFormat};
+use logging::{parse_facility_setting, FileFormat, SyslogFacility};
 
 /// Entity of logd's own messages unless `entity` says otherwise.
 pub const DEFAULT_ENTITY: &str = "logd";
@@ -35,7 +35,7 @@ pub struct LogdCf {
     /// Every record except debug ones goes here (`logfile`).
     pub logfile: Option<PathBuf>,
     /// Syslog facility; `None` is `logfacility none` (`logfacility`).
-    pub facility: Option<Facility>,
+    pub facility: Option<SyslogFacility>,
     /// Entity of logd's own messages (`entity`).
     pub entity: String,
     /// Tag of every syslog line instead of the sender's entity (`syslogprefix`).
@@ -55,7 +55,7 @@ impl Default for LogdCf {
         LogdCf {
             debugfile: None,
             logfile: None,
-            facility: Some(Facility::Daemon),
+            facility: Some(SyslogFacility::Daemon),
             entity: DEFAULT_ENTITY.into(),
             syslog_prefix: None,
             sendqlen: DEFAULT_SENDQLEN,
@@ -151,7 +151,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Parsed, Vec<CfError>> {
         match name.as_str() {
             "debugfile" => cf.debugfile = Some(PathBuf::from(value)),
             "logfile" => cf.logfile = Some(PathBuf::from(value)),
-            "logfacility" => match Facility::parse_setting(value) {
+            "logfacility" => match parse_facility_setting(value) {
                 Ok(f) => cf.facility = f,
                 Err(_) => errors.push(at(format!(
                     "unknown syslog facility {value:?} (use none, daemon, local0..local7, ...)"
@@ -278,7 +278,7 @@ mod tests {
     fn empty_file_gives_heartbeat_defaults() {
         let p = ok("# nothing\n\n   \n");
         assert_eq!(p.cf, LogdCf::default());
-        assert_eq!(p.cf.facility, Some(Facility::Daemon));
+        assert_eq!(p.cf.facility, Some(SyslogFacility::Daemon));
         assert_eq!(p.cf.entity, "logd");
         assert_eq!(p.cf.logfile, None);
         assert!(p.notes.is_empty());
@@ -298,7 +298,7 @@ mod tests {
         let cf = p.cf;
         assert_eq!(cf.debugfile, Some("/var/log/ha-debug".into()));
         assert_eq!(cf.logfile, Some("/var/log/ha-log".into()));
-        assert_eq!(cf.facility, Some(Facility::Local0));
+        assert_eq!(cf.facility, Some(SyslogFacility::Local0));
         assert_eq!(cf.entity, "logd2");
         assert_eq!(cf.syslog_prefix.as_deref(), Some("linux-ha"));
         assert_eq!((cf.sendqlen, cf.recvqlen), (256, 16));
