@@ -72,14 +72,14 @@ impl TestNode {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
 
-    /// A minimal valid configuration logging to log/ha-log, plus `extra` lines.
+    /// A minimal valid configuration, plus `extra` lines. It logs to the
+    /// relative `ha-log`, which must land in `$HA_LOGDIR` (log/).
     pub fn configure(&self, extra: &str) {
         self.write_ha_cf(&format!(
             "keepalive 100ms\ndeadtime 500ms\ninitdead 10\nucast lo 127.0.0.1\n\
              node {}\nauto_failback off\nuse_logd no\nlogfacility none\n\
-             logfile {}/ha-log\n{extra}",
-            self.name,
-            self.logdir().display()
+             logfile ha-log\n{extra}",
+            self.name
         ));
         self.write_authkeys("auth 1\n1 sha1 test-secret-do-not-print\n", 0o600);
     }

@@ -82,6 +82,16 @@ impl HaPaths {
         self.rundir.join(format!("{daemon}.pid"))
     }
 
+    /// A log file name from a configuration file: relative names are taken
+    /// in `$HA_LOGDIR`, so one ha.cf or logd.cf serves several test nodes.
+    pub fn log_path(&self, name: &Path) -> PathBuf {
+        if name.is_absolute() {
+            name.to_owned()
+        } else {
+            self.logdir.join(name)
+        }
+    }
+
     /// Where daemons leave core dumps: `$HA_STATEDIR/cores/USER`, as Heartbeat.
     pub fn core_dir(&self, user: &str) -> PathBuf {
         self.statedir.join("cores").join(user)
@@ -135,6 +145,14 @@ mod tests {
             PathBuf::from("/n1/lib/cores/hacluster")
         );
         assert_eq!(p.nodename, "node1");
+        assert_eq!(
+            p.log_path(Path::new("ha-log")),
+            PathBuf::from("/n1/log/ha-log")
+        );
+        assert_eq!(
+            p.log_path(Path::new("/var/log/x")),
+            PathBuf::from("/var/log/x")
+        );
         let again: HashMap<&str, String> = p.env_vars().into_iter().collect();
         assert_eq!(HaPaths::from_lookup(|k| again.get(k).cloned()), p);
     }

@@ -38,9 +38,12 @@ fn joined(errors: Vec<config::ConfigError>) -> String {
         .join("\n")
 }
 
-/// Logging settings for heartbeat from ha.cf and the command line.
-fn log_config(cf: &HaCf, extra_debug: u8, stderr: bool) -> logging::LogConfig {
+/// Logging settings for heartbeat from ha.cf and the command line; relative
+/// file names are in $HA_LOGDIR.
+fn log_config(cf: &HaCf, paths: &HaPaths, extra_debug: u8, stderr: bool) -> logging::LogConfig {
     let mut c = logging::LogConfig::from_ha_cf(cf, "heartbeat");
+    c.logfile = c.logfile.map(|f| paths.log_path(&f));
+    c.debugfile = c.debugfile.map(|f| paths.log_path(&f));
     c.debug += u32::from(extra_debug);
     c.stderr = stderr;
     c
@@ -200,7 +203,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
     lp.watch_signal(Signal::SIGCHLD)
         .map_err(|e| format!("cannot watch SIGCHLD: {e}"))?;
     let mut debug = u32::from(cf.debug) + u32::from(opts.debug);
-    let log = logging::init(log_config(&cf, opts.debug, opts.foreground))
+    let log = logging::init(log_config(&cf, paths, opts.debug, opts.foreground))
         .map_err(|e| format!("logging: {e}"))?;
     for w in &warnings {
         log::warn!("{w}");
@@ -281,7 +284,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
                 Event::Signal(Signal::SIGHUP) => match config::load_ha_cf(paths.ha_cf()) {
                     Ok((new_cf, _)) => {
                         debug = u32::from(new_cf.debug) + u32::from(opts.debug);
-                        let lc = log_config(&new_cf, opts.debug, opts.foreground);
+                        let lc = log_config(&new_cf, paths, opts.debug, opts.foreground);
                         if let Err(e) = log.reconfigure(lc) {
                             log::error!("new logging settings not applied: {e}");
                         }

@@ -97,6 +97,15 @@ pub struct Parsed {
     pub notes: Vec<String>,
 }
 
+impl LogdCf {
+    /// Takes relative `logfile`/`debugfile` names in `$HA_LOGDIR`.
+    pub fn in_logdir(mut self, paths: &plumbing::HaPaths) -> LogdCf {
+        self.logfile = self.logfile.map(|f| paths.log_path(&f));
+        self.debugfile = self.debugfile.map(|f| paths.log_path(&f));
+        self
+    }
+}
+
 /// Reads and parses `path`.
 pub fn load(path: &Path) -> Result<Parsed, Vec<CfError>> {
     match std::fs::read(path) {

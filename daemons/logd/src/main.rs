@@ -145,7 +145,10 @@ fn run(args: &Args, paths: &HaPaths, pidfile: &Path) -> u8 {
         Some(path) => cf::load(path),
     };
     let Parsed { cf, notes } = match parsed {
-        Ok(p) => p,
+        Ok(p) => Parsed {
+            cf: p.cf.in_logdir(&paths),
+            notes: p.notes,
+        },
         Err(errors) => {
             for e in errors {
                 eprintln!("logd: {e}");

@@ -309,7 +309,8 @@ impl Logd {
                     for note in &parsed.notes {
                         log::warn!("{note}");
                     }
-                    parsed.cf
+                    // The node's environment is fixed for the process's life.
+                    parsed.cf.in_logdir(&plumbing::HaPaths::from_env())
                 }
                 Err(errors) => {
                     for e in errors {
