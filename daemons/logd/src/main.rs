@@ -146,7 +146,7 @@ fn run(args: &Args, paths: &HaPaths, pidfile: &Path) -> u8 {
     };
     let Parsed { cf, notes } = match parsed {
         Ok(p) => Parsed {
-            cf: p.cf.in_logdir(&paths),
+            cf: p.cf.in_logdir(paths),
             notes: p.notes,
         },
         Err(errors) => {
