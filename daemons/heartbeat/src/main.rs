@@ -4,6 +4,8 @@
 //! authkeys and prints the effective settings.
 
 mod mcp;
+#[allow(dead_code)] // wired into the master loop with the messaging layer (issue 4)
+mod media;
 mod supervisor;
 
 use std::process::ExitCode;

@@ -1,0 +1,371 @@
+//! The cluster media of ha.cf (bcast, mcast, ucast over UDP): one
+//! non-blocking socket per medium on the master's event loop. Each socket is
+//! bound to its interface (SO_BINDTODEVICE), so a packet's medium is known and
+//! link status can be kept per (node, medium). A medium never blocks the
+//! master: a full socket buffer drops that datagram (counted; Heartbeat's
+//! retransmission recovers client messages), and a medium that cannot be
+//! opened is reported while the others run.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use config::{Medium, MediumKind};
+use mio::{Interest, Token};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+use plumbing::EventLoop;
+
+/// Largest datagram Heartbeat reads (MAXMSG - 1); bigger ones are truncated
+/// by the kernel and then fail authentication.
+pub const MAX_DATAGRAM: usize = 256 * 1024 - 1;
+
+/// Datagrams taken from one medium per readiness event before the others
+/// get their turn.
+const RECV_BUDGET: usize = 64;
+
+/// Index of a medium in ha.cf order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MediumId(pub usize);
+
+/// One open medium.
+#[derive(Debug)]
+pub struct OpenMedium {
+    /// Its id.
+    pub id: MediumId,
+    /// Interface name, as Heartbeat names links (`node:iface`).
+    pub interface: String,
+    /// `bcast eth0`, ... for the log.
+    pub describe: String,
+    socket: mio::net::UdpSocket,
+    token: Token,
+    destinations: Vec<SocketAddr>,
+    /// Datagrams dropped because the socket buffer was full or sending failed.
+    pub send_drops: u64,
+}
+
+/// A received datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// The medium it came in on.
+    pub medium: MediumId,
+    /// The sender's address (not trusted: identity comes from the message).
+    pub from: SocketAddr,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// All media of a node.
+#[derive(Debug, Default)]
+pub struct Media {
+    open: Vec<OpenMedium>,
+    buf: Vec<u8>,
+}
+
+fn ipv4_of(interface: &str) -> io::Result<(Ipv4Addr, Option<Ipv4Addr>)> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(io::Error::from)?;
+    for a in addrs {
+        if a.interface_name != interface {
+            continue;
+        }
+        let Some(addr) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) else {
+            continue;
+        };
+        let bcast = a
+            .broadcast
+            .as_ref()
+            .and_then(|s| s.as_sockaddr_in())
+            .map(|b| b.ip());
+        return Ok((addr.ip(), bcast));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("interface {interface} has no IPv4 address"),
+    ))
+}
+
+/// A UDP socket bound to `port` on `interface` (SO_REUSEADDR, so each
+/// medium on the same port has its own socket, and SO_BINDTODEVICE).
+fn bound_socket(interface: &str, port: u16) -> io::Result<std::net::UdpSocket> {
+    let fd: OwnedFd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io::Error::from)?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(io::Error::from)?;
+    socket::setsockopt(
+        &fd,
+        sockopt::BindToDevice,
+        &std::ffi::OsString::from(interface),
+    )
+    .map_err(|e| io::Error::other(format!("SO_BINDTODEVICE {interface}: {e}")))?;
+    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+    socket::bind(fd.as_raw_fd(), &any).map_err(io::Error::from)?;
+    // SAFETY: ownership of the descriptor moves into the UdpSocket.
+    Ok(unsafe { std::net::UdpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
+}
+
+fn open_one(kind: &MediumKind) -> io::Result<(String, std::net::UdpSocket, Vec<SocketAddr>)> {
+    match kind {
+        MediumKind::Bcast { interface, port } => {
+            let (_, bcast) = ipv4_of(interface)?;
+            let bcast = bcast.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("interface {interface} has no broadcast address"),
+                )
+            })?;
+            let s = bound_socket(interface, *port)?;
+            s.set_broadcast(true)?;
+            Ok((
+                interface.clone(),
+                s,
+                vec![SocketAddr::new(IpAddr::V4(bcast), *port)],
+            ))
+        }
+        MediumKind::Mcast {
+            interface,
+            group,
+            port,
+            ttl,
+            loopback,
+        } => {
+            let (addr, _) = ipv4_of(interface)?;
+            let s = bound_socket(interface, *port)?;
+            s.join_multicast_v4(group, &addr)?;
+            s.set_multicast_ttl_v4(u32::from(*ttl))?;
+            s.set_multicast_loop_v4(*loopback)?;
+            set_multicast_if(&s, addr)?;
+            Ok((
+                interface.clone(),
+                s,
+                vec![SocketAddr::new(IpAddr::V4(*group), *port)],
+            ))
+        }
+        MediumKind::Ucast {
+            interface,
+            peer,
+            port,
+        } => {
+            let dest = (peer.as_str(), *port)
+                .to_socket_addrs()?
+                .find(SocketAddr::is_ipv4)
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("no IPv4 address for {peer}"),
+                    )
+                })?;
+            let s = bound_socket(interface, *port)?;
+            Ok((interface.clone(), s, vec![dest]))
+        }
+        other => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} is not supported yet", other.directive_name()),
+        )),
+    }
+}
+
+fn set_multicast_if(s: &std::net::UdpSocket, addr: Ipv4Addr) -> io::Result<()> {
+    let a = libc::in_addr {
+        s_addr: u32::from_ne_bytes(addr.octets()),
+    };
+    // SAFETY: a valid in_addr of the right size for IP_MULTICAST_IF.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&a as *const libc::in_addr).cast(),
+            std::mem::size_of::<libc::in_addr>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl Media {
+    /// Opens every network medium of `media` (ping nodes are not media) and
+    /// registers it with the loop. Returns the media that opened and one
+    /// message per medium that did not, for the log.
+    pub fn open(lp: &mut EventLoop, media: &[Medium]) -> (Media, Vec<String>) {
+        let mut out = Media {
+            open: Vec::new(),
+            buf: vec![0; MAX_DATAGRAM + 1],
+        };
+        let mut errors = Vec::new();
+        for m in media.iter().filter(|m| !m.kind.is_ping()) {
+            let describe = describe(&m.kind);
+            match open_one(&m.kind) {
+                Ok((interface, std_sock, destinations)) => {
+                    let mut socket = mio::net::UdpSocket::from_std(std_sock);
+                    let token = lp.alloc_token();
+                    if let Err(e) = lp
+                        .registry()
+                        .register(&mut socket, token, Interest::READABLE)
+                    {
+                        lp.free_token(token);
+                        errors.push(format!("ha.cf:{}: {describe}: {e}", m.line));
+                        continue;
+                    }
+                    out.open.push(OpenMedium {
+                        id: MediumId(out.open.len()),
+                        interface,
+                        describe,
+                        socket,
+                        token,
+                        destinations,
+                        send_drops: 0,
+                    });
+                }
+                Err(e) => errors.push(format!("ha.cf:{}: {describe}: {e}", m.line)),
+            }
+        }
+        (out, errors)
+    }
+
+    /// The open media.
+    pub fn media(&self) -> &[OpenMedium] {
+        &self.open
+    }
+
+    /// The medium a loop token belongs to.
+    pub fn medium_of(&self, token: Token) -> Option<MediumId> {
+        self.open.iter().find(|m| m.token == token).map(|m| m.id)
+    }
+
+    /// Reads up to a budget of datagrams from one medium. Returns true if
+    /// the budget ran out (more may be waiting: call again).
+    pub fn receive(&mut self, id: MediumId, out: &mut Vec<Datagram>) -> bool {
+        let Some(m) = self.open.get_mut(id.0) else {
+            return false;
+        };
+        for _ in 0..RECV_BUDGET {
+            match m.socket.recv_from(&mut self.buf) {
+                Ok((n, from)) => out.push(Datagram {
+                    medium: id,
+                    from,
+                    bytes: self.buf[..n.min(MAX_DATAGRAM)].to_vec(),
+                }),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // ICMP errors from an unreachable ucast peer and the
+                    // like: the medium stays open.
+                    log::debug!("{}: receive error: {e}", m.describe);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends one datagram on every medium to every destination, never
+    /// blocking. Returns how many copies were dropped.
+    pub fn send_all(&mut self, datagram: &[u8]) -> u64 {
+        let mut dropped = 0;
+        for m in &mut self.open {
+            for dest in &m.destinations {
+                match m.socket.send_to(datagram, *dest) {
+                    Ok(_) => {}
+                    Err(e) => {
+                        m.send_drops += 1;
+                        dropped += 1;
+                        if e.kind() != io::ErrorKind::WouldBlock {
+                            log::debug!("{}: send to {dest} failed: {e}", m.describe);
+                        }
+                    }
+                }
+            }
+        }
+        dropped
+    }
+}
+
+fn describe(kind: &MediumKind) -> String {
+    match kind {
+        MediumKind::Bcast { interface, .. } => format!("bcast {interface}"),
+        MediumKind::Mcast {
+            interface, group, ..
+        } => format!("mcast {interface} {group}"),
+        MediumKind::Ucast {
+            interface, peer, ..
+        } => format!("ucast {interface} {peer}"),
+        other => other.directive_name().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plumbing::Event;
+    use std::time::{Duration, Instant};
+
+    fn medium(kind: MediumKind) -> Medium {
+        Medium { line: 7, kind }
+    }
+
+    #[test]
+    fn ucast_on_loopback_delivers_to_itself_with_the_medium() {
+        let port = 40_000 + (std::process::id() % 20_000) as u16;
+        let mut lp = EventLoop::new().unwrap();
+        let (mut media, errors) = Media::open(
+            &mut lp,
+            &[medium(MediumKind::Ucast {
+                interface: "lo".into(),
+                peer: "127.0.0.1".into(),
+                port,
+            })],
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(media.media()[0].describe, "ucast lo 127.0.0.1");
+        assert_eq!(media.send_all(b"###\nping%%%\n"), 0);
+        let start = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() && start.elapsed() < Duration::from_secs(5) {
+            let mut evs = Vec::new();
+            lp.poll(&mut evs, Some(Duration::from_millis(100))).unwrap();
+            for e in evs {
+                if let Event::Io { token, .. } = e {
+                    if let Some(id) = media.medium_of(token) {
+                        media.receive(id, &mut got);
+                    }
+                }
+            }
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].medium, MediumId(0));
+        assert_eq!(got[0].bytes, b"###\nping%%%\n");
+    }
+
+    #[test]
+    fn a_medium_that_cannot_open_is_reported_and_the_others_run() {
+        let port = 40_000 + (std::process::id() % 20_000) as u16 + 1;
+        let mut lp = EventLoop::new().unwrap();
+        let (media, errors) = Media::open(
+            &mut lp,
+            &[
+                medium(MediumKind::Bcast {
+                    interface: "no-such-if0".into(),
+                    port,
+                }),
+                medium(MediumKind::Ucast {
+                    interface: "lo".into(),
+                    peer: "127.0.0.1".into(),
+                    port,
+                }),
+            ],
+        );
+        assert_eq!(media.media().len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(
+                "ha.cf:7: bcast no-such-if0: interface no-such-if0 has no IPv4 address"
+            ),
+            "{errors:?}"
+        );
+    }
+}
