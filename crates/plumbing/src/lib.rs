@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod event_loop;
+pub mod fs;
 pub mod paths;
 pub mod process;
 pub mod timers;

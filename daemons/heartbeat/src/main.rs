@@ -3,6 +3,8 @@
 //! no realtime, `-v`/`-V` version) plus `--check`, which validates ha.cf and
 //! authkeys and prints the effective settings.
 
+#[allow(dead_code)] // used by the messaging layer (issue 4)
+mod identity;
 mod mcp;
 #[allow(dead_code)] // wired into the master loop with the messaging layer (issue 4)
 mod media;
