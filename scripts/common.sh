@@ -37,6 +37,6 @@ apt_install() {
     fi
 }
 
-# Packages the project's tests and demo use: procps (ps, pkill) and
-# coreutils-level tools only, for now.
-DEB_PACKAGES=(procps)
+# Packages the project's tests and demo use: procps (ps, pkill), iproute2
+# (network namespaces of the multi-node tests).
+DEB_PACKAGES=(procps iproute2)

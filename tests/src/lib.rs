@@ -87,12 +87,17 @@ impl TestNode {
     /// A command for one of our binaries with this node's environment.
     pub fn command(&self, binary: &str) -> Command {
         let mut c = Command::new(bin(binary));
+        self.apply_env(&mut c);
+        c
+    }
+
+    /// Gives `c` this node's `HA_*` environment.
+    pub fn apply_env(&self, c: &mut Command) {
         c.env("HA_CONFDIR", self.confdir())
             .env("HA_RUNDIR", self.root.join("run"))
             .env("HA_STATEDIR", self.root.join("lib"))
             .env("HA_LOGDIR", self.logdir())
             .env("HA_NODENAME", &self.name);
-        c
     }
 
     /// Runs a binary with arguments to completion.
@@ -133,5 +138,235 @@ impl Drop for TestNode {
             );
         }
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Several nodes on one machine, each in its own network namespace with one
+/// interface per link (`eth0`, `eth1`, ...) plugged into a bridge per link;
+/// the bridges live in a namespace of their own. Traffic never leaves the
+/// namespaces the cluster made. Dropping it kills every node and deletes the
+/// namespaces, even when the test failed.
+pub struct TestCluster {
+    /// The nodes, `node1`..`nodeN`.
+    pub nodes: Vec<TestNode>,
+    prefix: String,
+    links: usize,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestCluster {
+    /// Builds the namespaces for `n` nodes with `links` links each.
+    pub fn new(test: &str, n: usize, links: usize) -> TestCluster {
+        // Short and unique: interface names have at most 15 characters.
+        let mut h: u32 = std::process::id();
+        for b in test.bytes() {
+            h = h.wrapping_mul(31).wrapping_add(u32::from(b));
+        }
+        let prefix = format!("hbt{:05x}", h & 0xfffff);
+        let mut cluster = TestCluster {
+            nodes: Vec::new(),
+            prefix,
+            links,
+        };
+        let br = cluster.bridge_ns();
+        ip(&["netns", "add", &br]);
+        for l in 0..links {
+            let b = format!("br{l}");
+            ip(&["-n", &br, "link", "add", &b, "type", "bridge"]);
+            ip(&["-n", &br, "link", "set", &b, "up"]);
+        }
+        for i in 1..=n {
+            let mut node = TestNode::new(&format!("{test}-n{i}"));
+            node.name = format!("node{i}");
+            let ns = cluster.ns(i);
+            ip(&["netns", "add", &ns]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            for l in 0..links {
+                let host = cluster.port(i, l);
+                let eth = format!("eth{l}");
+                ip(&[
+                    "link", "add", &host, "netns", &br, "type", "veth", "peer", "name", &eth,
+                    "netns", &ns,
+                ]);
+                ip(&[
+                    "-n",
+                    &br,
+                    "link",
+                    "set",
+                    &host,
+                    "master",
+                    &format!("br{l}"),
+                    "up",
+                ]);
+                let addr = format!("10.213.{l}.{i}/24");
+                ip(&["-n", &ns, "addr", "add", &addr, "brd", "+", "dev", &eth]);
+                ip(&["-n", &ns, "link", "set", &eth, "up"]);
+            }
+            cluster.nodes.push(node);
+        }
+        cluster
+    }
+
+    fn bridge_ns(&self) -> String {
+        format!("{}b", self.prefix)
+    }
+
+    fn ns(&self, i: usize) -> String {
+        format!("{}n{i}", self.prefix)
+    }
+
+    fn port(&self, i: usize, link: usize) -> String {
+        format!("{}{i}l{link}", self.prefix)
+    }
+
+    /// Node `i` (1-based).
+    pub fn node(&self, i: usize) -> &TestNode {
+        &self.nodes[i - 1]
+    }
+
+    /// Writes every node's ha.cf: fast timing, one `bcast ethL` per link,
+    /// all nodes listed, plus `extra`.
+    pub fn configure(&self, extra: &str) {
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        let media: String = (0..self.links).map(|l| format!("bcast eth{l}\n")).collect();
+        for node in &self.nodes {
+            node.write_ha_cf(&format!(
+                "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\n{media}\
+                 node {}\nauto_failback off\nuse_logd no\nlogfacility none\nlogfile ha-log\n{extra}",
+                names.join(" ")
+            ));
+            node.write_authkeys("auth 1\n1 sha1 cluster-test-key\n", 0o600);
+        }
+    }
+
+    /// Starts heartbeat on node `i` inside its namespace.
+    pub fn start(&self, i: usize) {
+        let node = self.node(i);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns(i)])
+            .arg(bin("heartbeat"));
+        node.apply_env(&mut cmd);
+        let out = cmd.output().expect("start heartbeat");
+        assert!(
+            out.status.success(),
+            "heartbeat on {} did not start: {}",
+            node.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The pid of node `i`'s heartbeat.
+    pub fn pid(&self, i: usize) -> Option<i32> {
+        plumbing::daemon::PidFile::running_pid(&self.node(i).root.join("run/heartbeat.pid"))
+            .ok()
+            .flatten()
+    }
+
+    /// Sends `signal` to node `i`'s heartbeat.
+    pub fn signal(&self, i: usize, signal: nix::sys::signal::Signal) {
+        let pid = self.pid(i).expect("node runs");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("kill");
+    }
+
+    /// Takes node `i`'s port on link `link` down (`false`) or up (`true`).
+    pub fn set_link(&self, i: usize, link: usize, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&[
+            "-n",
+            &self.bridge_ns(),
+            "link",
+            "set",
+            &self.port(i, link),
+            state,
+        ]);
+    }
+
+    /// Sends `bytes` as one UDP datagram to the broadcast address of link
+    /// `link`, from a socket inside node `from`'s namespace (a thread enters
+    /// the namespace; the rest of the test process stays where it is).
+    pub fn inject(&self, from: usize, link: usize, bytes: &[u8]) {
+        let ns_path = format!("/var/run/netns/{}", self.ns(from));
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&ns_path).expect("open netns");
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+            s.set_broadcast(true).expect("broadcast");
+            s.send_to(&bytes, format!("10.213.{link}.255:694"))
+                .expect("send");
+        })
+        .join()
+        .expect("inject thread");
+    }
+
+    /// Captures the next datagram node `at` receives on link `link`'s port
+    /// 694, from a socket inside its namespace (for replay tests).
+    pub fn capture(&self, at: usize, link: usize) -> Vec<u8> {
+        let ns_path = format!("/var/run/netns/{}", self.ns(at));
+        let dev = format!("eth{link}");
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&ns_path).expect("open netns");
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let fd = nix::sys::socket::socket(
+                nix::sys::socket::AddressFamily::Inet,
+                nix::sys::socket::SockType::Datagram,
+                nix::sys::socket::SockFlag::empty(),
+                None,
+            )
+            .expect("socket");
+            nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReuseAddr, &true)
+                .expect("reuse");
+            nix::sys::socket::setsockopt(
+                &fd,
+                nix::sys::socket::sockopt::BindToDevice,
+                &std::ffi::OsString::from(dev),
+            )
+            .expect("bind to device");
+            let any = nix::sys::socket::SockaddrIn::new(0, 0, 0, 0, 694);
+            nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &any).expect("bind");
+            let s = std::net::UdpSocket::from(fd);
+            s.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let mut buf = vec![0u8; 65536];
+            let (n, _) = s.recv_from(&mut buf).expect("a datagram within 10s");
+            buf.truncate(n);
+            buf
+        })
+        .join()
+        .expect("capture thread")
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for i in 1..=self.nodes.len() {
+            if let Some(pid) = self.pid(i) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGCONT,
+                );
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        for i in 1..=self.nodes.len() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(i)])
+                .output();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.bridge_ns()])
+            .output();
     }
 }

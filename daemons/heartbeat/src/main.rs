@@ -3,11 +3,10 @@
 //! no realtime, `-v`/`-V` version) plus `--check`, which validates ha.cf and
 //! authkeys and prints the effective settings.
 
-#[allow(dead_code)] // used by the messaging layer (issue 4)
 mod identity;
 mod mcp;
-#[allow(dead_code)] // wired into the master loop with the messaging layer (issue 4)
 mod media;
+mod messaging;
 mod supervisor;
 
 use std::process::ExitCode;

@@ -12,7 +12,9 @@ use config::HaCf;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use plumbing::daemon::{self, PidFile, PrivilegeDrop};
-use plumbing::{Event, EventLoop, HaPaths};
+use plumbing::{Event, EventLoop, HaPaths, Token};
+
+use crate::messaging::Messaging;
 
 use crate::supervisor::{ChildSpec, ExitVerdict, Supervisor};
 
@@ -175,7 +177,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Heartbeat refuses to run with keys others can read: check before
     // anything starts.
-    config::load_authkeys(paths.authkeys()).map_err(joined)?;
+    let keys = config::load_authkeys(paths.authkeys()).map_err(joined)?;
     let pidfile_path = paths.pidfile("heartbeat");
     if let Ok(Some(pid)) = PidFile::running_pid(&pidfile_path) {
         return Err(format!(
@@ -229,13 +231,9 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         paths.nodename
     );
-    if !cf.media.is_empty() {
-        log::warn!(
-            "{} cluster medium line(s) in {} not started: network messaging is not implemented in this version",
-            cf.media.len(),
-            cf.path.display()
-        );
-    }
+    let mut messaging = Messaging::start(&mut lp, &cf, keys, paths, Instant::now())?;
+    // Media that used up their receive budget: read again before sleeping.
+    let mut busy_media: Vec<Token> = Vec::new();
     let mut env = child_env(&cf, paths, debug);
     let mut sup = Supervisor::new(child_specs(&cf), Instant::now());
     let mut stopping: Option<Stopping> = None;
@@ -261,6 +259,9 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
             }
         }
         let mut deadline = sup.next_deadline();
+        if let Some(t) = messaging.poll_timeout() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
         if let Some(Stopping {
             current: Some((_, _, kill_at)),
             ..
@@ -268,9 +269,35 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         {
             deadline = Some(deadline.map_or(*kill_at, |d| d.min(*kill_at)));
         }
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if !busy_media.is_empty() {
+            timeout = Some(Duration::ZERO);
+        }
         lp.poll(&mut events, timeout)
             .map_err(|e| format!("event loop: {e}"))?;
+        // Packets first: after a stall, what arrived meanwhile must be seen
+        // before timers declare anyone dead.
+        for token in std::mem::take(&mut busy_media) {
+            if messaging.handle_io(Instant::now(), token) {
+                busy_media.push(token);
+            }
+        }
+        for ev in &events {
+            if let Event::Io { token, .. } = ev {
+                if messaging.owns(*token)
+                    && !busy_media.contains(token)
+                    && messaging.handle_io(Instant::now(), *token)
+                {
+                    busy_media.push(*token);
+                }
+            }
+        }
+        if messaging
+            .poll_timeout()
+            .is_some_and(|t| t <= Instant::now())
+        {
+            messaging.handle_timeout(Instant::now());
+        }
         for ev in events.drain(..) {
             match ev {
                 Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {
@@ -375,6 +402,15 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
                 st.killed = false;
             }
         }
+    }
+    let drops = messaging.drops();
+    if !drops.rejected.is_empty() || drops.unknown_type > 0 || drops.send_drops > 0 {
+        log::info!(
+            "packets dropped: rejected {:?}, unknown type {}, not sent (buffer full) {}",
+            drops.rejected,
+            drops.unknown_type,
+            drops.send_drops
+        );
     }
     log::info!("Heartbeat shutdown complete.");
     let _ = log.shutdown(Duration::from_secs(5));

@@ -23,17 +23,42 @@ pub const MAX_DATAGRAM: usize = 256 * 1024 - 1;
 /// get their turn.
 const RECV_BUDGET: usize = 64;
 
-/// Index of a medium in ha.cf order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MediumId(pub usize);
+/// A link: one interface, as Heartbeat names links (`node:iface`). Several
+/// media lines on one interface (`ucast eth0 a`, `ucast eth0 b`) are one
+/// link. Numbered by first appearance in ha.cf, whether or not every medium
+/// could be opened, so the numbering never depends on the machine's state.
+pub use membership::MediumId;
+
+/// The distinct interfaces of the network media of ha.cf, in order: the
+/// names of the links `MediumId` numbers.
+pub fn link_names(media: &[Medium]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for m in media {
+        if let Some(i) = interface_of(&m.kind) {
+            if !names.iter().any(|n| n == i) {
+                names.push(i.to_owned());
+            }
+        }
+    }
+    names
+}
+
+fn interface_of(kind: &MediumKind) -> Option<&str> {
+    match kind {
+        MediumKind::Bcast { interface, .. }
+        | MediumKind::Mcast { interface, .. }
+        | MediumKind::Mcast6 { interface, .. }
+        | MediumKind::Ucast { interface, .. }
+        | MediumKind::Ucast6 { interface, .. } => Some(interface),
+        _ => None,
+    }
+}
 
 /// One open medium.
 #[derive(Debug)]
 pub struct OpenMedium {
-    /// Its id.
+    /// The link it belongs to.
     pub id: MediumId,
-    /// Interface name, as Heartbeat names links (`node:iface`).
-    pub interface: String,
     /// `bcast eth0`, ... for the log.
     pub describe: String,
     socket: mio::net::UdpSocket,
@@ -46,7 +71,7 @@ pub struct OpenMedium {
 /// A received datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
-    /// The medium it came in on.
+    /// The link it came in on.
     pub medium: MediumId,
     /// The sender's address (not trusted: identity comes from the message).
     pub from: SocketAddr,
@@ -197,10 +222,16 @@ impl Media {
             buf: vec![0; MAX_DATAGRAM + 1],
         };
         let mut errors = Vec::new();
+        let links = link_names(media);
         for m in media.iter().filter(|m| !m.kind.is_ping()) {
             let describe = describe(&m.kind);
+            let Some(link) = interface_of(&m.kind).and_then(|i| links.iter().position(|n| n == i))
+            else {
+                errors.push(format!("ha.cf:{}: {describe}: not supported yet", m.line));
+                continue;
+            };
             match open_one(&m.kind) {
-                Ok((interface, std_sock, destinations)) => {
+                Ok((_, std_sock, destinations)) => {
                     let mut socket = mio::net::UdpSocket::from_std(std_sock);
                     let token = lp.alloc_token();
                     if let Err(e) = lp
@@ -212,8 +243,7 @@ impl Media {
                         continue;
                     }
                     out.open.push(OpenMedium {
-                        id: MediumId(out.open.len()),
-                        interface,
+                        id: MediumId(u16::try_from(link).unwrap_or(u16::MAX)),
                         describe,
                         socket,
                         token,
@@ -232,17 +262,18 @@ impl Media {
         &self.open
     }
 
-    /// The medium a loop token belongs to.
-    pub fn medium_of(&self, token: Token) -> Option<MediumId> {
-        self.open.iter().find(|m| m.token == token).map(|m| m.id)
+    /// The open medium a loop token belongs to (an index into `media()`).
+    pub fn medium_of(&self, token: Token) -> Option<usize> {
+        self.open.iter().position(|m| m.token == token)
     }
 
-    /// Reads up to a budget of datagrams from one medium. Returns true if
-    /// the budget ran out (more may be waiting: call again).
-    pub fn receive(&mut self, id: MediumId, out: &mut Vec<Datagram>) -> bool {
-        let Some(m) = self.open.get_mut(id.0) else {
+    /// Reads up to a budget of datagrams from open medium `index`. Returns
+    /// true if the budget ran out (more may be waiting: call again).
+    pub fn receive(&mut self, index: usize, out: &mut Vec<Datagram>) -> bool {
+        let Some(m) = self.open.get_mut(index) else {
             return false;
         };
+        let id = m.id;
         for _ in 0..RECV_BUDGET {
             match m.socket.recv_from(&mut self.buf) {
                 Ok((n, from)) => out.push(Datagram {
@@ -342,6 +373,26 @@ mod tests {
     }
 
     #[test]
+    fn links_are_interfaces_in_order_of_first_appearance() {
+        let u = |i: &str, p: &str| {
+            medium(MediumKind::Ucast {
+                interface: i.into(),
+                peer: p.into(),
+                port: 694,
+            })
+        };
+        let media = [
+            u("eth0", "10.0.0.2"),
+            medium(MediumKind::Ping {
+                host: "10.0.0.254".into(),
+            }),
+            u("eth1", "10.1.0.2"),
+            u("eth0", "10.0.0.3"),
+        ];
+        assert_eq!(link_names(&media), vec!["eth0", "eth1"]);
+    }
+
+    #[test]
     fn a_medium_that_cannot_open_is_reported_and_the_others_run() {
         let port = 40_000 + (std::process::id() % 20_000) as u16 + 1;
         let mut lp = EventLoop::new().unwrap();
@@ -360,6 +411,11 @@ mod tests {
             ],
         );
         assert_eq!(media.media().len(), 1);
+        assert_eq!(
+            media.media()[0].id,
+            MediumId(1),
+            "numbered by ha.cf, not by success"
+        );
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with(
