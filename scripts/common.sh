@@ -38,5 +38,7 @@ apt_install() {
 }
 
 # Packages the project's tests and demo use: procps (ps, pkill), iproute2
-# (network namespaces of the multi-node tests).
-DEB_PACKAGES=(procps iproute2)
+# (network namespaces of the multi-node tests), heartbeat (Debian's
+# Heartbeat 3.0.6, the reference peer of the interoperability test: run
+# only by the test harness, never linked or shipped).
+DEB_PACKAGES=(procps iproute2 heartbeat)

@@ -54,6 +54,8 @@ pub struct Messaging {
     generation: u64,
     ttl: u64,
     uuids: HashMap<String, Vec<u8>>,
+    /// The `node` names, for answering `reqnodes`.
+    nodes: Vec<String>,
     complaints: HashMap<String, Instant>,
     drops: DropCounts,
     received: Vec<Datagram>,
@@ -123,6 +125,7 @@ impl Messaging {
             generation,
             ttl,
             uuids: HashMap::new(),
+            nodes: cf.nodes.clone(),
             complaints: HashMap::new(),
             drops: DropCounts::default(),
             received: Vec::new(),
@@ -334,7 +337,7 @@ impl Messaging {
         m
     }
 
-    fn drain(&mut self, _now: Instant) {
+    fn drain(&mut self, now: Instant) {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Transmit(t) => {
@@ -343,6 +346,16 @@ impl Messaging {
                         Ok(datagram) => self.drops.send_drops += self.media.send_all(&datagram),
                         Err(e) => log::error!("cannot sign a packet: {e}"),
                     }
+                }
+                Output::Deliver(d) if d.payload.0.get_str("t") == Some("reqnodes") => {
+                    // A node that just came up asks for the node list and
+                    // goes active only when it has the answer.
+                    let mut reply = Message::new();
+                    reply.add("t", "repnodes");
+                    let list: String = self.nodes.iter().map(|n| format!("{n} ")).collect();
+                    reply.add("nodelist", list).add("delnodelist", " ");
+                    log::debug!("Get a reqnodes message from {}", d.from.as_str());
+                    self.core.send(now, Some(d.from), ClientMessage(reply));
                 }
                 Output::Deliver(d) => {
                     // The client API (issue 4) will hand these to clients.

@@ -1,0 +1,192 @@
+//! A node of ours next to a real Heartbeat 3.0.6 node (Debian's package, run
+//! by the harness in ../shared/interop/heartbeat): each sees the other
+//! active with the same ha.cf timing and authkeys, and each declares the
+//! other dead when it is killed. Skips, saying why, when Debian's heartbeat
+//! or the harness is absent; CI installs the package so it runs there.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use integration_tests::{bin, TestNode};
+
+const REAL_HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
+
+fn harness() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/heartbeat")
+}
+
+/// The harness's namespaces, our node and its state, removed on drop even
+/// when the test fails.
+struct Interop {
+    state: PathBuf,
+    ours: TestNode,
+}
+
+impl Interop {
+    fn script(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut c = Command::new(harness().join(name));
+        c.args(args).env("HB_STATE", &self.state);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run harness script")
+    }
+
+    fn real_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("hb1/log/ha-log")).unwrap_or_default()
+    }
+
+    fn cl_status(&self, node: &str) -> String {
+        let out = self.script("hbexec", &["1", "cl_status", "nodestatus", node], &[]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Every process of the real node: those in its holder's mount namespace.
+    fn real_pids(&self) -> Vec<i32> {
+        let holder = std::fs::read_to_string(self.state.join("hb1/holder.pid")).unwrap_or_default();
+        let Ok(mnt) = std::fs::read_link(format!("/proc/{}/ns/mnt", holder.trim())) else {
+            return Vec::new();
+        };
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "heartbeat"
+                && std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                    .ok()
+                    .as_ref()
+                    == Some(&mnt)
+            {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn start_ours(&self) {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", "hbrs1"]).arg(bin("heartbeat"));
+        self.ours.apply_env(&mut c);
+        let out = c.output().expect("start our heartbeat");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Interop {
+    fn drop(&mut self) {
+        let _ = self.ours.run("heartbeat", &["-k"]);
+        let _ = self.script("down", &["--purge"], &[]);
+    }
+}
+
+#[test]
+fn our_node_and_a_real_heartbeat_node_see_each_other_and_notice_deaths() {
+    if !Path::new(REAL_HEARTBEAT).exists() {
+        eprintln!("skipped: {REAL_HEARTBEAT} is absent (apt-get install heartbeat)");
+        return;
+    }
+    if !harness().join("up").exists() {
+        eprintln!(
+            "skipped: the interop harness {} is absent",
+            harness().display()
+        );
+        return;
+    }
+    let mut ours = TestNode::new("interop");
+    ours.name = "rs1".into();
+    ours.write_ha_cf(
+        "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\nbcast hbeth0\n\
+         auto_failback off\nnode hb1 rs1\nuse_logd no\nlogfacility none\nlogfile ha-log\n",
+    );
+    ours.write_authkeys("auth 1\n1 sha1 hb-test-secret\n", 0o600);
+    let it = Interop {
+        state: ours.root.join("harness"),
+        ours,
+    };
+    let _ = it.script("down", &["--purge"], &[]);
+    let up = it.script("up", &["1", "B"], &[("HB_EXTRA_NODES", "rs1")]);
+    assert!(
+        up.status.success(),
+        "harness up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let attach = it.script("attach", &["hbrs1", "50"], &[]);
+    assert!(
+        attach.status.success(),
+        "{}",
+        String::from_utf8_lossy(&attach.stderr)
+    );
+    it.start_ours();
+
+    // Each side sees the other active; the real node goes active itself
+    // only once ours has answered its node-list request.
+    let ours = &it.ours;
+    assert!(
+        ours.wait_for(|| it
+            .real_log()
+            .contains("Status update for node rs1: status active")),
+        "real node:\n{}",
+        it.real_log()
+    );
+    assert!(ours.wait_for(|| it.real_log().contains("Local status now set to: 'active'")));
+    assert!(
+        ours.wait_for(|| ours
+            .log()
+            .contains("Status update for node hb1: status active")),
+        "ours:\n{}",
+        ours.log()
+    );
+    assert!(
+        ours.wait_for(|| it.cl_status("rs1") == "active"),
+        "cl_status: {}",
+        it.cl_status("rs1")
+    );
+
+    // Ours killed: the real node declares it dead.
+    let pid = plumbing::daemon::PidFile::running_pid(&ours.root.join("run/heartbeat.pid"))
+        .unwrap()
+        .expect("our node runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        ours.wait_for(|| it.cl_status("rs1") == "dead"),
+        "cl_status: {}",
+        it.cl_status("rs1")
+    );
+    assert!(
+        it.real_log().contains("Link rs1:hbeth0 dead."),
+        "{}",
+        it.real_log()
+    );
+
+    // Ours back, then the real node killed: ours declares it dead.
+    it.start_ours();
+    assert!(
+        ours.wait_for(|| it.cl_status("rs1") == "active"),
+        "cl_status: {}",
+        it.cl_status("rs1")
+    );
+    let real = it.real_pids();
+    assert!(!real.is_empty(), "no processes of the real node found");
+    for p in real {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        ours.wait_for(|| ours.log().contains("node hb1: is dead")),
+        "ours:\n{}",
+        ours.log()
+    );
+    assert!(ours.log().contains("Link hb1:hbeth0 dead."));
+}
