@@ -108,6 +108,23 @@ impl TestNode {
             .expect("run binary")
     }
 
+    /// This node's paths, as its daemons see them.
+    pub fn paths(&self) -> plumbing::HaPaths {
+        let root = self.root.clone();
+        let name = self.name.clone();
+        plumbing::HaPaths::from_lookup(move |k| {
+            let p = |d: &str| Some(root.join(d).to_string_lossy().into_owned());
+            match k {
+                "HA_CONFDIR" => p("etc"),
+                "HA_RUNDIR" => p("run"),
+                "HA_STATEDIR" => p("lib"),
+                "HA_LOGDIR" => p("log"),
+                "HA_NODENAME" => Some(name.clone()),
+                _ => None,
+            }
+        })
+    }
+
     /// The heartbeat log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.logdir().join("ha-log")).unwrap_or_default()

@@ -3,6 +3,7 @@
 //! no realtime, `-v`/`-V` version) plus `--check`, which validates ha.cf and
 //! authkeys and prints the effective settings.
 
+mod api;
 mod identity;
 mod mcp;
 mod media;

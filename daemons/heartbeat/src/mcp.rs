@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use plumbing::daemon::{self, PidFile, PrivilegeDrop};
 use plumbing::{Event, EventLoop, HaPaths, Token};
 
+use crate::api::Api;
 use crate::messaging::Messaging;
 
 use crate::supervisor::{ChildSpec, ExitVerdict, Supervisor};
@@ -232,6 +233,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         paths.nodename
     );
     let mut messaging = Messaging::start(&mut lp, &cf, keys, paths, Instant::now())?;
+    let mut api = Api::start(&mut lp, paths, &cf)?;
     // Media that used up their receive budget: read again before sleeping.
     let mut busy_media: Vec<Token> = Vec::new();
     let mut env = child_env(&cf, paths, debug);
@@ -273,6 +275,9 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         if !busy_media.is_empty() {
             timeout = Some(Duration::ZERO);
         }
+        if let Some(t) = api.poll_timeout() {
+            timeout = Some(timeout.map_or(t, |d| d.min(t)));
+        }
         lp.poll(&mut events, timeout)
             .map_err(|e| format!("event loop: {e}"))?;
         // Packets first: after a stall, what arrived meanwhile must be seen
@@ -298,6 +303,15 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         {
             messaging.handle_timeout(Instant::now());
         }
+        for ev in &events {
+            if let Event::Io { token, ready } = ev {
+                if api.owns(*token) {
+                    api.handle_io(&mut lp, *token, *ready);
+                }
+            }
+        }
+        api.process(&mut lp, &mut messaging, Instant::now());
+        api.publish(&mut lp, messaging.take_notices());
         for ev in events.drain(..) {
             match ev {
                 Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {

@@ -59,7 +59,13 @@ pub struct Messaging {
     complaints: HashMap<String, Instant>,
     drops: DropCounts,
     received: Vec<Datagram>,
+    /// Status changes and delivered messages for API clients.
+    notices: Vec<hbapi::Event>,
 }
+
+/// Notices kept for the API between two drains at most; older ones are
+/// dropped (the loop drains after every call, so this is a safety bound).
+const MAX_NOTICES: usize = 10_000;
 
 fn epoch_secs() -> u64 {
     SystemTime::now()
@@ -129,6 +135,7 @@ impl Messaging {
             complaints: HashMap::new(),
             drops: DropCounts::default(),
             received: Vec::new(),
+            notices: Vec::new(),
         };
         m.drain(now);
         Ok(m)
@@ -142,6 +149,69 @@ impl Messaging {
     /// When the core next needs `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
+    }
+
+    /// This node's name as the cluster knows it.
+    pub fn local_name(&self) -> &str {
+        self.local.as_str()
+    }
+
+    /// Every node with its status and links, for the API.
+    pub fn cluster_status(&self) -> hbapi::ClusterStatus {
+        let nodes = self
+            .core
+            .nodes()
+            .map(|(name, status)| hbapi::NodeInfo {
+                name: name.as_str().to_owned(),
+                status: status.as_str().to_owned(),
+                node_type: "normal".into(),
+                links: self
+                    .links
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, iface)| {
+                        let id = MediumId(u16::try_from(i).ok()?);
+                        let st = self.core.link_status(name, id)?;
+                        Some((iface.clone(), st.as_str().to_owned()))
+                    })
+                    .collect(),
+            })
+            .collect();
+        hbapi::ClusterStatus {
+            local: self.local.as_str().to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            nodes,
+        }
+    }
+
+    /// Sends a client's message to the cluster or to one node, in order and
+    /// reliably (the core sequences and retransmits it).
+    pub fn send(&mut self, now: Instant, to: Option<&str>, m: Message) -> Result<(), String> {
+        let dest = match to {
+            Some(name) => Some(
+                NodeName::new(&name.to_ascii_lowercase())
+                    .map_err(|e| format!("bad node name {name}: {e:?}"))?,
+            ),
+            None => None,
+        };
+        if m.get_str("t").is_none() {
+            return Err("a cluster message needs a type field 't'".into());
+        }
+        self.core.send(now, dest, ClientMessage(m));
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Takes the status changes and messages for API clients.
+    pub fn take_notices(&mut self) -> Vec<hbapi::Event> {
+        std::mem::take(&mut self.notices)
+    }
+
+    fn notice(&mut self, e: hbapi::Event) {
+        if self.notices.len() >= MAX_NOTICES {
+            self.notices.remove(0);
+        }
+        self.notices.push(e);
     }
 
     /// Counters of dropped packets.
@@ -357,21 +427,38 @@ impl Messaging {
                     log::debug!("Get a reqnodes message from {}", d.from.as_str());
                     self.core.send(now, Some(d.from), ClientMessage(reply));
                 }
-                Output::Deliver(d) => {
-                    // The client API (issue 4) will hand these to clients.
-                    log::debug!(
-                        "message {} from {} (seq {}) has no local client yet",
-                        d.payload.0.get_str("t").unwrap_or("?"),
-                        d.from.as_str(),
-                        d.seq
-                    );
-                }
+                Output::Deliver(d) => match msg::encode(&d.payload.0) {
+                    Ok(body) => self.notice(hbapi::Event::Message {
+                        from: d.from.as_str().to_owned(),
+                        body: ipc::Bytes(body),
+                    }),
+                    Err(e) => {
+                        log::error!("cannot re-encode a message from {}: {e}", d.from.as_str())
+                    }
+                },
                 Output::Event(e) => self.log_event(e),
             }
         }
     }
 
     fn log_event(&mut self, e: Event) {
+        match &e {
+            Event::NodeStatusChanged { node, new, .. } => self.notice(hbapi::Event::NodeStatus {
+                node: node.as_str().to_owned(),
+                status: new.as_str().to_owned(),
+            }),
+            Event::LinkStatusChanged {
+                node, medium, new, ..
+            } => {
+                let link = self.link_name(*medium).to_owned();
+                self.notice(hbapi::Event::LinkStatus {
+                    node: node.as_str().to_owned(),
+                    link,
+                    status: new.as_str().to_owned(),
+                })
+            }
+            _ => {}
+        }
         match e {
             Event::NodeStatusChanged { node, new, .. } if node == self.local => {
                 log::info!("Local status now set to: '{}'", new.as_str());

@@ -1,0 +1,143 @@
+//! The heartbeat client API: what a local process (cl_status, ccm, crmd,
+//! attrd) can ask the master control process over its socket
+//! (`$HA_RUNDIR/heartbeat.sock`), and what it is told. Queries (cluster
+//! status, parameters, client status) need no sign-on; sending and
+//! receiving cluster messages needs a sign-on under a client name that
+//! ha.cf's `apiauth` admits. Cluster messages travel as the netstring body
+//! of the msg crate (`msg::encode`/`msg::decode`), so there is one codec.
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipc::{BlockingClient, Bytes, IpcError, Protocol};
+use serde::{Deserialize, Serialize};
+
+/// The heartbeat API protocol.
+pub struct HbApi;
+
+/// What a client asks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Request {
+    /// Nodes, their status and type, links, and the local node.
+    Status,
+    /// The effective value of an ha.cf parameter (`keepalive`, ...).
+    Parameter(String),
+    /// Whether a client of that name is signed on at that node.
+    ClientStatus {
+        /// The node.
+        node: String,
+        /// The client name.
+        client: String,
+    },
+    /// Sign on as `client` to send and receive cluster messages.
+    Signon {
+        /// The client name (e.g. `ccm`, `crmd`).
+        client: String,
+    },
+    /// Sign off.
+    Signoff,
+    /// Receive cluster messages of these types (`t` field) as events; an
+    /// empty list means all types.
+    Subscribe(Vec<String>),
+    /// Send a cluster message (a `msg::encode`d body) to every node, or to
+    /// one node.
+    Send {
+        /// The addressee, or `None` for the whole cluster.
+        to: Option<String>,
+        /// The message body.
+        body: Bytes,
+    },
+}
+
+/// A node as the master sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Node name.
+    pub name: String,
+    /// `init`, `up`, `active`, `dead` (`ping` for ping nodes).
+    pub status: String,
+    /// `normal` or `ping`.
+    pub node_type: String,
+    /// Links to it: interface name and `up`/`dead`.
+    pub links: Vec<(String, String)>,
+}
+
+/// The cluster as the master sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClusterStatus {
+    /// This node's name.
+    pub local: String,
+    /// Our version.
+    pub version: String,
+    /// Every configured node.
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// An answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Response {
+    /// Done.
+    Ok,
+    /// The cluster status.
+    Status(ClusterStatus),
+    /// A parameter's value, or `None` if there is no such parameter.
+    Parameter(Option<String>),
+    /// `online`, `offline` (or `join`/`leave` while changing).
+    ClientStatus(String),
+    /// Refused, with the reason.
+    Error(String),
+}
+
+/// What the master pushes to signed-on clients.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Event {
+    /// A node changed status.
+    NodeStatus {
+        /// The node.
+        node: String,
+        /// Its new status.
+        status: String,
+    },
+    /// A link changed status.
+    LinkStatus {
+        /// The node at the other end.
+        node: String,
+        /// The interface.
+        link: String,
+        /// `up` or `dead`.
+        status: String,
+    },
+    /// A cluster message of a subscribed type.
+    Message {
+        /// The sender.
+        from: String,
+        /// The message body (`msg::decode` it).
+        body: Bytes,
+    },
+}
+
+impl Protocol for HbApi {
+    type Request = Request;
+    type Response = Response;
+    type Event = Event;
+
+    fn is_write(r: &Request) -> bool {
+        !matches!(
+            r,
+            Request::Status | Request::Parameter(_) | Request::ClientStatus { .. }
+        )
+    }
+}
+
+/// The socket of the master on this node.
+pub fn socket_path(paths: &plumbing::HaPaths) -> PathBuf {
+    paths.socket("heartbeat")
+}
+
+/// Connects to the local master, for command-line tools.
+pub fn connect(paths: &plumbing::HaPaths) -> Result<BlockingClient<HbApi>, IpcError> {
+    let mut c = BlockingClient::connect_timeout(&socket_path(paths), Duration::from_secs(5))?;
+    c.set_timeout(Some(Duration::from_secs(10)));
+    Ok(c)
+}
