@@ -17,10 +17,18 @@ use std::process::{Command, Stdio};
 use common::Rng;
 use msg::{Message, Value};
 
+/// This crate's directory, read at run time (cargo sets it for tests), so a
+/// test binary built from another checkout does not look in that one.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn hbwire_dir() -> PathBuf {
     match std::env::var_os("HBWIRE_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/interop/heartbeat"),
+        None => manifest_dir().join("../../../shared/interop/heartbeat"),
     }
 }
 
@@ -32,7 +40,7 @@ fn hbwire(requests: &[String]) -> Vec<Vec<u8>> {
         "hbwire.py not found in {} (set HBWIRE_DIR)",
         dir.display()
     );
-    let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hbwire/driver.py");
+    let driver = manifest_dir().join("tests/hbwire/driver.py");
     let mut child = Command::new("python3")
         .arg(&driver)
         .arg(&dir)
