@@ -40,5 +40,6 @@ apt_install() {
 # Packages the project's tests and demo use: procps (ps, pkill), iproute2
 # (network namespaces of the multi-node tests), heartbeat (Debian's
 # Heartbeat 3.0.6, the reference peer of the interoperability test: run
-# only by the test harness, never linked or shipped).
-DEB_PACKAGES=(procps iproute2 heartbeat)
+# only by the test harness, never linked or shipped), python3 (runs the
+# independent codec shared/interop/heartbeat/hbwire.py as a test oracle).
+DEB_PACKAGES=(procps iproute2 heartbeat python3)
