@@ -59,7 +59,7 @@ fn interface_of(kind: &MediumKind) -> Option<&str> {
 pub struct OpenMedium {
     /// The link it belongs to.
     pub id: MediumId,
-    /// `bcast eth0`, ... for the log.
+    /// The ha.cf line of the medium, for the log.
     pub describe: String,
     socket: mio::net::UdpSocket,
     token: Token,
@@ -131,7 +131,7 @@ fn bound_socket(interface: &str, port: u16) -> io::Result<std::net::UdpSocket> {
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
 }
 
-fn open_one(kind: &MediumKind) -> io::Result<(String, std::net::UdpSocket, Vec<SocketAddr>)> {
+fn open_one(kind: &MediumKind) -> io::Result<(std::net::UdpSocket, Vec<SocketAddr>)> {
     match kind {
         MediumKind::Bcast { interface, port } => {
             let (_, bcast) = ipv4_of(interface)?;
@@ -143,11 +143,7 @@ fn open_one(kind: &MediumKind) -> io::Result<(String, std::net::UdpSocket, Vec<S
             })?;
             let s = bound_socket(interface, *port)?;
             s.set_broadcast(true)?;
-            Ok((
-                interface.clone(),
-                s,
-                vec![SocketAddr::new(IpAddr::V4(bcast), *port)],
-            ))
+            Ok((s, vec![SocketAddr::new(IpAddr::V4(bcast), *port)]))
         }
         MediumKind::Mcast {
             interface,
@@ -162,11 +158,7 @@ fn open_one(kind: &MediumKind) -> io::Result<(String, std::net::UdpSocket, Vec<S
             s.set_multicast_ttl_v4(u32::from(*ttl))?;
             s.set_multicast_loop_v4(*loopback)?;
             set_multicast_if(&s, addr)?;
-            Ok((
-                interface.clone(),
-                s,
-                vec![SocketAddr::new(IpAddr::V4(*group), *port)],
-            ))
+            Ok((s, vec![SocketAddr::new(IpAddr::V4(*group), *port)]))
         }
         MediumKind::Ucast {
             interface,
@@ -183,7 +175,7 @@ fn open_one(kind: &MediumKind) -> io::Result<(String, std::net::UdpSocket, Vec<S
                     )
                 })?;
             let s = bound_socket(interface, *port)?;
-            Ok((interface.clone(), s, vec![dest]))
+            Ok((s, vec![dest]))
         }
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -224,14 +216,14 @@ impl Media {
         let mut errors = Vec::new();
         let links = link_names(media);
         for m in media.iter().filter(|m| !m.kind.is_ping()) {
-            let describe = describe(&m.kind);
+            let describe = m.kind.to_string();
             let Some(link) = interface_of(&m.kind).and_then(|i| links.iter().position(|n| n == i))
             else {
                 errors.push(format!("ha.cf:{}: {describe}: not supported yet", m.line));
                 continue;
             };
             match open_one(&m.kind) {
-                Ok((_, std_sock, destinations)) => {
+                Ok((std_sock, destinations)) => {
                     let mut socket = mio::net::UdpSocket::from_std(std_sock);
                     let token = lp.alloc_token();
                     if let Err(e) = lp
@@ -313,19 +305,6 @@ impl Media {
             }
         }
         dropped
-    }
-}
-
-fn describe(kind: &MediumKind) -> String {
-    match kind {
-        MediumKind::Bcast { interface, .. } => format!("bcast {interface}"),
-        MediumKind::Mcast {
-            interface, group, ..
-        } => format!("mcast {interface} {group}"),
-        MediumKind::Ucast {
-            interface, peer, ..
-        } => format!("ucast {interface} {peer}"),
-        other => other.directive_name().to_owned(),
     }
 }
 
