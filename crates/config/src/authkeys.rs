@@ -373,14 +373,6 @@ pub fn load_authkeys_as(path: &Path, euid: u32) -> Result<AuthKeys, Vec<ConfigEr
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        vec![ConfigError::at(
-            path,
-            u32::try_from(line).unwrap_or(u32::MAX),
-            "line is not valid UTF-8",
-        )]
-    })?;
+    let text = crate::error::utf8_text(path, bytes)?;
     parse_authkeys(&text, path)
 }

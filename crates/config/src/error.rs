@@ -89,6 +89,19 @@ impl fmt::Display for Warning {
     }
 }
 
+/// A config file's bytes as text; invalid UTF-8 is an error naming the line.
+pub(crate) fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, Vec<ConfigError>> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        vec![ConfigError::at(
+            path,
+            u32::try_from(line).unwrap_or(u32::MAX),
+            "line is not valid UTF-8",
+        )]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

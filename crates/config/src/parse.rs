@@ -48,15 +48,7 @@ pub fn load_ha_cf(path: impl AsRef<Path>) -> Result<(HaCf, Vec<Warning>), Vec<Co
     let path = path.as_ref();
     let bytes = std::fs::read(path)
         .map_err(|e| vec![ConfigError::file(path, format!("cannot read: {e}"))])?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        vec![ConfigError::at(
-            path,
-            u32::try_from(line).unwrap_or(u32::MAX),
-            "line is not valid UTF-8",
-        )]
-    })?;
+    let text = crate::error::utf8_text(path, bytes)?;
     parse_ha_cf(&text, path)
 }
 

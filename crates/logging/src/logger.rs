@@ -283,15 +283,20 @@ fn log_at(shared: &Shared, priority: Priority, args: fmt::Arguments<'_>) {
         Some(s) => s.to_owned(),
         None => args.to_string(),
     };
-    shared.submit(LogRecord {
-        entity: settings.config.entity.clone(),
+    shared.submit(own_record(&settings.config, priority, message));
+}
+
+/// A record of this process, as its logger's settings name it.
+fn own_record(config: &LogConfig, priority: Priority, message: String) -> LogRecord {
+    LogRecord {
+        entity: config.entity.clone(),
         pid: std::process::id(),
         priority,
         timestamp: Timestamp::now(),
         message,
-        facility: settings.config.facility,
+        facility: config.facility,
         show_priority: true,
-    });
+    }
 }
 
 impl log::Log for Logger {
@@ -596,16 +601,7 @@ impl Writer {
     }
 
     fn internal_record(&self, priority: Priority, message: String) -> LogRecord {
-        let settings = self.shared.settings();
-        LogRecord {
-            entity: settings.config.entity.clone(),
-            pid: std::process::id(),
-            priority,
-            timestamp: Timestamp::now(),
-            message,
-            facility: settings.config.facility,
-            show_priority: true,
-        }
+        own_record(&self.shared.settings().config, priority, message)
     }
 
     fn report_drops(&mut self, n: u64) {
