@@ -9,6 +9,7 @@ mod mcp;
 mod media;
 mod messaging;
 mod supervisor;
+mod watchdog;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -18,6 +18,7 @@ use crate::api::Api;
 use crate::messaging::Messaging;
 
 use crate::supervisor::{ChildSpec, ExitVerdict, Supervisor};
+use crate::watchdog::Watchdog;
 
 /// How long a child may take to stop after SIGTERM before it gets SIGKILL.
 const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -171,6 +172,15 @@ struct Stopping {
     killed: bool,
 }
 
+/// An error on the way to the main loop: a controlled exit, so the
+/// watchdog (opened first) is disarmed before it.
+fn disarmed<T>(watchdog: &mut Option<Watchdog>, e: String) -> Result<T, String> {
+    if let Some(w) = watchdog {
+        w.close();
+    }
+    Err(e)
+}
+
 /// Runs the master control process until SIGTERM/SIGINT.
 pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
     let (mut cf, warnings) = config::load_ha_cf(paths.ha_cf()).map_err(joined)?;
@@ -186,28 +196,50 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
             pidfile_path.display()
         ));
     }
+    // Opened before daemonising, so a refusal reaches the administrator.
+    let mut watchdog = match &cf.watchdog {
+        Some(dev) => match Watchdog::open(dev) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                if let Ok(log) = logging::init(log_config(&cf, paths, opts.debug, false)) {
+                    log::error!("{e}");
+                    log::error!("Heartbeat not started: the watchdog device of ha.cf is unusable");
+                    let _ = log.shutdown(Duration::from_secs(5));
+                }
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     if !opts.foreground {
-        daemon::daemonize().map_err(|e| e.to_string())?;
+        daemon::daemonize()
+            .map_err(|e| e.to_string())
+            .or_else(|e| disarmed(&mut watchdog, e))?;
     }
-    let _pidfile = PidFile::acquire(&pidfile_path).map_err(|e| e.to_string())?;
+    let _pidfile = PidFile::acquire(&pidfile_path)
+        .map_err(|e| e.to_string())
+        .or_else(|e| disarmed(&mut watchdog, e))?;
     // Signals are blocked before the logging thread exists, so it inherits
     // the mask and they all arrive at the loop.
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    let mut lp = EventLoop::new()
+        .map_err(|e| format!("event loop: {e}"))
+        .or_else(|e| disarmed(&mut watchdog, e))?;
     for sig in [
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGHUP,
         Signal::SIGUSR1,
         Signal::SIGUSR2,
+        Signal::SIGCHLD,
     ] {
         lp.watch_signal(sig)
-            .map_err(|e| format!("cannot watch {sig}: {e}"))?;
+            .map_err(|e| format!("cannot watch {sig}: {e}"))
+            .or_else(|e| disarmed(&mut watchdog, e))?;
     }
-    lp.watch_signal(Signal::SIGCHLD)
-        .map_err(|e| format!("cannot watch SIGCHLD: {e}"))?;
     let mut debug = u32::from(cf.debug) + u32::from(opts.debug);
     let log = logging::init(log_config(&cf, paths, opts.debug, opts.foreground))
-        .map_err(|e| format!("logging: {e}"))?;
+        .map_err(|e| format!("logging: {e}"))
+        .or_else(|e| disarmed(&mut watchdog, e))?;
     for w in &warnings {
         log::warn!("{w}");
     }
@@ -232,201 +264,233 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         paths.nodename
     );
-    let mut messaging = Messaging::start(&mut lp, &cf, keys, paths, Instant::now())?;
-    let mut api = Api::start(&mut lp, paths, &cf)?;
-    // Media that used up their receive budget: read again before sleeping.
-    let mut busy_media: Vec<Token> = Vec::new();
-    let mut env = child_env(&cf, paths, debug);
-    let mut sup = Supervisor::new(child_specs(&cf), Instant::now());
-    let mut stopping: Option<Stopping> = None;
-    let mut events = Vec::new();
-    loop {
-        let now = Instant::now();
-        if stopping.is_none() {
-            for i in sup.due(now) {
-                let spec = sup.spec(i).clone();
-                match spawn(&spec, &env) {
-                    Ok(pid) => {
-                        if let Err(e) = lp.watch_child(pid) {
-                            log::error!("cannot watch {} pid {pid}: {e}", spec.name);
+    if let Some(w) = &mut watchdog {
+        w.arm(cf.keepalive, cf.deadtime, Instant::now());
+    }
+    // Every exit from here on is a controlled one: the watchdog is disarmed
+    // after it, as Heartbeat's cleanexit does. Only a crash or a kill leaves
+    // it armed.
+    let result: Result<(), String> = 'serve: {
+        let mut messaging = match Messaging::start(&mut lp, &cf, keys, paths, Instant::now()) {
+            Ok(m) => m,
+            Err(e) => break 'serve Err(e),
+        };
+        let mut api = match Api::start(&mut lp, paths, &cf) {
+            Ok(a) => a,
+            Err(e) => break 'serve Err(e),
+        };
+        // Media that used up their receive budget: read again before sleeping.
+        let mut busy_media: Vec<Token> = Vec::new();
+        let mut env = child_env(&cf, paths, debug);
+        let mut sup = Supervisor::new(child_specs(&cf), Instant::now());
+        let mut stopping: Option<Stopping> = None;
+        let mut events = Vec::new();
+        loop {
+            let now = Instant::now();
+            if let Some(w) = &mut watchdog {
+                w.feed_if_due(now);
+            }
+            if stopping.is_none() {
+                for i in sup.due(now) {
+                    let spec = sup.spec(i).clone();
+                    match spawn(&spec, &env) {
+                        Ok(pid) => {
+                            if let Err(e) = lp.watch_child(pid) {
+                                log::error!("cannot watch {} pid {pid}: {e}", spec.name);
+                            }
+                            log::info!("Starting \"{}\" as uid {}", spec.argv.join(" "), spec.user);
+                            sup.started(i, pid, now);
                         }
-                        log::info!("Starting \"{}\" as uid {}", spec.argv.join(" "), spec.user);
-                        sup.started(i, pid, now);
-                    }
-                    Err(e) => {
-                        let after = sup.start_failed(i, now);
-                        log::error!("{e}; retrying in {}s", after.as_secs());
+                        Err(e) => {
+                            let after = sup.start_failed(i, now);
+                            log::error!("{e}; retrying in {}s", after.as_secs());
+                        }
                     }
                 }
             }
-        }
-        let mut deadline = sup.next_deadline();
-        if let Some(t) = messaging.poll_timeout() {
-            deadline = Some(deadline.map_or(t, |d| d.min(t)));
-        }
-        if let Some(Stopping {
-            current: Some((_, _, kill_at)),
-            ..
-        }) = &stopping
-        {
-            deadline = Some(deadline.map_or(*kill_at, |d| d.min(*kill_at)));
-        }
-        let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if !busy_media.is_empty() {
-            timeout = Some(Duration::ZERO);
-        }
-        if let Some(t) = api.poll_timeout() {
-            timeout = Some(timeout.map_or(t, |d| d.min(t)));
-        }
-        lp.poll(&mut events, timeout)
-            .map_err(|e| format!("event loop: {e}"))?;
-        // Packets first: after a stall, what arrived meanwhile must be seen
-        // before timers declare anyone dead.
-        for token in std::mem::take(&mut busy_media) {
-            if messaging.handle_io(Instant::now(), token) {
-                busy_media.push(token);
+            let mut deadline = sup.next_deadline();
+            for t in [
+                messaging.poll_timeout(),
+                watchdog.as_ref().and_then(Watchdog::next_due),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
-        }
-        for ev in &events {
-            if let Event::Io { token, .. } = ev {
-                if messaging.owns(*token)
-                    && !busy_media.contains(token)
-                    && messaging.handle_io(Instant::now(), *token)
-                {
-                    busy_media.push(*token);
+            if let Some(Stopping {
+                current: Some((_, _, kill_at)),
+                ..
+            }) = &stopping
+            {
+                deadline = Some(deadline.map_or(*kill_at, |d| d.min(*kill_at)));
+            }
+            let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !busy_media.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Some(t) = api.poll_timeout() {
+                timeout = Some(timeout.map_or(t, |d| d.min(t)));
+            }
+            if let Err(e) = lp.poll(&mut events, timeout) {
+                break 'serve Err(format!("event loop: {e}"));
+            }
+            // Packets first: after a stall, what arrived meanwhile must be seen
+            // before timers declare anyone dead.
+            for token in std::mem::take(&mut busy_media) {
+                if messaging.handle_io(Instant::now(), token) {
+                    busy_media.push(token);
                 }
             }
-        }
-        if messaging
-            .poll_timeout()
-            .is_some_and(|t| t <= Instant::now())
-        {
-            messaging.handle_timeout(Instant::now());
-        }
-        for ev in &events {
-            if let Event::Io { token, ready } = ev {
-                if api.owns(*token) {
-                    api.handle_io(&mut lp, *token, *ready);
+            for ev in &events {
+                if let Event::Io { token, .. } = ev {
+                    if messaging.owns(*token)
+                        && !busy_media.contains(token)
+                        && messaging.handle_io(Instant::now(), *token)
+                    {
+                        busy_media.push(*token);
+                    }
                 }
             }
-        }
-        api.process(&mut lp, &mut messaging, Instant::now());
-        api.publish(&mut lp, messaging.take_notices());
-        for ev in events.drain(..) {
-            match ev {
-                Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {
-                    log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
-                    stopping = Some(Stopping {
-                        queue: sup.stop(),
-                        current: None,
-                        killed: false,
-                    });
+            if messaging
+                .poll_timeout()
+                .is_some_and(|t| t <= Instant::now())
+            {
+                messaging.handle_timeout(Instant::now());
+            }
+            for ev in &events {
+                if let Event::Io { token, ready } = ev {
+                    if api.owns(*token) {
+                        api.handle_io(&mut lp, *token, *ready);
+                    }
                 }
-                Event::Signal(Signal::SIGHUP) => match config::load_ha_cf(paths.ha_cf()) {
-                    Ok((new_cf, _)) => {
-                        debug = u32::from(new_cf.debug) + u32::from(opts.debug);
-                        let lc = log_config(&new_cf, paths, opts.debug, opts.foreground);
-                        if let Err(e) = log.reconfigure(lc) {
-                            log::error!("new logging settings not applied: {e}");
-                        }
-                        env = child_env(&new_cf, paths, debug);
-                        cf = new_cf;
-                        log::info!(
-                            "Reread {} on SIGHUP: logging and child environment updated",
-                            cf.path.display()
-                        );
+            }
+            api.process(&mut lp, &mut messaging, Instant::now());
+            api.publish(&mut lp, messaging.take_notices());
+            for ev in events.drain(..) {
+                match ev {
+                    Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {
+                        log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
+                        stopping = Some(Stopping {
+                            queue: sup.stop(),
+                            current: None,
+                            killed: false,
+                        });
                     }
-                    Err(errs) => {
-                        for e in errs {
-                            log::error!("{e}");
-                        }
-                        log::error!("configuration not reloaded: keeping the running one");
-                    }
-                },
-                Event::Signal(Signal::SIGUSR1 | Signal::SIGUSR2) => {
-                    let up = ev == Event::Signal(Signal::SIGUSR1);
-                    debug = if up {
-                        debug.saturating_add(1)
-                    } else {
-                        debug.saturating_sub(1)
-                    };
-                    let mut lc = log.config();
-                    lc.debug = debug;
-                    if let Err(e) = log.reconfigure(lc) {
-                        log::error!("debug level not changed: {e}");
-                    }
-                    log::info!("debug level is now {debug}");
-                }
-                Event::ChildExited { pid, status } => {
-                    let name = sup
-                        .running()
-                        .into_iter()
-                        .find(|(_, p)| *p == pid)
-                        .map(|(n, _)| n);
-                    if let Some(name) = &name {
-                        // Our own SIGTERM at shutdown is no error.
-                        if stopping.is_some() || matches!(status, plumbing::ChildStatus::Exited(_))
-                        {
-                            log::info!("Managed {name} process {pid} {status}.");
-                        } else {
-                            log::error!("Managed {name} process {pid} {status}.");
-                        }
-                    }
-                    match sup.exited(pid, Instant::now()) {
-                        ExitVerdict::Restart { name, after } if after.is_zero() => {
-                            log::info!("Respawning client \"{name}\"");
-                        }
-                        ExitVerdict::Restart { name, after } => {
-                            log::warn!(
-                                "Client \"{name}\" respawning too fast: next start in {}s",
-                                after.as_secs()
+                    Event::Signal(Signal::SIGHUP) => match config::load_ha_cf(paths.ha_cf()) {
+                        Ok((new_cf, _)) => {
+                            debug = u32::from(new_cf.debug) + u32::from(opts.debug);
+                            let lc = log_config(&new_cf, paths, opts.debug, opts.foreground);
+                            if let Err(e) = log.reconfigure(lc) {
+                                log::error!("new logging settings not applied: {e}");
+                            }
+                            env = child_env(&new_cf, paths, debug);
+                            cf = new_cf;
+                            log::info!(
+                                "Reread {} on SIGHUP: logging and child environment updated",
+                                cf.path.display()
                             );
                         }
-                        ExitVerdict::Gone { .. } | ExitVerdict::Unknown => {}
+                        Err(errs) => {
+                            for e in errs {
+                                log::error!("{e}");
+                            }
+                            log::error!("configuration not reloaded: keeping the running one");
+                        }
+                    },
+                    Event::Signal(Signal::SIGUSR1 | Signal::SIGUSR2) => {
+                        let up = ev == Event::Signal(Signal::SIGUSR1);
+                        debug = if up {
+                            debug.saturating_add(1)
+                        } else {
+                            debug.saturating_sub(1)
+                        };
+                        let mut lc = log.config();
+                        lc.debug = debug;
+                        if let Err(e) = log.reconfigure(lc) {
+                            log::error!("debug level not changed: {e}");
+                        }
+                        log::info!("debug level is now {debug}");
                     }
-                    if let Some(st) = &mut stopping {
-                        st.queue.retain(|(_, p)| *p != pid);
-                        if st.current.as_ref().is_some_and(|(_, p, _)| *p == pid) {
-                            st.current = None;
+                    Event::ChildExited { pid, status } => {
+                        let name = sup
+                            .running()
+                            .into_iter()
+                            .find(|(_, p)| *p == pid)
+                            .map(|(n, _)| n);
+                        if let Some(name) = &name {
+                            // Our own SIGTERM at shutdown is no error.
+                            if stopping.is_some()
+                                || matches!(status, plumbing::ChildStatus::Exited(_))
+                            {
+                                log::info!("Managed {name} process {pid} {status}.");
+                            } else {
+                                log::error!("Managed {name} process {pid} {status}.");
+                            }
+                        }
+                        match sup.exited(pid, Instant::now()) {
+                            ExitVerdict::Restart { name, after } if after.is_zero() => {
+                                log::info!("Respawning client \"{name}\"");
+                            }
+                            ExitVerdict::Restart { name, after } => {
+                                log::warn!(
+                                    "Client \"{name}\" respawning too fast: next start in {}s",
+                                    after.as_secs()
+                                );
+                            }
+                            ExitVerdict::Gone { .. } | ExitVerdict::Unknown => {}
+                        }
+                        if let Some(st) = &mut stopping {
+                            st.queue.retain(|(_, p)| *p != pid);
+                            if st.current.as_ref().is_some_and(|(_, p, _)| *p == pid) {
+                                st.current = None;
+                            }
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        if let Some(st) = &mut stopping {
-            if let Some((name, pid, kill_at)) = &st.current {
-                if Instant::now() >= *kill_at && !st.killed {
-                    log::warn!(
+            if let Some(st) = &mut stopping {
+                if let Some((name, pid, kill_at)) = &st.current {
+                    if Instant::now() >= *kill_at && !st.killed {
+                        log::warn!(
                         "{name} process {pid} did not stop in {CHILD_STOP_TIMEOUT:?}: killing it"
                     );
-                    let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
-                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-                    st.killed = true;
+                        let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
+                        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                        st.killed = true;
+                    }
                 }
-            }
-            if st.current.is_none() {
-                if st.queue.is_empty() {
-                    break;
+                if st.current.is_none() {
+                    if st.queue.is_empty() {
+                        break;
+                    }
+                    let (name, pid) = st.queue.remove(0);
+                    log::info!("killing {name} process group {pid} with signal 15");
+                    let _ = kill(Pid::from_raw(-pid), Signal::SIGTERM);
+                    st.current = Some((name, pid, Instant::now() + CHILD_STOP_TIMEOUT));
+                    st.killed = false;
                 }
-                let (name, pid) = st.queue.remove(0);
-                log::info!("killing {name} process group {pid} with signal 15");
-                let _ = kill(Pid::from_raw(-pid), Signal::SIGTERM);
-                st.current = Some((name, pid, Instant::now() + CHILD_STOP_TIMEOUT));
-                st.killed = false;
             }
         }
+        let drops = messaging.drops();
+        if !drops.rejected.is_empty() || drops.unknown_type > 0 || drops.send_drops > 0 {
+            log::info!(
+                "packets dropped: rejected {:?}, unknown type {}, not sent (buffer full) {}",
+                drops.rejected,
+                drops.unknown_type,
+                drops.send_drops
+            );
+        }
+        Ok(())
+    };
+    if let Some(w) = &mut watchdog {
+        w.close();
     }
-    let drops = messaging.drops();
-    if !drops.rejected.is_empty() || drops.unknown_type > 0 || drops.send_drops > 0 {
-        log::info!(
-            "packets dropped: rejected {:?}, unknown type {}, not sent (buffer full) {}",
-            drops.rejected,
-            drops.unknown_type,
-            drops.send_drops
-        );
+    if let Err(e) = &result {
+        log::error!("{e}");
     }
     log::info!("Heartbeat shutdown complete.");
     let _ = log.shutdown(Duration::from_secs(5));
-    Ok(())
+    result
 }
