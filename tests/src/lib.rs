@@ -168,6 +168,8 @@ pub struct TestCluster {
     pub nodes: Vec<TestNode>,
     prefix: String,
     links: usize,
+    /// Namespaces of the routers `add_router` made.
+    routers: Vec<String>,
 }
 
 fn ip(args: &[&str]) {
@@ -193,6 +195,7 @@ impl TestCluster {
             nodes: Vec::new(),
             prefix,
             links,
+            routers: Vec::new(),
         };
         let br = cluster.bridge_ns();
         ip(&["netns", "add", &br]);
@@ -307,6 +310,57 @@ impl TestCluster {
         ]);
     }
 
+    /// Adds a router on link `link`: a namespace of its own with address
+    /// `10.213.<link>.<host>` on an interface plugged into the link's bridge,
+    /// whose kernel answers ICMP echoes (a target for `ping`). Returns its
+    /// address.
+    pub fn add_router(&mut self, link: usize, host: u8) -> String {
+        let br = self.bridge_ns();
+        let ns = format!("{}r{link}x{host}", self.prefix);
+        ip(&["netns", "add", &ns]);
+        self.routers.push(ns.clone());
+        let port = format!("rt{link}p{host}");
+        ip(&[
+            "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+        ]);
+        ip(&[
+            "-n",
+            &br,
+            "link",
+            "set",
+            &port,
+            "master",
+            &format!("br{link}"),
+            "up",
+        ]);
+        let addr = format!("10.213.{link}.{host}");
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        addr
+    }
+
+    /// Cuts (`false`) or restores (`true`) the router `add_router(link,
+    /// host)` made: its bridge port goes down or up.
+    pub fn set_router(&self, link: usize, host: u8, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&[
+            "-n",
+            &self.bridge_ns(),
+            "link",
+            "set",
+            &format!("rt{link}p{host}"),
+            state,
+        ]);
+    }
+
     /// Sends `bytes` as one UDP datagram to the broadcast address of link
     /// `link`, from a socket inside node `from`'s namespace (a thread enters
     /// the namespace; the rest of the test process stays where it is).
@@ -381,6 +435,9 @@ impl Drop for TestCluster {
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.ns(i)])
                 .output();
+        }
+        for ns in &self.routers {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.bridge_ns()])

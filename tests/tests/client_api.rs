@@ -41,9 +41,23 @@ fn cl_status_reports_nodes_links_and_parameters_and_sees_a_death() {
         cl_status(&c, 1, &["hbstatus"]),
         ("Heartbeat is running on this machine.\n".into(), 0)
     );
+    // Heartbeat's cl_status lists the node table backwards.
     assert_eq!(
         cl_status(&c, 1, &["listnodes"]),
-        ("node1\nnode2\n".into(), 0)
+        ("node2\nnode1\n".into(), 0)
+    );
+    assert_eq!(
+        cl_status(&c, 1, &["hbstatus", "-v"]),
+        (
+            format!(
+                "Heartbeat is running on this machine.\nversion:\t{}\n\
+                 managed by:\t\"haresources\"\n\
+                 \nnode2\tactive\t(nodetype: normal)\n\teth0\tup\n\
+                 \nnode1\tactive\t(nodetype: normal)\n\teth0\tup\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+            0
+        )
     );
     assert_eq!(
         cl_status(&c, 1, &["nodestatus", "node2"]),
@@ -136,6 +150,19 @@ fn signed_on_clients_exchange_messages_through_the_cluster() {
         cl_status(&c, 1, &["clientstatus", "node1", "apitest-a"]),
         ("online\n".into(), 0)
     );
+    // Clients on the other node: its master is asked over the cluster.
+    assert_eq!(
+        cl_status(&c, 1, &["clientstatus", "node2", "apitest-b"]),
+        ("online\n".into(), 0)
+    );
+    assert_eq!(
+        cl_status(&c, 2, &["clientstatus", "node1", "apitest-a", "2000"]),
+        ("online\n".into(), 0)
+    );
+    assert_eq!(
+        cl_status(&c, 1, &["clientstatus", "node2", "apitest-a"]),
+        ("offline\n".into(), 1)
+    );
     assert_eq!(
         receiver
             .call(&Request::Subscribe(vec!["apitest".into()]))
@@ -169,4 +196,62 @@ fn signed_on_clients_exchange_messages_through_the_cluster() {
     let (_, m) = next_message(&mut receiver);
     assert_eq!(m.get_str("payload"), Some("direct"));
     assert_eq!(m.get_str("dest"), Some("node2"));
+}
+
+#[test]
+fn a_remote_client_status_fails_in_time_when_the_node_does_not_answer_and_is_offline_when_dead() {
+    let c = TestCluster::new("cstatus", 2, 1);
+    // A long deadtime, so node2 stays active while it is frozen.
+    c.configure("deadtime 5\nwarntime 2\ninitdead 10\n");
+    c.start(1);
+    c.start(2);
+    for (i, j) in [(1, 2), (2, 1)] {
+        let line = format!("Status update for node node{j}: status active");
+        assert!(
+            c.node(i).wait_for(|| c.node(i).log().contains(&line)),
+            "{}",
+            c.node(i).log()
+        );
+    }
+    let _client = signon(&c, 2, "apitest-c");
+    assert_eq!(
+        cl_status(&c, 1, &["clientstatus", "node2", "apitest-c"]),
+        ("online\n".into(), 0)
+    );
+    c.signal(2, Signal::SIGSTOP);
+    let start = std::time::Instant::now();
+    let out = c
+        .node(1)
+        .run("cl_status", &["clientstatus", "node2", "apitest-c", "300"]);
+    let waited = start.elapsed();
+    c.signal(2, Signal::SIGCONT);
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Cannot get heartbeat client apitest-c's status")
+            && stderr.contains("No timely response."),
+        "{stderr}"
+    );
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(4),
+        "waited {waited:?} for a 300 ms timeout"
+    );
+    // Answered again once node2 runs.
+    assert!(c
+        .node(1)
+        .wait_for(|| cl_status(&c, 1, &["clientstatus", "node2", "apitest-c"]).1 == 0));
+    // A dead node's clients are offline, without asking.
+    c.signal(2, Signal::SIGKILL);
+    assert!(c
+        .node(1)
+        .wait_for(|| cl_status(&c, 1, &["nodestatus", "node2"]).0 == "dead\n"));
+    assert_eq!(
+        cl_status(&c, 1, &["clientstatus", "node2", "apitest-c"]),
+        ("offline\n".into(), 1)
+    );
+    // An unknown node is an error.
+    assert_eq!(
+        cl_status(&c, 1, &["clientstatus", "node9", "apitest-c"]).1,
+        13
+    );
 }

@@ -148,6 +148,45 @@ fn our_node_and_a_real_heartbeat_node_see_each_other_and_notice_deaths() {
         it.cl_status("rs1")
     );
 
+    // Client status across implementations (query-cstatus and
+    // respond-cstatus between the masters), both ways.
+    let mut client = hbapi::connect(&ours.paths()).expect("connect to our heartbeat");
+    assert_eq!(
+        client
+            .call(&hbapi::Request::Signon {
+                client: "apitest".into()
+            })
+            .unwrap(),
+        hbapi::Response::Ok
+    );
+    let real_asks = |name: &str| {
+        let out = it.script(
+            "hbexec",
+            &["1", "cl_status", "clientstatus", "rs1", name, "2000"],
+            &[],
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    assert_eq!(real_asks("apitest"), ("online\n".into(), Some(0)));
+    assert_eq!(real_asks("nosuchclient"), ("offline\n".into(), Some(1)));
+    let out = ours.run(
+        "cl_status",
+        &["clientstatus", "hb1", "nosuchclient", "2000"],
+    );
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code()
+        ),
+        ("offline\n".into(), Some(1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(client);
+
     // Ours killed: the real node declares it dead.
     let pid = plumbing::daemon::PidFile::running_pid(&ours.root.join("run/heartbeat.pid"))
         .unwrap()

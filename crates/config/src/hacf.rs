@@ -71,6 +71,8 @@ pub struct HaCf {
 
     /// `node` names, lowercased as Heartbeat stores them, in file order.
     pub nodes: Vec<String>,
+    /// The line of each entry of `nodes`.
+    pub(crate) node_lines: Vec<u32>,
     /// `autojoin`.
     pub autojoin: AutoJoin,
     /// `cluster` name.
@@ -161,6 +163,7 @@ impl HaCf {
             baud: 0,
             media: Vec::new(),
             nodes: Vec::new(),
+            node_lines: Vec::new(),
             autojoin: AutoJoin::None,
             cluster: String::new(),
             quorum_server: None,
@@ -218,6 +221,34 @@ impl HaCf {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Heartbeat's node table in the order ha.cf builds it: `node` names and
+    /// ping pseudo-nodes in the order of their lines, each once. Heartbeat's
+    /// API lists nodes in this order (and `cl_status` prints them reversed).
+    pub fn node_table(&self) -> Vec<String> {
+        let mut entries: Vec<(u32, String)> = self
+            .node_lines
+            .iter()
+            .copied()
+            .zip(self.nodes.iter().cloned())
+            .collect();
+        entries.extend(self.media.iter().filter_map(|m| match &m.kind {
+            MediumKind::Ping { host } | MediumKind::Ping6 { host } => {
+                Some((m.line, host.to_ascii_lowercase()))
+            }
+            MediumKind::PingGroup { name, .. } => Some((m.line, name.to_ascii_lowercase())),
+            _ => None,
+        }));
+        // Stable: several names on one `node` line keep their order.
+        entries.sort_by_key(|(line, _)| *line);
+        let mut out: Vec<String> = Vec::new();
+        for (_, name) in entries {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
     }
 
     /// Whether `name` is listed by a `node` line (case-insensitively).

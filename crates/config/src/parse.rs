@@ -402,6 +402,7 @@ impl<'a> Parser<'a> {
                 }
                 self.count_node()?;
                 self.cfg.nodes.push(name);
+                self.cfg.node_lines.push(at);
             }
             Directive::Autojoin => {
                 self.cfg.autojoin = match value.to_ascii_lowercase().as_str() {

@@ -23,12 +23,18 @@ pub enum Request {
     Status,
     /// The effective value of an ha.cf parameter (`keepalive`, ...).
     Parameter(String),
-    /// Whether a client of that name is signed on at that node.
+    /// Whether a client of that name is signed on at that node. For another
+    /// node the master asks that node's master over the cluster (Heartbeat's
+    /// `query-cstatus` / `respond-cstatus`) and answers when it replies, or
+    /// with an error after `timeout_ms`.
     ClientStatus {
         /// The node.
         node: String,
         /// The client name.
         client: String,
+        /// How long to wait for another node's answer (Heartbeat's
+        /// cl_status default is 500 ms).
+        timeout_ms: u32,
     },
     /// Sign on as `client` to send and receive cluster messages.
     Signon {

@@ -14,6 +14,7 @@
 //! - [`seq`]: receive-side sequence tracking and hold-back;
 //! - [`history`]: the send-side history for retransmission;
 //! - [`engine`]: the three wired together ([`Membership`]);
+//! - [`ping`]: ping nodes (routers as pseudo-members) and `deadping`;
 //! - [`sim`]: the simulated cluster used by the tests.
 //!
 //! ```
@@ -46,6 +47,7 @@ pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod history;
+pub mod ping;
 pub mod rng;
 pub mod seq;
 pub mod sim;

@@ -2,9 +2,17 @@
 //! status queries for anyone the socket admits (root, hacluster, haclient),
 //! and sign-on under a client name that ha.cf's `apiauth` allows, to send
 //! cluster messages and receive subscribed ones and status changes.
+//!
+//! The status of a client on another node is asked of that node's master
+//! as Heartbeat does (hb_api.c `api_clientstatus`, heartbeat.c
+//! `HBDoMsg_T_QCSTATUS`): a `query-cstatus` message (`cn` the client,
+//! `from_id` the asker) addressed to the node, answered with
+//! `respond-cstatus` (`result=OK`, `cn`, `to_id`, `cs=online|offline`); the
+//! API call is answered when that arrives, or fails after its timeout. A node
+//! that is not active is answered `offline` at once, without asking.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use config::{HaCf, Principal};
 use hbapi::{Event as ApiEvent, HbApi, Request, Response};
@@ -29,6 +37,27 @@ struct ApiClient {
     subscription: Option<Vec<String>>,
 }
 
+/// A client status call waiting for another node's answer.
+#[derive(Debug)]
+struct PendingStatus {
+    client: ClientId,
+    call: u64,
+    node: String,
+    name: String,
+    /// Our `from_id`, echoed back as `to_id`.
+    id: String,
+    deadline: Instant,
+}
+
+/// Most client status queries waiting at once; more are refused.
+const MAX_PENDING: usize = 256;
+/// The longest a client may ask us to wait for another node's answer.
+const MAX_STATUS_WAIT: Duration = Duration::from_secs(60);
+
+/// Heartbeat's message types for asking another node about a client.
+const T_QCSTATUS: &str = "query-cstatus";
+const T_RCSTATUS: &str = "respond-cstatus";
+
 /// The API server.
 pub struct Api {
     server: Server<HbApi>,
@@ -36,6 +65,8 @@ pub struct Api {
     grants: Vec<Grant>,
     params: BTreeMap<String, String>,
     events: Vec<ServerEvent<Request>>,
+    pending: Vec<PendingStatus>,
+    next_query: u64,
 }
 
 fn resolve(cf: &HaCf) -> Vec<Grant> {
@@ -99,6 +130,8 @@ impl Api {
             grants: resolve(cf),
             params: parameters(cf),
             events: Vec::new(),
+            pending: Vec::new(),
+            next_query: 0,
         })
     }
 
@@ -108,8 +141,16 @@ impl Api {
     }
 
     /// How long the loop may sleep for the API's sake.
-    pub fn poll_timeout(&self) -> Option<std::time::Duration> {
-        self.server.poll_timeout()
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let pending = self
+            .pending
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(Instant::now()))
+            .min();
+        match (self.server.poll_timeout(), pending) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Readiness of an API token.
@@ -134,6 +175,7 @@ impl Api {
                         );
                     }
                     ServerEvent::Disconnected { client, .. } => {
+                        self.pending.retain(|p| p.client != client);
                         if let Some(c) = self.clients.remove(&client) {
                             if let Some(name) = c.name {
                                 log::info!("client {name} (pid {}) signed off", c.peer.pid);
@@ -141,13 +183,130 @@ impl Api {
                         }
                     }
                     ServerEvent::Request { client, call, body } => {
-                        let resp = self.answer(client, body, messaging, now);
-                        if let Some(id) = call {
-                            let _ = self.server.reply(lp, client, id, &resp, &mut self.events);
+                        if let Some(resp) = self.answer(client, call, body, messaging, now) {
+                            if let Some(id) = call {
+                                let _ = self.server.reply(lp, client, id, &resp, &mut self.events);
+                            }
                         }
                     }
                 }
             }
+        }
+        // Remote client status queries nobody answered in time.
+        let (expired, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| now >= p.deadline);
+        self.pending = waiting;
+        for p in expired {
+            log::debug!("no answer from {} about client {}", p.node, p.name);
+            let resp = Response::Error("No timely response.".into());
+            let _ = self
+                .server
+                .reply(lp, p.client, p.call, &resp, &mut self.events);
+        }
+    }
+
+    /// The status of a client on another node: `offline` at once if the
+    /// node is not active, else a `query-cstatus` to it and no answer yet.
+    fn remote_client_status(
+        &mut self,
+        (id, call): (ClientId, Option<u64>),
+        node: &str,
+        client: &str,
+        timeout_ms: u32,
+        messaging: &mut Messaging,
+        now: Instant,
+    ) -> Option<Response> {
+        match messaging.node_status(node) {
+            None => return Some(Response::Error(format!("no node {node}"))),
+            Some("active") => {}
+            Some(_) => return Some(Response::ClientStatus("offline".into())),
+        }
+        let call = call?;
+        if self.pending.len() >= MAX_PENDING {
+            return Some(Response::Error("too many client status queries".into()));
+        }
+        self.next_query += 1;
+        let query_id = format!("{}-{}", messaging.local_name(), self.next_query);
+        let mut m = msg::Message::new();
+        m.add("t", T_QCSTATUS)
+            .add("cn", client)
+            .add("from_id", query_id.as_str());
+        if let Err(e) = messaging.send(now, Some(node), m) {
+            return Some(Response::Error(e));
+        }
+        let wait = Duration::from_millis(u64::from(timeout_ms)).min(MAX_STATUS_WAIT);
+        self.pending.push(PendingStatus {
+            client: id,
+            call,
+            node: node.to_ascii_lowercase(),
+            name: client.to_owned(),
+            id: query_id,
+            deadline: now + wait,
+        });
+        None
+    }
+
+    /// Whether a client of that name is signed on here.
+    fn online(&self, name: &str) -> bool {
+        self.clients
+            .values()
+            .any(|c| c.name.as_deref() == Some(name))
+    }
+
+    /// Heartbeat's client status exchange between masters. Returns true if
+    /// `m` was part of it (and is not for the API clients).
+    fn client_status_exchange(
+        &mut self,
+        lp: &mut EventLoop,
+        from: &str,
+        m: &msg::Message,
+        messaging: &mut Messaging,
+        now: Instant,
+    ) -> bool {
+        match m.get_str("t") {
+            Some(T_QCSTATUS) => {
+                let (Some(name), Some(asker)) = (m.get_str("cn"), m.get_str("from_id")) else {
+                    log::error!("{T_QCSTATUS} from {from} without cn or from_id");
+                    return true;
+                };
+                let status = if self.online(name) {
+                    "online"
+                } else {
+                    "offline"
+                };
+                let mut r = msg::Message::new();
+                r.add("t", T_RCSTATUS)
+                    .add("result", "OK")
+                    .add("cn", name)
+                    .add("to_id", asker)
+                    .add("cs", status);
+                if let Err(e) = messaging.send(now, Some(from), r) {
+                    log::error!("cannot answer {from}'s client status query: {e}");
+                }
+                true
+            }
+            Some(T_RCSTATUS) => {
+                let to = m.get_str("to_id");
+                let Some(i) = self.pending.iter().position(|p| {
+                    Some(p.id.as_str()) == to
+                        && p.node.eq_ignore_ascii_case(from)
+                        && m.get_str("cn") == Some(p.name.as_str())
+                }) else {
+                    log::debug!("{T_RCSTATUS} from {from} for nobody waiting");
+                    return true;
+                };
+                let p = self.pending.remove(i);
+                let resp = match (m.get_str("result"), m.get_str("cs")) {
+                    (Some("OK"), Some(cs)) => Response::ClientStatus(cs.to_owned()),
+                    _ => Response::Error("received wrong type of msg".into()),
+                };
+                let _ = self
+                    .server
+                    .reply(lp, p.client, p.call, &resp, &mut self.events);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -164,31 +323,40 @@ impl Api {
         })
     }
 
+    /// The answer to a request; `None` when it comes later (a remote
+    /// client status).
     fn answer(
         &mut self,
         id: ClientId,
+        call: Option<u64>,
         r: Request,
         messaging: &mut Messaging,
         now: Instant,
-    ) -> Response {
-        match r {
+    ) -> Option<Response> {
+        Some(match r {
             Request::Status => Response::Status(messaging.cluster_status()),
             Request::Parameter(p) => Response::Parameter(self.params.get(&p).cloned()),
-            Request::ClientStatus { node, client } => {
+            Request::ClientStatus {
+                node,
+                client,
+                timeout_ms,
+            } => {
                 if !node.eq_ignore_ascii_case(messaging.local_name()) {
-                    return Response::Error(format!(
-                        "status of clients on other nodes ({node}) is not available yet"
-                    ));
+                    return self.remote_client_status(
+                        (id, call),
+                        &node,
+                        &client,
+                        timeout_ms,
+                        messaging,
+                        now,
+                    );
                 }
-                let online = self
-                    .clients
-                    .values()
-                    .any(|c| c.name.as_deref() == Some(client.as_str()));
+                let online = self.online(&client);
                 Response::ClientStatus(if online { "online" } else { "offline" }.into())
             }
             Request::Signon { client } => {
                 let Some(peer) = self.clients.get(&id).map(|c| c.peer.clone()) else {
-                    return Response::Error("unknown connection".into());
+                    return Some(Response::Error("unknown connection".into()));
                 };
                 if !self.allowed(&peer, &client) {
                     log::warn!(
@@ -196,19 +364,19 @@ impl Api {
                         peer.pid,
                         peer.uid
                     );
-                    return Response::Error(format!(
+                    return Some(Response::Error(format!(
                         "apiauth does not allow uid {} to sign on as {client}",
                         peer.uid
-                    ));
+                    )));
                 }
                 if self
                     .clients
                     .values()
                     .any(|c| c.name.as_deref() == Some(client.as_str()))
                 {
-                    return Response::Error(format!(
+                    return Some(Response::Error(format!(
                         "a client named {client} is already signed on"
-                    ));
+                    )));
                 }
                 log::info!("client {client} (pid {}) signed on", peer.pid);
                 if let Some(c) = self.clients.get_mut(&id) {
@@ -237,7 +405,7 @@ impl Api {
                     .and_then(|c| c.name.as_ref())
                     .is_none()
                 {
-                    return Response::Error("sign on first".into());
+                    return Some(Response::Error("sign on first".into()));
                 }
                 match msg::decode(&body.0) {
                     Ok(m) => match messaging.send(now, to.as_deref(), m) {
@@ -247,16 +415,35 @@ impl Api {
                     Err(e) => Response::Error(format!("not a cluster message: {e}")),
                 }
             }
+        })
+    }
+
+    /// Pushes status changes and delivered messages to signed-on clients;
+    /// answers and collects the client status exchange between masters.
+    pub fn publish(&mut self, lp: &mut EventLoop, messaging: &mut Messaging, now: Instant) {
+        loop {
+            let events = messaging.take_notices();
+            if events.is_empty() {
+                break;
+            }
+            self.publish_some(lp, events, messaging, now);
         }
     }
 
-    /// Pushes status changes and delivered messages to signed-on clients.
-    pub fn publish(&mut self, lp: &mut EventLoop, events: Vec<ApiEvent>) {
+    fn publish_some(
+        &mut self,
+        lp: &mut EventLoop,
+        events: Vec<ApiEvent>,
+        messaging: &mut Messaging,
+        now: Instant,
+    ) {
         for ev in events {
             let t = match &ev {
-                ApiEvent::Message { body, .. } => msg::decode(&body.0)
-                    .ok()
-                    .and_then(|m| m.get_str("t").map(str::to_owned)),
+                ApiEvent::Message { from, body } => match msg::decode(&body.0) {
+                    Ok(m) if self.client_status_exchange(lp, from, &m, messaging, now) => continue,
+                    Ok(m) => m.get_str("t").map(str::to_owned),
+                    Err(_) => None,
+                },
                 _ => None,
             };
             let targets: Vec<ClientId> = self

@@ -8,6 +8,7 @@ mod identity;
 mod mcp;
 mod media;
 mod messaging;
+mod ping;
 mod supervisor;
 mod watchdog;
 

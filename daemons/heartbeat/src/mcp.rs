@@ -366,7 +366,7 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
                 }
             }
             api.process(&mut lp, &mut messaging, Instant::now());
-            api.publish(&mut lp, messaging.take_notices());
+            api.publish(&mut lp, &mut messaging, Instant::now());
             for ev in events.drain(..) {
                 match ev {
                     Event::Signal(Signal::SIGTERM | Signal::SIGINT) if stopping.is_none() => {
@@ -480,6 +480,15 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
                 drops.rejected,
                 drops.unknown_type,
                 drops.send_drops
+            );
+        }
+        if let Some(c) = messaging.ping_counts() {
+            log::info!(
+                "ping: {} echo requests sent, {} not sent, {} replies accepted, {} refused",
+                c.sent,
+                c.send_errors,
+                c.accepted,
+                c.refused
             );
         }
         Ok(())

@@ -17,6 +17,8 @@ use plumbing::{EventLoop, HaPaths, Token};
 
 use crate::identity;
 use crate::media::{self, Datagram, Media, MediumId};
+use crate::ping::Pinger;
+use membership::ping::{PingEvent, PingStatus};
 
 /// A client message carried through the membership core.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,11 +58,16 @@ pub struct Messaging {
     uuids: HashMap<String, Vec<u8>>,
     /// The `node` names, for answering `reqnodes`.
     nodes: Vec<String>,
+    /// Heartbeat's node table order (node and ping lines of ha.cf), in
+    /// which the API lists nodes.
+    node_order: Vec<String>,
     complaints: HashMap<String, Instant>,
     drops: DropCounts,
     received: Vec<Datagram>,
     /// Status changes and delivered messages for API clients.
     notices: Vec<hbapi::Event>,
+    /// The ping nodes, when ha.cf has any.
+    ping: Option<Pinger>,
 }
 
 /// Notices kept for the API between two drains at most; older ones are
@@ -120,6 +127,7 @@ impl Messaging {
             .map_err(|e| format!("{e:?}"))?;
         config.media = u16::try_from(links.len()).map_err(|_| "too many links".to_owned())?;
         let core = Membership::new(config, now).map_err(|e| format!("{e:?}"))?;
+        let ping = Pinger::start(lp, cf, now);
         let ttl = cf.nodes.len() as u64 + u64::from(cf.hopfudge);
         let mut m = Messaging {
             core,
@@ -132,23 +140,29 @@ impl Messaging {
             ttl,
             uuids: HashMap::new(),
             nodes: cf.nodes.clone(),
+            node_order: cf.node_table(),
             complaints: HashMap::new(),
             drops: DropCounts::default(),
             received: Vec::new(),
             notices: Vec::new(),
+            ping,
         };
         m.drain(now);
         Ok(m)
     }
 
-    /// Whether a loop token is one of the media.
+    /// Whether a loop token is one of the media or ping sockets.
     pub fn owns(&self, token: Token) -> bool {
-        self.media.medium_of(token).is_some()
+        self.media.medium_of(token).is_some() || self.ping.as_ref().is_some_and(|p| p.owns(token))
     }
 
-    /// When the core next needs `handle_timeout`.
+    /// When the core or the ping nodes next need `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        let ping = self.ping.as_ref().and_then(Pinger::poll_timeout);
+        match (self.core.poll_timeout(), ping) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// This node's name as the cluster knows it.
@@ -158,7 +172,7 @@ impl Messaging {
 
     /// Every node with its status and links, for the API.
     pub fn cluster_status(&self) -> hbapi::ClusterStatus {
-        let nodes = self
+        let mut nodes = self
             .core
             .nodes()
             .map(|(name, status)| hbapi::NodeInfo {
@@ -176,12 +190,48 @@ impl Messaging {
                     })
                     .collect(),
             })
-            .collect();
+            .chain(
+                self.ping
+                    .iter()
+                    .flat_map(Pinger::nodes)
+                    .map(|(name, status, link)| hbapi::NodeInfo {
+                        name: name.as_str().to_owned(),
+                        status: status.as_str().to_owned(),
+                        node_type: "ping".into(),
+                        // A ping node's one link is named after the node.
+                        links: vec![(name.as_str().to_owned(), link.as_str().to_owned())],
+                    }),
+            )
+            .collect::<Vec<_>>();
+        // As Heartbeat's node table: ha.cf order, joined nodes after.
+        nodes.sort_by_key(|n: &hbapi::NodeInfo| {
+            self.node_order
+                .iter()
+                .position(|o| *o == n.name)
+                .unwrap_or(usize::MAX)
+        });
         hbapi::ClusterStatus {
             local: self.local.as_str().to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             nodes,
         }
+    }
+
+    /// A node's status as `cl_status nodestatus` prints it (normal and ping
+    /// nodes); `None` for a node not in the table.
+    pub fn node_status(&self, name: &str) -> Option<&'static str> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(st) = NodeName::new(&lower)
+            .ok()
+            .and_then(|n| self.core.node_status(&n))
+        {
+            return Some(st.as_str());
+        }
+        self.ping
+            .iter()
+            .flat_map(Pinger::nodes)
+            .find(|(n, _, _)| n.as_str() == lower)
+            .map(|(_, st, _)| st.as_str())
     }
 
     /// Sends a client's message to the cluster or to one node, in order and
@@ -222,6 +272,11 @@ impl Messaging {
     /// A medium is readable: take its datagrams (a budget at a time; the
     /// return value says whether more may be waiting).
     pub fn handle_io(&mut self, now: Instant, token: Token) -> bool {
+        if let Some(p) = self.ping.as_mut().filter(|p| p.owns(token)) {
+            let more = p.handle_io(now, token, &self.keys);
+            self.drain_ping();
+            return more;
+        }
         let Some(index) = self.media.medium_of(token) else {
             return false;
         };
@@ -235,10 +290,63 @@ impl Messaging {
         more
     }
 
-    /// Runs the core's timers.
+    /// Runs the timers of the core and the ping nodes that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-        self.drain(now);
+        if self.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.core.handle_timeout(now);
+            self.drain(now);
+        }
+        if let Some(p) = self.ping.as_mut() {
+            if p.poll_timeout().is_some_and(|t| t <= now) {
+                p.handle_timeout(now);
+                self.drain_ping();
+            }
+        }
+    }
+
+    /// Counters of the ping sockets, for the log at shutdown.
+    pub fn ping_counts(&self) -> Option<&crate::ping::PingCounts> {
+        self.ping.as_ref().map(|p| &p.counts)
+    }
+
+    /// Logs ping node changes in Heartbeat's words and tells the API
+    /// clients, as for any node.
+    fn drain_ping(&mut self) {
+        while let Some(e) = self.ping.as_mut().and_then(Pinger::poll_event) {
+            match e {
+                PingEvent::StatusChanged { node, new, .. } => {
+                    if new == PingStatus::Dead {
+                        log::warn!("node {node}: is dead");
+                    } else {
+                        log::info!("Status update for node {node}: status {}", new.as_str());
+                    }
+                    self.notice(hbapi::Event::NodeStatus {
+                        node: node.as_str().to_owned(),
+                        status: new.as_str().to_owned(),
+                    });
+                }
+                PingEvent::LinkChanged { node, new } => {
+                    log::info!("Link {node}:{node} {}.", new.as_str());
+                    self.notice(hbapi::Event::LinkStatus {
+                        node: node.as_str().to_owned(),
+                        link: node.as_str().to_owned(),
+                        status: new.as_str().to_owned(),
+                    });
+                }
+                PingEvent::Late {
+                    node,
+                    interval,
+                    beyond_deadtime,
+                } => {
+                    let ms = interval.as_millis();
+                    if beyond_deadtime {
+                        log::error!("Late heartbeat: Node {node}: interval {ms} ms (> deadtime)");
+                    } else {
+                        log::warn!("Late heartbeat: Node {node}: interval {ms} ms");
+                    }
+                }
+            }
+        }
     }
 
     fn handle_datagram(&mut self, now: Instant, d: &Datagram) {
@@ -411,6 +519,18 @@ impl Messaging {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Transmit(t) => {
+                    if let (
+                        Transmit::Status {
+                            retransmission: false,
+                            ..
+                        },
+                        Some(p),
+                    ) = (&t, self.ping.as_mut())
+                    {
+                        // Heartbeat's ping plugins answer every status
+                        // heartbeat with an echo round.
+                        p.send_round(now, &self.keys, epoch_secs());
+                    }
                     let mut m = self.build(t);
                     match msg::sign(&mut m, &self.keys) {
                         Ok(datagram) => self.drops.send_drops += self.media.send_all(&datagram),

@@ -12,6 +12,10 @@ use ipc::BlockingClient;
 const EXIT_FAIL: u8 = 1;
 const EXIT_BAD_NODE: u8 = 11;
 const EXIT_BAD_LINK: u8 = 13;
+/// Heartbeat's `UNKNOWN_ERROR` (the same code as an unknown link).
+const EXIT_UNKNOWN: u8 = 13;
+/// Heartbeat's cl_status waits this long for another node's answer.
+const DEFAULT_CLIENTSTATUS_TIMEOUT_MS: u32 = 500;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,8 +35,9 @@ enum Command {
         node: String,
         /// The client name.
         client: String,
-        /// Timeout in milliseconds (accepted for compatibility).
-        timeout: Option<u64>,
+        /// How long to wait for another node's answer, in milliseconds
+        /// (default 500, as Heartbeat's).
+        timeout: Option<u32>,
     },
     /// Show the status of a heartbeat link.
     Hblinkstatus {
@@ -138,19 +143,30 @@ fn print_links(n: &NodeInfo, verbose: bool) {
     }
 }
 
+/// Nodes as Heartbeat's cl_status lists them: its client library walks the
+/// node table backwards, so the last node of ha.cf comes first.
 fn print_nodes(s: &ClusterStatus, ping: bool, normal: bool, verbose: bool) {
-    for n in &s.nodes {
+    for n in s.nodes.iter().rev() {
         let is_ping = n.node_type == "ping";
         if (ping && !is_ping) || (normal && is_ping) {
             continue;
         }
         if verbose {
-            println!("{}\t{}\t(nodetype: {})", n.name, n.status, n.node_type);
+            // Heartbeat's cl_status starts every verbose entry with an
+            // empty line.
+            println!("\n{}\t{}\t(nodetype: {})", n.name, n.status, n.node_type);
             print_links(n, true);
         } else {
             println!("{}", n.name);
         }
     }
+}
+
+/// cluster-glue's `cl_str_to_boolean` false words.
+fn is_false(v: &str) -> bool {
+    ["false", "off", "no", "n", "0"]
+        .iter()
+        .any(|w| v.eq_ignore_ascii_case(w))
 }
 
 fn run(cmd: Command) -> Result<(), u8> {
@@ -173,6 +189,17 @@ fn run(cmd: Command) -> Result<(), u8> {
             println!("Heartbeat is running on this machine.");
             if verbose {
                 println!("version:\t{}", s.version);
+                // Heartbeat's is_pacemaker_enabled: anything but a false
+                // boolean means the CRM manages resources.
+                let pacemaker = match ask(&mut c, Request::Parameter("pacemaker".into()))? {
+                    Response::Parameter(v) => v,
+                    _ => None,
+                };
+                match pacemaker.as_deref() {
+                    Some(v) if is_false(v) => println!("managed by:\t\"haresources\""),
+                    Some(v) => println!("managed by:\tpacemaker\t({v})"),
+                    None => println!("managed by:\tpacemaker\t((null))"),
+                }
                 print_nodes(&s, false, false, true);
             }
         }
@@ -223,22 +250,35 @@ fn run(cmd: Command) -> Result<(), u8> {
                 }
             }
         }
-        Command::Clientstatus { node, client, .. } => {
-            match ask(&mut c, Request::ClientStatus { node, client })? {
+        Command::Clientstatus {
+            node,
+            client,
+            timeout,
+        } => {
+            let request = Request::ClientStatus {
+                node,
+                client: client.clone(),
+                timeout_ms: timeout.unwrap_or(DEFAULT_CLIENTSTATUS_TIMEOUT_MS),
+            };
+            let failed = |reason: &str| {
+                error(&format!("Cannot get heartbeat client {client}'s status"));
+                error(&format!("REASON: {reason}"));
+                EXIT_UNKNOWN
+            };
+            match ask(&mut c, request)? {
+                // Heartbeat's exit codes: 0 online, 1 offline, 2 join, 3 leave.
                 Response::ClientStatus(st) => {
                     println!("{st}");
-                    if st == "offline" {
-                        return Err(EXIT_FAIL);
+                    match st.as_str() {
+                        "online" => {}
+                        "offline" => return Err(EXIT_FAIL),
+                        "join" => return Err(2),
+                        "leave" => return Err(3),
+                        _ => return Err(EXIT_UNKNOWN),
                     }
                 }
-                Response::Error(e) => {
-                    error(&e);
-                    return Err(EXIT_FAIL);
-                }
-                other => {
-                    error(&format!("unexpected answer {other:?}"));
-                    return Err(EXIT_FAIL);
-                }
+                Response::Error(e) => return Err(failed(&e)),
+                other => return Err(failed(&format!("unexpected answer {other:?}"))),
             }
         }
     }

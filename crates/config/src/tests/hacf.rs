@@ -1389,3 +1389,15 @@ fn load_reads_files_and_reports_io_errors() {
     assert_eq!(errs[0].line, Some(2));
     assert!(errs[0].message.contains("not valid UTF-8"));
 }
+
+#[test]
+fn the_node_table_follows_the_order_of_node_and_ping_lines() {
+    let cf = ok(
+        "node Zed b\nping 10.0.0.254\nping_group GW 10.0.0.1 10.0.0.2\nnode c zed\nping6 fe80::1",
+    );
+    // BASE's `node a` comes last; a name listed twice appears once.
+    assert_eq!(
+        cf.node_table(),
+        ["zed", "b", "10.0.0.254", "gw", "c", "fe80::1", "a"]
+    );
+}

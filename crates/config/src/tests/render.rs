@@ -105,6 +105,7 @@ fn rendering_reads_back_to_the_same_settings() {
         // Line numbers and which values were explicit legitimately differ.
         for c in [&mut a, &mut b] {
             c.set_at.clear();
+            c.node_lines.iter_mut().for_each(|l| *l = 0);
             for m in &mut c.media {
                 m.line = 0;
             }

@@ -4,6 +4,7 @@
 mod config;
 mod detector;
 mod engine;
+mod ping;
 mod seq;
 
 use std::time::{Duration, Instant};
