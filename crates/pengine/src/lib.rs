@@ -1,1 +1,200 @@
-pub fn placeholder() {}
+//! The policy engine: given a CIB (configuration and status) and "now",
+//! decide where every resource runs and which actions get there, exactly
+//! as Pacemaker 2.1.5's scheduler does.
+//!
+//! Pure: no I/O, no clock, no global state. [`schedule`] runs the phases
+//! in Pacemaker's order (see ARCHITECTURE.md and SCHEDULER.md):
+//! unpack -> constraints -> node criteria -> internal constraints ->
+//! assignment -> actions -> fencing -> orderings -> output.
+
+mod actions;
+mod assign;
+mod clone;
+mod colocation;
+mod constraints;
+mod create;
+mod digest;
+mod fencing;
+mod group;
+mod history;
+mod migration;
+pub mod model;
+mod order;
+pub mod output;
+mod probes;
+mod regex;
+mod remote;
+mod resource;
+mod tickets;
+mod unpack;
+mod utilization;
+pub mod util;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cib_xml::time::DateTime;
+use cib_xml::{Element, IdIndex};
+
+pub use model::WorkingSet;
+pub use unpack::UnpackError;
+
+/// Options of one scheduler run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Collect allocation and promotion score lines (crm_simulate -s).
+    pub show_scores: bool,
+}
+
+/// Unpacks the CIB and runs every scheduling phase.
+pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
+    if cib.name != "cib" {
+        return Err(UnpackError(format!("root element is <{}>, not <cib>", cib.name)));
+    }
+    let idx_owner = cib.clone();
+    let idx = IdIndex::new(&idx_owner);
+    let options = unpack::unpack_config(&cib, &idx, now);
+    let dc_uuid = cib.attr("dc-uuid").map(str::to_string);
+    let rsc_defaults = cib.path(&["configuration", "rsc_defaults"]).cloned();
+    let op_defaults = cib.path(&["configuration", "op_defaults"]).cloned();
+    let mut ws = WorkingSet {
+        cib,
+        now,
+        options,
+        nodes: Vec::new(),
+        resources: Vec::new(),
+        top: Vec::new(),
+        actions: Vec::new(),
+        action_index: HashMap::new(),
+        orderings: Vec::new(),
+        colocations: Vec::new(),
+        locations: Vec::new(),
+        dc_uuid,
+        tickets: BTreeMap::new(),
+        score_lines: Vec::new(),
+        show_scores: opts.show_scores,
+        rsc_defaults,
+        op_defaults,
+        messages: Vec::new(),
+        disabled_instances: 0,
+        blocked_instances: 0,
+        failed_ops: Vec::new(),
+        forced_restart_digest: HashSet::new(),
+    };
+    // Phase 1: unpack.
+    unpack::unpack_nodes(&mut ws, &idx);
+    unpack::unpack_resources(&mut ws, &idx);
+    unpack::unpack_status(&mut ws, &idx);
+    // Phase 4: constraints.
+    constraints::unpack_constraints(&mut ws, &idx);
+    // Phase 5: node criteria.
+    constraints::apply_locations(&mut ws);
+    for r in ws.top.clone() {
+        apply_stickiness(&mut ws, r);
+    }
+    for n in 0..ws.nodes.len() {
+        for r in ws.top.clone() {
+            check_failure_threshold(&mut ws, r, n);
+            apply_exclusive_discovery(&mut ws, r, n);
+        }
+    }
+    // Phase 6: internal constraints.
+    for r in ws.top.clone() {
+        create::internal_constraints(&mut ws, r);
+    }
+    // Phase 8: assignment.
+    assign::allocate_resources(&mut ws);
+    // Phase 9: probes and resource actions.
+    if ws.options.startup_probes {
+        probes::schedule_probes(&mut ws);
+    }
+    for r in ws.top.clone() {
+        create::create_actions(&mut ws, r);
+    }
+    // Phase 11: fencing and shutdowns.
+    fencing::schedule_fencing_and_shutdowns(&mut ws);
+    // Phase 12: orderings.
+    order::apply_orderings(&mut ws);
+    Ok(ws)
+}
+
+fn apply_stickiness(ws: &mut WorkingSet, r: model::RscId) {
+    use model::rf;
+    if !ws.resources[r].children.is_empty() {
+        for c in ws.resources[r].children.clone() {
+            apply_stickiness(ws, c);
+        }
+        return;
+    }
+    let rsc = &ws.resources[r];
+    if !rsc.has(rf::MANAGED) || rsc.stickiness < 1 || rsc.running_on.len() != 1 {
+        return;
+    }
+    let n = rsc.running_on[0];
+    if !ws.options.symmetric && rsc.allowed[n].is_none() {
+        return;
+    }
+    let s = rsc.stickiness;
+    unpack::location_node(ws, r, n, s, false);
+}
+
+fn check_failure_threshold(ws: &mut WorkingSet, r: model::RscId, n: model::NodeId) {
+    if !ws.resources[r].children.is_empty() {
+        for c in ws.resources[r].children.clone() {
+            check_failure_threshold(ws, c, n);
+        }
+        return;
+    }
+    if !actions_rsc_clear_exists(ws, r, n) {
+        if let Some(failed) = threshold_reached(ws, r, n) {
+            unpack::location_node(ws, failed, n, -cib_xml::score::INFINITY, false);
+        }
+    }
+}
+
+fn actions_rsc_clear_exists(ws: &WorkingSet, r: model::RscId, n: model::NodeId) -> bool {
+    let key = util::op_key(&ws.resources[r].id, "clear_failcount", 0);
+    ws.resources[r]
+        .actions
+        .iter()
+        .any(|&a| ws.actions[a].node == Some(n) && ws.actions[a].key.eq_ignore_ascii_case(&key))
+}
+
+/// pcmk__threshold_reached: the resource (or the clone/group it fails as)
+/// that must be banned from `n`.
+fn threshold_reached(ws: &WorkingSet, r: model::RscId, n: model::NodeId) -> Option<model::RscId> {
+    use model::rf;
+    let rsc = &ws.resources[r];
+    if rsc.migration_threshold == 0 {
+        return None;
+    }
+    if rsc.has(rf::FAILURE_IGNORED) {
+        return None;
+    }
+    let mut failed = r;
+    if !rsc.has(rf::UNIQUE) {
+        failed = ws.top_parent(r);
+    }
+    let (fail_count, _) = unpack::failcount(ws, n, r, true);
+    if fail_count <= 0 {
+        return None;
+    }
+    if fail_count >= rsc.migration_threshold {
+        Some(failed)
+    } else {
+        None
+    }
+}
+
+fn apply_exclusive_discovery(ws: &mut WorkingSet, r: model::RscId, n: model::NodeId) {
+    let top = ws.top_parent(r);
+    if ws.resources[r].exclusive_discover || ws.resources[top].exclusive_discover {
+        for c in ws.resources[r].children.clone() {
+            apply_exclusive_discovery(ws, c, n);
+        }
+        if let Some(e) = ws.resources[r].allowed[n].as_mut() {
+            if e.discover != model::Discover::Exclusive {
+                e.weight = -cib_xml::score::INFINITY;
+            }
+        }
+    }
+}

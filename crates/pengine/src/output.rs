@@ -1,0 +1,329 @@
+//! What crm_simulate prints from a scheduled working set: the Transition
+//! Summary lines and the actions "executed" by the simulated transition.
+
+use cib_xml::Role;
+
+use crate::actions::{find_actions, rsc_actions};
+use crate::model::*;
+use crate::util::op_key;
+
+/// One summary line before column formatting.
+#[derive(Debug, Clone)]
+pub struct SummaryItem {
+    pub change: String,
+    pub rsc: String,
+    pub details: String,
+    pub reason: Option<String>,
+}
+
+/// A line of the Transition Summary, either a node action (already a
+/// whole line) or a resource change.
+#[derive(Debug, Clone)]
+pub enum SummaryLine {
+    Node(String),
+    Resource(SummaryItem),
+}
+
+/// Formats summary lines with Pacemaker's column widths (computed over all
+/// lines first, as its hidden logging pass does).
+pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
+    let mut rsc_width = 5usize;
+    let mut detail_width = 5usize;
+    for l in lines {
+        if let SummaryLine::Resource(i) = l {
+            if i.rsc.len() > rsc_width {
+                rsc_width = i.rsc.len() + 2;
+            }
+            if i.details.len() > detail_width {
+                detail_width = i.details.len();
+            }
+        }
+    }
+    lines
+        .iter()
+        .map(|l| match l {
+            SummaryLine::Node(s) => format!("  * {s}"),
+            SummaryLine::Resource(i) => {
+                let reason = i.reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
+                format!(
+                    "  * {:<8}   {:<rw$}   ( {:>dw$} ){}",
+                    i.change,
+                    i.rsc,
+                    i.details,
+                    reason,
+                    rw = rsc_width,
+                    dw = detail_width
+                )
+            }
+        })
+        .collect()
+}
+
+fn is_guest(ws: &WorkingSet, n: NodeId) -> bool {
+    crate::actions::is_guest_node(ws, n)
+}
+
+/// pcmk__output_actions.
+pub fn summary(ws: &mut WorkingSet) -> Vec<SummaryLine> {
+    let mut out = Vec::new();
+    for a in (0..ws.actions.len()).rev() {
+        let act = &ws.actions[a];
+        if act.rsc.is_some() || act.has(af::OPTIONAL) {
+            continue;
+        }
+        let task = if act.task.eq_ignore_ascii_case("do_shutdown") {
+            "Shutdown".to_string()
+        } else if act.task.eq_ignore_ascii_case("stonith") {
+            format!("Fence ({})", act.meta.get("stonith_action").map(String::as_str).unwrap_or(""))
+        } else {
+            continue;
+        };
+        let node_name = act.node.map(|n| {
+            if is_guest(ws, n) {
+                let container = ws.nodes[n]
+                    .remote_rsc
+                    .and_then(|r| ws.resources[r].container)
+                    .map(|c| ws.resources[c].id.clone())
+                    .unwrap_or_default();
+                format!("{} (resource: {container})", ws.nodes[n].uname)
+            } else {
+                ws.nodes[n].uname.clone()
+            }
+        });
+        if let Some(reason) = &act.reason {
+            out.push(SummaryLine::Node(format!("{task} {} '{reason}'", node_name.unwrap_or_default())));
+        }
+    }
+    for r in ws.top.clone() {
+        output_resource(ws, r, &mut out);
+    }
+    out
+}
+
+fn output_resource(ws: &mut WorkingSet, r: RscId, out: &mut Vec<SummaryLine>) {
+    if !ws.resources[r].children.is_empty() {
+        for c in ws.resources[r].children.clone() {
+            output_resource(ws, c, out);
+        }
+        return;
+    }
+    let next = ws.resources[r].assigned;
+    let mut current = None;
+    if !ws.resources[r].running_on.is_empty() {
+        current = crate::create::current_node(ws, r);
+        if ws.resources[r].role == Role::Stopped {
+            ws.resources[r].role = Role::Started;
+        }
+    }
+    if current.is_none() && ws.resources[r].has(rf::ORPHAN) {
+        return;
+    }
+    rsc_action_default(ws, r, current, next, out);
+}
+
+fn item(ws: &WorkingSet, change: &str, r: RscId, origin: Option<NodeId>, destination: Option<NodeId>, action: Option<ActionId>, source: Option<ActionId>) -> SummaryLine {
+    let rsc = &ws.resources[r];
+    let source = source.or(action);
+    let need_role = rsc.role > Role::Started || rsc.next_role > Role::Unpromoted;
+    let same_host = matches!((origin, destination), (Some(a), Some(b)) if a == b);
+    let same_role = rsc.role == rsc.next_role;
+    let name = |n: Option<NodeId>| n.map(|n| ws.nodes[n].uname.clone()).unwrap_or_default();
+    let (role, next_role) = (rsc.role.as_str(), rsc.next_role.as_str());
+    let details = if need_role && origin.is_none() {
+        format!("{role} -> {next_role} {}", name(destination))
+    } else if origin.is_none() {
+        name(destination)
+    } else if need_role && destination.is_none() {
+        format!("{role} {}", name(origin))
+    } else if destination.is_none() {
+        name(origin)
+    } else if need_role && same_role && same_host {
+        format!("{role} {}", name(origin))
+    } else if same_role && same_host {
+        name(origin)
+    } else if need_role && same_role {
+        format!("{} -> {} {role}", name(origin), name(destination))
+    } else if same_role {
+        format!("{} -> {}", name(origin), name(destination))
+    } else if same_host {
+        format!("{role} -> {next_role} {}", name(origin))
+    } else {
+        format!("{role} {} -> {next_role} {}", name(origin), name(destination))
+    };
+    let runnable = action.is_none_or(|a| ws.actions[a].has(af::RUNNABLE));
+    let reason = match source.and_then(|s| ws.actions[s].reason.clone()) {
+        Some(r) if !runnable => Some(format!("due to {r} (blocked)")),
+        Some(r) => Some(format!("due to {r}")),
+        None if !runnable => Some("blocked".to_string()),
+        None => None,
+    };
+    SummaryLine::Resource(SummaryItem {
+        change: change.to_string(),
+        rsc: rsc.id.clone(),
+        details,
+        reason,
+    })
+}
+
+fn first(v: Vec<ActionId>) -> Option<ActionId> {
+    v.into_iter().next()
+}
+
+/// rsc_action_default: the one summary line (or lines) for a primitive.
+fn rsc_action_default(ws: &mut WorkingSet, r: RscId, current: Option<NodeId>, next: Option<NodeId>, out: &mut Vec<SummaryLine>) {
+    if !ws.resources[r].has(rf::MANAGED) || (current.is_none() && next.is_none()) {
+        return;
+    }
+    let moving = matches!((current, next), (Some(c), Some(n)) if c != n);
+    let start = first(rsc_actions(ws, r, next, "start", false));
+    let start_node = match start {
+        Some(s) if ws.actions[s].has(af::RUNNABLE) => current,
+        _ => None,
+    };
+    let mut stop = first(rsc_actions(ws, r, start_node, "stop", false));
+    if stop.is_none() && ws.resources[r].has(rf::STOP_UNEXPECTED) {
+        stop = first(rsc_actions(ws, r, None, "stop", false));
+    }
+    let promote = first(rsc_actions(ws, r, next, "promote", false));
+    let demote = first(rsc_actions(ws, r, next, "demote", false));
+    let rsc = &ws.resources[r];
+    let (role, next_role) = (rsc.role, rsc.next_role);
+    let failed = rsc.has(rf::FAILED);
+    let reload = rsc.has(rf::RELOAD);
+    if role == next_role {
+        let Some(nx) = next else { return };
+        let migrate = first(rsc_actions(ws, r, Some(nx), "migrate_from", false));
+        if let (Some(m), Some(_)) = (migrate, current) {
+            if ws.actions[m].has(af::RUNNABLE) {
+                out.push(item(ws, "Migrate", r, current, next, start, None));
+                return;
+            }
+        }
+        if reload {
+            out.push(item(ws, "Reload", r, current, next, start, None));
+        } else if start.is_none_or(|s| ws.actions[s].has(af::OPTIONAL)) {
+            if let (Some(d), Some(p)) = (demote, promote) {
+                if !ws.actions[d].has(af::OPTIONAL) && !ws.actions[p].has(af::OPTIONAL) {
+                    out.push(item(ws, "Re-promote", r, current, next, Some(p), Some(d)));
+                }
+            }
+        } else if start.is_some_and(|s| !ws.actions[s].has(af::RUNNABLE)) {
+            let src = if stop.is_some_and(|s| ws.actions[s].reason.is_some()) { stop } else { start };
+            out.push(item(ws, "Stop", r, current, None, stop, src));
+        } else if moving && current.is_some() {
+            out.push(item(ws, if failed { "Recover" } else { "Move" }, r, current, next, stop, None));
+        } else if failed {
+            out.push(item(ws, "Recover", r, current, None, stop, None));
+        } else {
+            out.push(item(ws, "Restart", r, current, next, start, None));
+        }
+        return;
+    }
+    if stop.is_some() && (next_role == Role::Stopped || start.is_some_and(|s| !ws.actions[s].has(af::RUNNABLE))) {
+        let key = op_key(&ws.resources[r].id.clone(), "stop", 0);
+        for n in ws.resources[r].running_on.clone() {
+            let stop_op = first(find_actions(ws, Some(r), &key, Some(n)));
+            let src = if stop_op.is_some_and(|s| ws.actions[s].reason.is_some()) { stop_op } else { start };
+            out.push(item(ws, "Stop", r, Some(n), None, stop_op, src));
+        }
+    } else if stop.is_some() && ws.resources[r].has(rf::FAILED) && ws.resources[r].has(rf::STOP) {
+        out.push(item(ws, "Recover", r, current, next, stop, start));
+    } else if moving {
+        out.push(item(ws, "Move", r, current, next, stop, None));
+    } else if reload {
+        out.push(item(ws, "Reload", r, current, next, start, None));
+    } else if stop.is_some_and(|s| !ws.actions[s].has(af::OPTIONAL)) {
+        out.push(item(ws, "Restart", r, current, next, start, None));
+    } else if role == Role::Promoted {
+        out.push(item(ws, "Demote", r, current, next, demote, None));
+    } else if next_role == Role::Promoted {
+        out.push(item(ws, "Promote", r, current, next, promote, None));
+    } else if role == Role::Stopped && next_role > Role::Stopped {
+        out.push(item(ws, "Start", r, current, next, start, None));
+    }
+}
+
+/// should_add_action_to_graph.
+pub(crate) fn in_graph(ws: &WorkingSet, a: ActionId) -> bool {
+    let act = &ws.actions[a];
+    if !act.has(af::RUNNABLE) {
+        return false;
+    }
+    if act.has(af::OPTIONAL) && !act.has(af::PRINT_ALWAYS) {
+        return false;
+    }
+    if let Some(r) = act.rsc {
+        if !ws.resources[r].has(rf::MANAGED) && act.task != "monitor" {
+            let interval = act.meta.get("interval").map(String::as_str).unwrap_or("0");
+            if interval == "0" {
+                return false;
+            }
+        }
+    }
+    if act.has(af::PSEUDO) || act.task == "stonith" || act.task == "do_shutdown" {
+        return true;
+    }
+    let Some(n) = act.node else { return false };
+    if act.has(af::DC) {
+        return true;
+    }
+    if crate::actions::is_guest_node(ws, n) && !ws.nodes[n].remote_requires_reset {
+        return true;
+    }
+    ws.nodes[n].online && !ws.nodes[n].unclean
+}
+
+/// The lines crm_simulate prints while executing the transition (their
+/// order is not significant; they are listed resource by resource).
+pub fn executed(ws: &WorkingSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in 0..ws.actions.len() {
+        if !in_graph(ws, a) {
+            continue;
+        }
+        let act = &ws.actions[a];
+        let node = act.node.map(|n| ws.nodes[n].uname.clone()).unwrap_or_default();
+        if act.has(af::PSEUDO) {
+            if act.task == "stonith" && !node.is_empty() {
+                out.push(format!("  * Pseudo action:   {} on {node}", act.key));
+            } else {
+                out.push(format!("  * Pseudo action:   {}", act.key));
+            }
+            continue;
+        }
+        match act.task.as_str() {
+            "stonith" => {
+                let op = act.meta.get("stonith_action").map(String::as_str).unwrap_or("reboot");
+                out.push(format!("  * Fencing {node} ({op})"));
+            }
+            "do_shutdown" | "probe_complete" => out.push(format!("  * Cluster action:  {} on {node}", act.task)),
+            "clear_failcount" | "lrm_delete" => {
+                let rid = act.rsc.map(|r| display_name(ws, r)).unwrap_or_default();
+                out.push(format!("  * Cluster action:  {} for {rid} on {node}", act.task));
+            }
+            _ => {
+                let Some(r) = act.rsc else { continue };
+                let name = display_name(ws, r);
+                let (task, interval) = if act.task == "cancel" {
+                    ("cancel".to_string(), act.interval_ms)
+                } else {
+                    (act.task.clone(), act.interval_ms)
+                };
+                if interval > 0 {
+                    out.push(format!("  * Resource action: {name:<15} {task}={interval} on {node}"));
+                } else {
+                    out.push(format!("  * Resource action: {name:<15} {task} on {node}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn display_name(ws: &WorkingSet, r: RscId) -> String {
+    let rsc = &ws.resources[r];
+    match &rsc.clone_name {
+        Some(c) if !ws.resources[r].has(rf::UNIQUE) => c.clone(),
+        _ => rsc.id.clone(),
+    }
+}
