@@ -83,7 +83,7 @@ pub fn crc32_posix(data: &[u8]) -> u32 {
 
 /// Equality whose time does not depend on where the inputs differ (only on
 /// their lengths, which are public: each method's digest length is fixed).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -226,7 +226,7 @@ fn parse_trailer(datagram: &[u8], body_end: usize) -> Result<(u8, &[u8], usize),
 }
 
 /// A decimal number without sign or leading zeros, at most 5 digits.
-fn canonical_decimal(digits: &[u8]) -> Option<usize> {
+pub(crate) fn canonical_decimal(digits: &[u8]) -> Option<usize> {
     let ok = !digits.is_empty()
         && digits.len() <= 5
         && digits.iter().all(u8::is_ascii_digit)

@@ -44,8 +44,9 @@ pub enum DecodeErrorKind {
     /// The datagram (or a nested value) ends before the message does.
     Truncated,
     /// The datagram starts with `>>>\n`: Heartbeat's classic text format,
-    /// which this implementation does not accept (no Heartbeat 3 node sends
-    /// it; see WIRE.md section 3).
+    /// which is not accepted as a UDP datagram (no Heartbeat 3 node sends
+    /// it there; see WIRE.md section 3). The serial medium carries it:
+    /// [`crate::verify_and_decode_classic`].
     ClassicFormat,
     /// The message does not start with `###\n`.
     NoStartMarker,
@@ -92,11 +93,14 @@ pub enum DecodeErrorKind {
     UnknownKeyIndex,
     /// The digest does not match: wrong key, or altered bytes.
     AuthFailed,
+    /// A classic-format binary or compressed value is not standard padded
+    /// base64.
+    BadBase64,
 }
 
 impl DecodeErrorKind {
     /// Every kind, in declaration order (for per-reason drop counters).
-    pub const ALL: [DecodeErrorKind; 22] = [
+    pub const ALL: [DecodeErrorKind; 23] = [
         DecodeErrorKind::TooLarge,
         DecodeErrorKind::Truncated,
         DecodeErrorKind::ClassicFormat,
@@ -119,6 +123,7 @@ impl DecodeErrorKind {
         DecodeErrorKind::BadTrailer,
         DecodeErrorKind::UnknownKeyIndex,
         DecodeErrorKind::AuthFailed,
+        DecodeErrorKind::BadBase64,
     ];
 
     /// A short stable label, for counters and log lines.
@@ -146,6 +151,7 @@ impl DecodeErrorKind {
             DecodeErrorKind::BadTrailer => "bad-trailer",
             DecodeErrorKind::UnknownKeyIndex => "unknown-key-index",
             DecodeErrorKind::AuthFailed => "auth-failed",
+            DecodeErrorKind::BadBase64 => "bad-base64",
         }
     }
 
@@ -173,6 +179,7 @@ impl DecodeErrorKind {
             DecodeErrorKind::BadTrailer => "malformed authentication trailer",
             DecodeErrorKind::UnknownKeyIndex => "trailer names an unknown key index",
             DecodeErrorKind::AuthFailed => "digest does not match",
+            DecodeErrorKind::BadBase64 => "value is not padded base64",
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   trailer digest included; [`verify_and_decode`]: a datagram from the
 //!   network, trailer MAC checked over the raw bytes before the body is
 //!   parsed.
+//! - [`render_classic`] / [`verify_and_decode_classic`]: the classic text
+//!   format, as Heartbeat's serial medium carries it.
 //! - [`Limits`]: what the decoder accepts; every limit is checked while
 //!   parsing, before memory is reserved for what it bounds. Refusals are
 //!   [`DecodeError`]s with a [`DecodeErrorKind`] and a byte offset; the
@@ -39,7 +41,7 @@ mod wire;
 pub use auth::{
     crc32_posix, digest_hex, sign, sign_with, verify_and_decode, verify_and_decode_with, AUTH_FIELD,
 };
-pub use classic::{auth_text, render_classic};
+pub use classic::{auth_text, decode_classic_with, render_classic, verify_and_decode_classic};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use message::{Field, Message, Value, MAX_NAME_LEN};
 pub use wire::{
