@@ -20,7 +20,12 @@ pub(crate) struct OpInfo {
 
 /// Finds the configured `<op>` for an action key (by name and interval;
 /// migrate_to/from fall back to "migrate", notifications to "notify").
-pub(crate) fn find_op_entry(ws: &WorkingSet, r: RscId, key: &str, include_disabled: bool) -> Option<usize> {
+pub(crate) fn find_op_entry(
+    ws: &WorkingSet,
+    r: RscId,
+    key: &str,
+    include_disabled: bool,
+) -> Option<usize> {
     let rsc = &ws.resources[r];
     let try_key = |key: &str| -> Option<usize> {
         let mut found = None;
@@ -60,22 +65,40 @@ fn is_remote_conn(ws: &WorkingSet, r: RscId) -> bool {
 }
 
 /// Pacemaker's unpack_operation.
-pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str, interval_ms: u64) -> OpInfo {
+pub(crate) fn unpack_operation(
+    ws: &WorkingSet,
+    r: RscId,
+    key: &str,
+    task: &str,
+    interval_ms: u64,
+) -> OpInfo {
     let rsc = &ws.resources[r];
     let op_entry = find_op_entry(ws, r, key, true);
     let mut meta = BTreeMap::new();
     let ctx = RuleContext {
         now: Some(ws.now),
-        rsc: rsc
-            .class
-            .as_deref()
-            .map(|c| (c, rsc.provider.as_deref(), rsc.agent.as_deref().unwrap_or(""))),
+        rsc: rsc.class.as_deref().map(|c| {
+            (
+                c,
+                rsc.provider.as_deref(),
+                rsc.agent.as_deref().unwrap_or(""),
+            )
+        }),
         op: Some((task, interval_ms)),
         ..Default::default()
     };
     if let Some(d) = &ws.op_defaults {
         let idx = cib_xml::IdIndex::new(d);
-        unpack_nvpairs(d, Some("meta_attributes"), &idx, &ctx, None, false, &ws.options.health, &mut meta);
+        unpack_nvpairs(
+            d,
+            Some("meta_attributes"),
+            &idx,
+            &ctx,
+            None,
+            false,
+            &ws.options.health,
+            &mut meta,
+        );
     }
     let is_probe = task == "monitor" && interval_ms == 0;
     if is_probe {
@@ -96,7 +119,16 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
     if let Some(i) = op_entry {
         let xml = &rsc.ops[i].xml;
         let idx = cib_xml::IdIndex::new(xml);
-        unpack_nvpairs(xml, Some("meta_attributes"), &idx, &ctx, None, true, &ws.options.health, &mut meta);
+        unpack_nvpairs(
+            xml,
+            Some("meta_attributes"),
+            &idx,
+            &ctx,
+            None,
+            true,
+            &ws.options.health,
+            &mut meta,
+        );
         for (k, v) in &xml.attrs {
             meta.insert(k.clone(), v.clone());
         }
@@ -130,8 +162,15 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
         value = None;
     } else if task == "demote" && value.is_none() {
         for op in &rsc.ops {
-            let Some(of) = op.xml.attr("on-fail") else { continue };
-            if !op.enabled || !op.name.eq_ignore_ascii_case("monitor") || op.role != Some(Role::Promoted) || op.interval_ms == 0 || of.eq_ignore_ascii_case("demote") {
+            let Some(of) = op.xml.attr("on-fail") else {
+                continue;
+            };
+            if !op.enabled
+                || !op.name.eq_ignore_ascii_case("monitor")
+                || op.role != Some(Role::Promoted)
+                || op.interval_ms == 0
+                || of.eq_ignore_ascii_case("demote")
+            {
                 continue;
             }
             value = Some(of.to_string());
@@ -143,14 +182,17 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
         let entry = op_entry.map(|i| &rsc.ops[i]);
         let ok = entry.is_some_and(|op| {
             op.name.eq_ignore_ascii_case("promote")
-                || (op.name.eq_ignore_ascii_case("monitor") && op.role == Some(Role::Promoted) && op.interval_ms > 0)
+                || (op.name.eq_ignore_ascii_case("monitor")
+                    && op.role == Some(Role::Promoted)
+                    && op.interval_ms > 0)
         });
         if !ok {
             value = None;
         }
     }
     let mut fail_role = Role::Unknown;
-    let mut on_fail: Option<OnFail> = match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let mut on_fail: Option<OnFail> = match value.as_deref().map(str::to_ascii_lowercase).as_deref()
+    {
         None => None,
         Some("block") => Some(OnFail::Block),
         Some("fence") => {
@@ -193,7 +235,11 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
             on_fail = Some(OnFail::ResetRemote);
         }
     } else if on_fail.is_none() && task == "stop" {
-        on_fail = Some(if ws.options.stonith_enabled { OnFail::Fence } else { OnFail::Block });
+        on_fail = Some(if ws.options.stonith_enabled {
+            OnFail::Fence
+        } else {
+            OnFail::Block
+        });
     } else if on_fail.is_none() {
         on_fail = Some(OnFail::Recover);
     }
@@ -203,7 +249,11 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
         }
     }
     if fail_role == Role::Unknown {
-        fail_role = if task == "promote" { Role::Unpromoted } else { Role::Started };
+        fail_role = if task == "promote" {
+            Role::Unpromoted
+        } else {
+            Role::Started
+        };
     }
     OpInfo {
         meta,
@@ -217,10 +267,19 @@ pub(crate) fn unpack_operation(ws: &WorkingSet, r: RscId, key: &str, task: &str,
 /// Actions of a resource (or all actions) with this key, on this node if
 /// given. Like Pacemaker's find_actions, an action without a node matching
 /// a node-specific search gets that node.
-pub(crate) fn find_actions(ws: &mut WorkingSet, rsc: Option<RscId>, key: &str, node: Option<NodeId>) -> Vec<ActionId> {
+pub(crate) fn find_actions(
+    ws: &mut WorkingSet,
+    rsc: Option<RscId>,
+    key: &str,
+    node: Option<NodeId>,
+) -> Vec<ActionId> {
     let candidates: Vec<ActionId> = match rsc {
         Some(r) => ws.resources[r].actions.clone(),
-        None => ws.action_index.get(&key.to_ascii_lowercase()).cloned().unwrap_or_default(),
+        None => ws
+            .action_index
+            .get(&key.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default(),
     };
     let mut out = Vec::new();
     // Newest first, as Pacemaker's prepended lists.
@@ -247,7 +306,12 @@ pub(crate) fn find_actions(ws: &mut WorkingSet, rsc: Option<RscId>, key: &str, n
 }
 
 /// Actions with this key exactly on this node (no node adoption).
-pub(crate) fn find_actions_exact(ws: &WorkingSet, r: RscId, key: &str, node: Option<NodeId>) -> Vec<ActionId> {
+pub(crate) fn find_actions_exact(
+    ws: &WorkingSet,
+    r: RscId,
+    key: &str,
+    node: Option<NodeId>,
+) -> Vec<ActionId> {
     let Some(n) = node else { return Vec::new() };
     let mut out: Vec<ActionId> = ws.resources[r]
         .actions
@@ -261,7 +325,13 @@ pub(crate) fn find_actions_exact(ws: &WorkingSet, r: RscId, key: &str, node: Opt
 }
 
 /// pe__resource_actions: actions of `r` for `task` (interval 0).
-pub(crate) fn rsc_actions(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, task: &str, require_node: bool) -> Vec<ActionId> {
+pub(crate) fn rsc_actions(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    task: &str,
+    require_node: bool,
+) -> Vec<ActionId> {
     let key = op_key(&ws.resources[r].id.clone(), task, 0);
     if require_node {
         find_actions_exact(ws, r, &key, node)
@@ -272,7 +342,12 @@ pub(crate) fn rsc_actions(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, t
 
 /// The first action of a list with this key (and task), on this node if
 /// given: find_first_action.
-pub(crate) fn find_first(ws: &WorkingSet, list: &[ActionId], key: &str, node: Option<NodeId>) -> Option<ActionId> {
+pub(crate) fn find_first(
+    ws: &WorkingSet,
+    list: &[ActionId],
+    key: &str,
+    node: Option<NodeId>,
+) -> Option<ActionId> {
     list.iter().rev().copied().find(|&a| {
         let act = &ws.actions[a];
         act.key.eq_ignore_ascii_case(key)
@@ -335,7 +410,11 @@ fn update_runnable(ws: &mut WorkingSet, a: ActionId, for_graph: bool) {
                 && (!is_guest_node(ws, n) || ws.nodes[n].remote_requires_reset) =>
         {
             ws.actions[a].flags &= !af::RUNNABLE;
-            if ws.resources[r].has(rf::MANAGED) && for_graph && ws.actions[a].task == "stop" && !ws.nodes[n].unclean {
+            if ws.resources[r].has(rf::MANAGED)
+                && for_graph
+                && ws.actions[a].task == "stop"
+                && !ws.nodes[n].unclean
+            {
                 crate::unpack::fence_node(ws, n, "stop is unrunnable", false);
             }
         }
@@ -378,7 +457,14 @@ pub(crate) fn is_guest_node(ws: &WorkingSet, n: NodeId) -> bool {
 /// Pacemaker's custom_action with save_action=true: finds or creates the
 /// action `key` of `rsc` on `node`, then updates its optional and runnable
 /// flags.
-pub(crate) fn custom_action(ws: &mut WorkingSet, rsc: Option<RscId>, key: &str, task: &str, node: Option<NodeId>, optional: bool) -> ActionId {
+pub(crate) fn custom_action(
+    ws: &mut WorkingSet,
+    rsc: Option<RscId>,
+    key: &str,
+    task: &str,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let existing = match rsc {
         Some(r) => find_actions(ws, Some(r), key, node).into_iter().next(),
         None => find_actions(ws, None, key, node).into_iter().next(),
@@ -417,7 +503,14 @@ pub(crate) fn custom_action(ws: &mut WorkingSet, rsc: Option<RscId>, key: &str, 
     a
 }
 
-fn new_action(ws: &mut WorkingSet, rsc: Option<RscId>, key: &str, task: &str, node: Option<NodeId>, optional: bool) -> ActionId {
+fn new_action(
+    ws: &mut WorkingSet,
+    rsc: Option<RscId>,
+    key: &str,
+    task: &str,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let id = ws.actions.len();
     let interval_ms = parse_op_key(key).map(|(_, _, i)| i).unwrap_or(0);
     let mut flags = af::RUNNABLE;
@@ -480,7 +573,13 @@ pub(crate) fn pseudo_op(ws: &mut WorkingSet, name: &str) -> ActionId {
 }
 
 /// A resource pseudo-action such as `grp_running_0`.
-pub(crate) fn rsc_pseudo(ws: &mut WorkingSet, r: RscId, task: &str, optional: bool, runnable: bool) -> ActionId {
+pub(crate) fn rsc_pseudo(
+    ws: &mut WorkingSet,
+    r: RscId,
+    task: &str,
+    optional: bool,
+    runnable: bool,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), task, 0);
     let a = custom_action(ws, Some(r), &key, task, None, optional);
     ws.actions[a].flags |= af::PSEUDO;
@@ -492,22 +591,42 @@ pub(crate) fn rsc_pseudo(ws: &mut WorkingSet, r: RscId, task: &str, optional: bo
     a
 }
 
-pub(crate) fn stop_action(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) -> ActionId {
+pub(crate) fn stop_action(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), "stop", 0);
     custom_action(ws, Some(r), &key, "stop", node, optional)
 }
 
-pub(crate) fn start_action(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) -> ActionId {
+pub(crate) fn start_action(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), "start", 0);
     custom_action(ws, Some(r), &key, "start", node, optional)
 }
 
-pub(crate) fn promote_action(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) -> ActionId {
+pub(crate) fn promote_action(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), "promote", 0);
     custom_action(ws, Some(r), &key, "promote", node, optional)
 }
 
-pub(crate) fn demote_action(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) -> ActionId {
+pub(crate) fn demote_action(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    optional: bool,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), "demote", 0);
     custom_action(ws, Some(r), &key, "demote", node, optional)
 }

@@ -9,7 +9,12 @@ use cib_xml::Role;
 use crate::model::*;
 
 /// pcmk__node_available for an allowed-table entry.
-pub(crate) fn node_available(ws: &WorkingSet, n: NodeId, weight: i32, consider_score: bool) -> bool {
+pub(crate) fn node_available(
+    ws: &WorkingSet,
+    n: NodeId,
+    weight: i32,
+    consider_score: bool,
+) -> bool {
     let node = &ws.nodes[n];
     if !node.online || node.shutdown || node.unclean || node.standby || node.maintenance {
         return false;
@@ -28,9 +33,22 @@ pub(crate) fn any_node_available(ws: &WorkingSet, table: &[Option<NodeScore>]) -
 }
 
 /// compare_nodes: the node order assignment uses.
-fn compare_nodes(ws: &WorkingSet, a: (NodeId, i32), b: (NodeId, i32), active: Option<NodeId>) -> Ordering {
-    let wa = if node_available(ws, a.0, a.1, false) { a.1 } else { -INFINITY };
-    let wb = if node_available(ws, b.0, b.1, false) { b.1 } else { -INFINITY };
+fn compare_nodes(
+    ws: &WorkingSet,
+    a: (NodeId, i32),
+    b: (NodeId, i32),
+    active: Option<NodeId>,
+) -> Ordering {
+    let wa = if node_available(ws, a.0, a.1, false) {
+        a.1
+    } else {
+        -INFINITY
+    };
+    let wb = if node_available(ws, b.0, b.1, false) {
+        b.1
+    } else {
+        -INFINITY
+    };
     if wa != wb {
         return wb.cmp(&wa);
     }
@@ -54,7 +72,10 @@ fn compare_nodes(ws: &WorkingSet, a: (NodeId, i32), b: (NodeId, i32), active: Op
             }
         }
     }
-    ws.nodes[a.0].uname.as_bytes().cmp(ws.nodes[b.0].uname.as_bytes())
+    ws.nodes[a.0]
+        .uname
+        .as_bytes()
+        .cmp(ws.nodes[b.0].uname.as_bytes())
 }
 
 /// The allowed nodes of `r` sorted best first.
@@ -67,6 +88,19 @@ pub(crate) fn sorted_allowed(ws: &WorkingSet, r: RscId) -> Vec<(NodeId, i32)> {
         .filter_map(|(n, e)| e.map(|e| (n, e.weight)))
         .collect();
     v.sort_by(|&a, &b| compare_nodes(ws, a, b, active));
+    v
+}
+
+/// The allowed nodes of `r` sorted best first, without a current-node
+/// preference (pcmk__sort_nodes(nodes, NULL)).
+pub(crate) fn sorted_allowed_no_active(ws: &WorkingSet, r: RscId) -> Vec<(NodeId, i32)> {
+    let mut v: Vec<(NodeId, i32)> = ws.resources[r]
+        .allowed
+        .iter()
+        .enumerate()
+        .filter_map(|(n, e)| e.map(|e| (n, e.weight)))
+        .collect();
+    v.sort_by(|&a, &b| compare_nodes(ws, a, b, None));
     v
 }
 
@@ -91,11 +125,18 @@ pub(crate) fn show_scores(ws: &mut WorkingSet, r: RscId, prefix: &str) {
 }
 
 /// pcmk__finalize_assignment.
-pub(crate) fn finalize_assignment(ws: &mut WorkingSet, r: RscId, chosen: Option<NodeId>, force: bool) -> bool {
+pub(crate) fn finalize_assignment(
+    ws: &mut WorkingSet,
+    r: RscId,
+    chosen: Option<NodeId>,
+    force: bool,
+) -> bool {
     let mut chosen = chosen;
     if !force {
         if let Some(c) = chosen {
-            let w = ws.resources[r].allowed[c].map(|e| e.weight).unwrap_or(ws.nodes[c].weight);
+            let w = ws.resources[r].allowed[c]
+                .map(|e| e.weight)
+                .unwrap_or(ws.nodes[c].weight);
             if w < 0 || (!node_available(ws, c, w, true) && !crate::actions::is_guest_node(ws, c)) {
                 ws.resources[r].next_role = Role::Stopped;
                 chosen = None;
@@ -161,7 +202,9 @@ fn assign_best_node(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> bo
             let parent = ws.resources[r].parent;
             if !ws.is_unique_clone(parent) && b.1 > 0 && node_available(ws, b.0, b.1, false) {
                 if let Some(running) = crate::create::current_node(ws, r) {
-                    let rw = ws.resources[r].allowed[running].map(|e| e.weight).unwrap_or(ws.nodes[running].weight);
+                    let rw = ws.resources[r].allowed[running]
+                        .map(|e| e.weight)
+                        .unwrap_or(ws.nodes[running].weight);
                     if node_available(ws, running, rw, true) {
                         for &(n, w) in nodes.iter().skip(1) {
                             if w != b.1 {
@@ -191,7 +234,11 @@ pub(crate) fn assign(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> O
 }
 
 /// pcmk__primitive_assign.
-pub(crate) fn assign_primitive(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> Option<NodeId> {
+pub(crate) fn assign_primitive(
+    ws: &mut WorkingSet,
+    r: RscId,
+    prefer: Option<NodeId>,
+) -> Option<NodeId> {
     if let Some(p) = ws.resources[r].parent {
         if !ws.resources[p].has(rf::ALLOCATING) {
             assign(ws, p, prefer);
@@ -228,7 +275,10 @@ pub(crate) fn assign_primitive(ws: &mut WorkingSet, r: RscId, prefer: Option<Nod
             }
         }
         unassign(ws, r);
-    } else if rsc.next_role > rsc.role && !ws.options.have_quorum && ws.options.no_quorum_policy == NoQuorumPolicy::Freeze {
+    } else if rsc.next_role > rsc.role
+        && !ws.options.have_quorum
+        && ws.options.no_quorum_policy == NoQuorumPolicy::Freeze
+    {
         ws.resources[r].next_role = ws.resources[r].role;
     }
     show_scores_primitive(ws, r);
@@ -294,9 +344,20 @@ fn apply_with_this(ws: &mut WorkingSet, r: RscId, ci: usize) {
         return;
     }
     let factor = c.score as f32 / INFINITY as f32;
-    let attr = if c.node_attribute.is_empty() { None } else { Some(c.node_attribute.clone()) };
+    let attr = if c.node_attribute.is_empty() {
+        None
+    } else {
+        Some(c.node_attribute.clone())
+    };
     let mut table = ws.resources[r].allowed.clone();
-    crate::colocation::add_colocated_node_scores(ws, c.dependent, &mut table, attr.as_deref(), factor, crate::colocation::SELECT_ACTIVE);
+    crate::colocation::add_colocated_node_scores(
+        ws,
+        c.dependent,
+        &mut table,
+        attr.as_deref(),
+        factor,
+        crate::colocation::SELECT_ACTIVE,
+    );
     ws.resources[r].allowed = table;
 }
 

@@ -113,7 +113,13 @@ pub(crate) fn new_colocation(
     }
 }
 
-fn anti_colocation_order(ws: &mut WorkingSet, first: RscId, first_role: Role, then: RscId, then_role: Role) {
+fn anti_colocation_order(
+    ws: &mut WorkingSet,
+    first: RscId,
+    first_role: Role,
+    then: RscId,
+    then_role: Role,
+) {
     let mut first_tasks = vec![];
     if first_role == Role::Promoted {
         first_tasks.push("demote");
@@ -153,7 +159,13 @@ enum Affects {
     Role,
 }
 
-fn colocation_affects(ws: &WorkingSet, dependent: RscId, primary: RscId, ci: usize, preview: bool) -> Affects {
+fn colocation_affects(
+    ws: &WorkingSet,
+    dependent: RscId,
+    primary: RscId,
+    ci: usize,
+    preview: bool,
+) -> Affects {
     let c = &ws.colocations[ci];
     let d = &ws.resources[dependent];
     let p = &ws.resources[primary];
@@ -161,7 +173,8 @@ fn colocation_affects(ws: &WorkingSet, dependent: RscId, primary: RscId, ci: usi
         return Affects::Nothing;
     }
     if c.dependent_role >= Role::Unpromoted
-        && d.parent.is_some_and(|pp| ws.resources[pp].has(rf::PROMOTABLE))
+        && d.parent
+            .is_some_and(|pp| ws.resources[pp].has(rf::PROMOTABLE))
         && !d.has(rf::PROVISIONAL)
     {
         return Affects::Role;
@@ -199,7 +212,11 @@ fn attr_eq(a: Option<&str>, b: Option<&str>) -> bool {
 /// pcmk__apply_coloc_to_weights.
 fn apply_coloc_to_weights(ws: &mut WorkingSet, dependent: RscId, primary: RscId, ci: usize) {
     let c = ws.colocations[ci].clone();
-    let attribute = if c.node_attribute.is_empty() { "#id" } else { c.node_attribute.as_str() };
+    let attribute = if c.node_attribute.is_empty() {
+        "#id"
+    } else {
+        c.node_attribute.as_str()
+    };
     let primary_node = ws.resources[primary].assigned;
     let value = match primary_node {
         Some(pn) => node_attr(ws, pn, attribute).map(str::to_string),
@@ -226,10 +243,17 @@ fn apply_coloc_to_weights(ws: &mut WorkingSet, dependent: RscId, primary: RscId,
 
 fn apply_coloc_to_priority(ws: &mut WorkingSet, dependent: RscId, primary: RscId, ci: usize) {
     let c = ws.colocations[ci].clone();
-    let (Some(pn), Some(dn)) = (ws.resources[primary].assigned, ws.resources[dependent].assigned) else {
+    let (Some(pn), Some(dn)) = (
+        ws.resources[primary].assigned,
+        ws.resources[dependent].assigned,
+    ) else {
         return;
     };
-    let attribute = if c.node_attribute.is_empty() { "#id" } else { c.node_attribute.as_str() };
+    let attribute = if c.node_attribute.is_empty() {
+        "#id"
+    } else {
+        c.node_attribute.as_str()
+    };
     if !attr_eq(node_attr(ws, dn, attribute), node_attr(ws, pn, attribute)) {
         if c.score == INFINITY && c.dependent_role == Role::Promoted {
             ws.resources[dependent].priority = -INFINITY;
@@ -239,7 +263,11 @@ fn apply_coloc_to_priority(ws: &mut WorkingSet, dependent: RscId, primary: RscId
     if c.primary_role != Role::Unknown && c.primary_role != ws.resources[primary].next_role {
         return;
     }
-    let mult = if c.dependent_role == Role::Unpromoted { -1 } else { 1 };
+    let mult = if c.dependent_role == Role::Unpromoted {
+        -1
+    } else {
+        1
+    };
     let p = ws.resources[dependent].priority;
     ws.resources[dependent].priority = add(mult * c.score, p);
 }
@@ -291,22 +319,39 @@ pub(crate) fn apply_coloc_score(ws: &mut WorkingSet, dependent: RscId, primary: 
                 }
             }
         }
-        Variant::Clone | Variant::Bundle => crate::clone::clone_apply_coloc_primary(ws, dependent, primary, ci),
+        Variant::Clone | Variant::Bundle => {
+            crate::clone::clone_apply_coloc_primary(ws, dependent, primary, ci)
+        }
     }
 }
 
-fn best_node_score_matching_attr(ws: &WorkingSet, r: RscId, attr: &str, value: Option<&str>) -> i32 {
+fn best_node_score_matching_attr(
+    ws: &WorkingSet,
+    r: RscId,
+    attr: &str,
+    value: Option<&str>,
+) -> i32 {
     let mut best = -INFINITY;
     for (n, e) in ws.resources[r].allowed.iter().enumerate() {
         let Some(e) = e else { continue };
-        if e.weight > best && node_available(ws, n, e.weight, false) && attr_eq(value, node_attr(ws, n, attr)) {
+        if e.weight > best
+            && node_available(ws, n, e.weight, false)
+            && attr_eq(value, node_attr(ws, n, attr))
+        {
             best = e.weight;
         }
     }
     best
 }
 
-fn add_node_scores_matching_attr(ws: &WorkingSet, nodes: &mut [Option<NodeScore>], r: RscId, attr: Option<&str>, factor: f32, only_positive: bool) {
+fn add_node_scores_matching_attr(
+    ws: &WorkingSet,
+    nodes: &mut [Option<NodeScore>],
+    r: RscId,
+    attr: Option<&str>,
+    factor: f32,
+    only_positive: bool,
+) {
     let attr = attr.unwrap_or("#uname");
     for (n, e) in nodes.iter_mut().enumerate() {
         let Some(e) = e else { continue };
@@ -318,7 +363,11 @@ fn add_node_scores_matching_attr(ws: &WorkingSet, nodes: &mut [Option<NodeScore>
             continue;
         }
         let wf = factor * score as f32;
-        let mut weight = if wf < 0.0 { (wf - 0.5) as i32 } else { (wf + 0.5) as i32 };
+        let mut weight = if wf < 0.0 {
+            (wf - 0.5) as i32
+        } else {
+            (wf + 0.5) as i32
+        };
         if weight == 0 && score != 0 {
             if factor > 0.0 {
                 weight = 1;
@@ -339,7 +388,14 @@ fn add_node_scores_matching_attr(ws: &WorkingSet, nodes: &mut [Option<NodeScore>
 }
 
 /// pcmk__add_colocated_node_scores.
-pub(crate) fn add_colocated_node_scores(ws: &mut WorkingSet, r: RscId, nodes: &mut Vec<Option<NodeScore>>, attr: Option<&str>, factor: f32, flags: u32) {
+pub(crate) fn add_colocated_node_scores(
+    ws: &mut WorkingSet,
+    r: RscId,
+    nodes: &mut Vec<Option<NodeScore>>,
+    attr: Option<&str>,
+    factor: f32,
+    flags: u32,
+) {
     if ws.resources[r].has(rf::MERGING) {
         return;
     }
@@ -354,7 +410,14 @@ pub(crate) fn add_colocated_node_scores(ws: &mut WorkingSet, r: RscId, nodes: &m
         add_colocated_node_scores(ws, first, &mut work, attr, factor, flags);
     } else {
         work = nodes.clone();
-        add_node_scores_matching_attr(ws, &mut work, r, attr, factor, flags & SELECT_NONNEGATIVE != 0);
+        add_node_scores_matching_attr(
+            ws,
+            &mut work,
+            r,
+            attr,
+            factor,
+            flags & SELECT_NONNEGATIVE != 0,
+        );
     }
     if any_node_available(ws, &work) {
         let multiplier: f32 = if factor < 0.0 { -1.0 } else { 1.0 };
@@ -377,7 +440,14 @@ pub(crate) fn add_colocated_node_scores(ws: &mut WorkingSet, r: RscId, nodes: &m
             let f = multiplier * ws.colocations[ci].score as f32 / INFINITY as f32;
             let na = ws.colocations[ci].node_attribute.clone();
             let na = if na.is_empty() { None } else { Some(na) };
-            add_colocated_node_scores(ws, other, &mut work, na.as_deref(), f, flags | SELECT_ACTIVE);
+            add_colocated_node_scores(
+                ws,
+                other,
+                &mut work,
+                na.as_deref(),
+                f,
+                flags | SELECT_ACTIVE,
+            );
         }
     } else if flags & SELECT_ACTIVE != 0 {
         ws.resources[r].clear(rf::MERGING);

@@ -67,7 +67,14 @@ fn discover_of(s: Option<&str>) -> Discover {
     }
 }
 
-fn add_location(ws: &mut WorkingSet, id: &str, r: RscId, discover: Discover, role: Role, nodes: Vec<(NodeId, i32)>) {
+fn add_location(
+    ws: &mut WorkingSet,
+    id: &str,
+    r: RscId,
+    discover: Discover,
+    role: Role,
+    nodes: Vec<(NodeId, i32)>,
+) {
     if discover == Discover::Exclusive {
         ws.resources[r].exclusive_discover = true;
     }
@@ -91,11 +98,15 @@ fn unpack_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     let sets: Vec<&Element> = c.children_named("resource_set").collect();
     if !sets.is_empty() {
         for set in sets {
-            let Some(set) = ctx.idx.expand(set) else { return };
+            let Some(set) = ctx.idx.expand(set) else {
+                return;
+            };
             let role = set.attr("role");
             let score = set.attr("score");
             for rr in set.children_named("resource_ref") {
-                let Some(r) = ctx.rsc(ws, rr.id()) else { return };
+                let Some(r) = ctx.rsc(ws, rr.id()) else {
+                    return;
+                };
                 unpack_rsc_location(ws, ctx, c, r, role, score, None);
             }
         }
@@ -119,7 +130,10 @@ fn unpack_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
             None => (false, pattern),
         };
         let Some(re) = crate::regex::Regex::new(pat) else {
-            ws.messages.push(format!("Ignoring constraint '{}' because rsc-pattern has invalid value '{pattern}'", c.id()));
+            ws.messages.push(format!(
+                "Ignoring constraint '{}' because rsc-pattern has invalid value '{pattern}'",
+                c.id()
+            ));
             return;
         };
         let all: Vec<RscId> = ws.top.clone();
@@ -135,7 +149,15 @@ fn unpack_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     }
 }
 
-fn unpack_rsc_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element, r: RscId, role: Option<&str>, score: Option<&str>, matches: Option<&[Option<String>]>) {
+fn unpack_rsc_location(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    c: &Element,
+    r: RscId,
+    role: Option<&str>,
+    score: Option<&str>,
+    matches: Option<&[Option<String>]>,
+) {
     let id = c.id().to_string();
     let discover = discover_of(c.attr("resource-discovery"));
     let score = score.or(c.attr("score"));
@@ -151,8 +173,17 @@ fn unpack_rsc_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element, r: R
     }
 }
 
-fn generate_location_rule(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, r: RscId, rule: &Element, discover: Discover, matches: Option<&[Option<String>]>) {
-    let Some(rule) = ctx.idx.expand(rule) else { return };
+fn generate_location_rule(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    r: RscId,
+    rule: &Element,
+    discover: Discover,
+    matches: Option<&[Option<String>]>,
+) {
+    let Some(rule) = ctx.idx.expand(rule) else {
+        return;
+    };
     let rule_id = rule.id().to_string();
     let role = rule.attr("role");
     if role.is_some_and(|x| Role::parse(x).is_none()) {
@@ -171,7 +202,9 @@ fn generate_location_rule(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, r: RscId, rule
             None => (None, true),
         },
     };
-    let do_and = !rule.attr("boolean-op").is_some_and(|b| b.eq_ignore_ascii_case("or"));
+    let do_and = !rule
+        .attr("boolean-op")
+        .is_some_and(|b| b.eq_ignore_ascii_case("or"));
     let node_score = |ws: &WorkingSet, n: NodeId| -> i32 {
         match &score {
             None => 0,
@@ -221,7 +254,11 @@ fn generate_location_rule(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, r: RscId, rule
     }
     let mut rf_ = Role::Unknown;
     if let Some(role) = role.and_then(Role::parse) {
-        rf_ = if role == Role::Unpromoted { Role::Unknown } else { role };
+        rf_ = if role == Role::Unpromoted {
+            Role::Unknown
+        } else {
+            role
+        };
     }
     add_location(ws, &rule_id, r, discover, rf_, list);
 }
@@ -288,11 +325,16 @@ fn influence(ws: &WorkingSet, r: RscId, s: Option<&str>) -> bool {
 
 fn unpack_colocation(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     let id = c.id().to_string();
-    let score = c.attr("score").map(|s| parse_score(s, &ws.options.health)).unwrap_or(0);
+    let score = c
+        .attr("score")
+        .map(|s| parse_score(s, &ws.options.health))
+        .unwrap_or(0);
     let infl = c.attr("influence");
     let mut last: Option<&Element> = None;
     for set in c.children_named("resource_set") {
-        let Some(set) = ctx.idx.expand(set) else { return };
+        let Some(set) = ctx.idx.expand(set) else {
+            return;
+        };
         unpack_colocation_set(ws, ctx, set, score, &id, infl);
         if let Some(l) = last {
             colocate_rsc_sets(ws, ctx, &id, l, set, score, infl);
@@ -302,23 +344,49 @@ fn unpack_colocation(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     if last.is_some() {
         return;
     }
-    let (Some(d), Some(p)) = (c.attr("rsc"), c.attr("with-rsc")) else { return };
+    let (Some(d), Some(p)) = (c.attr("rsc"), c.attr("with-rsc")) else {
+        return;
+    };
     let (Some(dr), Some(pr)) = (ctx.rsc(ws, d), ctx.rsc(ws, p)) else {
-        ws.messages.push(format!("Ignoring constraint '{id}' because resource does not exist"));
+        ws.messages.push(format!(
+            "Ignoring constraint '{id}' because resource does not exist"
+        ));
         return;
     };
     let inf = influence(ws, dr, infl);
-    new_colocation(ws, &id, c.attr("node-attribute"), score, dr, pr, c.attr("rsc-role"), c.attr("with-rsc-role"), inf);
+    new_colocation(
+        ws,
+        &id,
+        c.attr("node-attribute"),
+        score,
+        dr,
+        pr,
+        c.attr("rsc-role"),
+        c.attr("with-rsc-role"),
+        inf,
+    );
 }
 
 fn set_refs(ws: &WorkingSet, ctx: &Ctx<'_, '_>, set: &Element) -> Option<Vec<RscId>> {
-    set.children_named("resource_ref").map(|r| ctx.rsc(ws, r.id())).collect()
+    set.children_named("resource_ref")
+        .map(|r| ctx.rsc(ws, r.id()))
+        .collect()
 }
 
-fn unpack_colocation_set(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, set: &Element, score: i32, id: &str, infl: Option<&str>) {
+fn unpack_colocation_set(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    set: &Element,
+    score: i32,
+    id: &str,
+    infl: Option<&str>,
+) {
     let set_id = set.id().to_string();
     let role = set.attr("role");
-    let local = set.attr("score").map(|s| parse_score(s, &ws.options.health)).unwrap_or(score);
+    let local = set
+        .attr("score")
+        .map(|s| parse_score(s, &ws.options.health))
+        .unwrap_or(score);
     if local == 0 {
         return;
     }
@@ -326,7 +394,9 @@ fn unpack_colocation_set(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, set: &Element, 
     if set.attr("sequential").and_then(parse_bool) == Some(false) {
         return;
     }
-    let Some(rscs) = set_refs(ws, ctx, set) else { return };
+    let Some(rscs) = set_refs(ws, ctx, set) else {
+        return;
+    };
     let _ = id;
     if local > 0 && ordering.eq_ignore_ascii_case("group") {
         let mut with: Option<RscId> = None;
@@ -359,15 +429,31 @@ fn unpack_colocation_set(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, set: &Element, 
     }
 }
 
-fn colocate_rsc_sets(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, id: &str, set1: &Element, set2: &Element, score: i32, infl: Option<&str>) {
+fn colocate_rsc_sets(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    id: &str,
+    set1: &Element,
+    set2: &Element,
+    score: i32,
+    infl: Option<&str>,
+) {
     if score == 0 {
         return;
     }
     let (role1, role2) = (set1.attr("role"), set2.attr("role"));
-    let Some(r1s) = set_refs(ws, ctx, set1) else { return };
-    let Some(r2s) = set_refs(ws, ctx, set2) else { return };
+    let Some(r1s) = set_refs(ws, ctx, set1) else {
+        return;
+    };
+    let Some(r2s) = set_refs(ws, ctx, set2) else {
+        return;
+    };
     let seq = |s: &Element| s.attr("sequential").and_then(parse_bool).unwrap_or(true);
-    let rsc1 = if seq(set1) { r1s.first().copied() } else { None };
+    let rsc1 = if seq(set1) {
+        r1s.first().copied()
+    } else {
+        None
+    };
     let rsc2 = if seq(set2) { r2s.last().copied() } else { None };
     match (rsc1, rsc2) {
         (Some(a), Some(b)) => {
@@ -416,7 +502,13 @@ enum Symmetry {
 fn order_kind(x: &Element) -> Kind {
     match x.attr("kind") {
         None => match x.attr("score") {
-            Some(s) if scan_int(s).unwrap_or(0) == 0 && !cib_xml::score::is_infinity(s) && !cib_xml::score::is_minus_infinity(s) => Kind::Optional,
+            Some(s)
+                if scan_int(s).unwrap_or(0) == 0
+                    && !cib_xml::score::is_infinity(s)
+                    && !cib_xml::score::is_minus_infinity(s) =>
+            {
+                Kind::Optional
+            }
             _ => Kind::Mandatory,
         },
         Some(k) if k.eq_ignore_ascii_case("Optional") => Kind::Optional,
@@ -476,7 +568,10 @@ fn invert(action: &str) -> Option<&'static str> {
 }
 
 fn restart_type_restart(ws: &WorkingSet, r: RscId) -> bool {
-    ws.resources[r].meta.get("restart-type").is_some_and(|v| v.eq_ignore_ascii_case("restart"))
+    ws.resources[r]
+        .meta
+        .get("restart-type")
+        .is_some_and(|v| v.eq_ignore_ascii_case("restart"))
 }
 
 fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
@@ -487,7 +582,9 @@ fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     let mut any = false;
     for set in c.children_named("resource_set") {
         any = true;
-        let Some(set) = ctx.idx.expand(set) else { return };
+        let Some(set) = ctx.idx.expand(set) else {
+            return;
+        };
         unpack_order_set(ws, ctx, set, kind, sym_attr);
         if let Some(l) = last {
             order_rsc_sets(ws, ctx, &id, l, set, kind, Symmetry::Symmetric);
@@ -500,13 +597,20 @@ fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     if any {
         return;
     }
-    let (Some(f), Some(t)) = (c.attr("first"), c.attr("then")) else { return };
+    let (Some(f), Some(t)) = (c.attr("first"), c.attr("then")) else {
+        return;
+    };
     let (Some(fr), Some(tr)) = (ctx.rsc(ws, f), ctx.rsc(ws, t)) else {
-        ws.messages.push(format!("Ignoring constraint '{id}' because resource does not exist"));
+        ws.messages.push(format!(
+            "Ignoring constraint '{id}' because resource does not exist"
+        ));
         return;
     };
     let first_action = c.attr("first-action").unwrap_or("start").to_string();
-    let then_action = c.attr("then-action").map(str::to_string).unwrap_or_else(|| first_action.clone());
+    let then_action = c
+        .attr("then-action")
+        .map(str::to_string)
+        .unwrap_or_else(|| first_action.clone());
     let symmetry = order_symmetry(c, kind, None);
     let mut flags = flags_for_kind(kind, &first_action, symmetry);
     if kind == Kind::Optional && restart_type_restart(ws, tr) {
@@ -514,7 +618,16 @@ fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
     }
     let min_required = min_first_instances(ws, fr, c);
     if min_required > 0 {
-        clone_min_ordering(ws, &id, fr, &first_action, tr, &then_action, flags, min_required);
+        clone_min_ordering(
+            ws,
+            &id,
+            fr,
+            &first_action,
+            tr,
+            &then_action,
+            flags,
+            min_required,
+        );
     } else {
         order_resource_actions(ws, fr, &first_action, tr, &then_action, flags);
     }
@@ -527,7 +640,9 @@ fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
                 }
                 order_resource_actions(ws, tr, ta, fr, fa, flags);
             }
-            _ => ws.messages.push(format!("Cannot invert constraint '{id}' (please specify inverse manually)")),
+            _ => ws.messages.push(format!(
+                "Cannot invert constraint '{id}' (please specify inverse manually)"
+            )),
         }
     }
 }
@@ -546,26 +661,65 @@ fn min_first_instances(ws: &WorkingSet, r: RscId, c: &Element) -> i32 {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn clone_min_ordering(ws: &mut WorkingSet, id: &str, fr: RscId, fa: &str, tr: RscId, ta: &str, flags: u32, min: i32) {
+fn clone_min_ordering(
+    ws: &mut WorkingSet,
+    id: &str,
+    fr: RscId,
+    fa: &str,
+    tr: RscId,
+    ta: &str,
+    flags: u32,
+    min: i32,
+) {
     let task = format!("clone-one-or-more:{id}");
     let met = crate::actions::pseudo_op(ws, &task);
     ws.actions[met].required_runnable_before = min;
     ws.actions[met].flags |= af::REQUIRES_ANY;
     for child in ws.resources[fr].children.clone() {
         let k = op_key(&ws.resources[child].id, fa, 0);
-        new_ordering(ws, Some(child), Some(k), None, None, None, Some(met), of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED);
+        new_ordering(
+            ws,
+            Some(child),
+            Some(k),
+            None,
+            None,
+            None,
+            Some(met),
+            of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED,
+        );
     }
     let k = op_key(&ws.resources[tr].id, ta, 0);
-    new_ordering(ws, None, None, Some(met), Some(tr), Some(k), None, flags | of::RUNNABLE_LEFT);
+    new_ordering(
+        ws,
+        None,
+        None,
+        Some(met),
+        Some(tr),
+        Some(k),
+        None,
+        flags | of::RUNNABLE_LEFT,
+    );
 }
 
-fn unpack_order_set(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, set: &Element, parent_kind: Kind, parent_sym: Option<&str>) {
+fn unpack_order_set(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    set: &Element,
+    parent_kind: Kind,
+    parent_sym: Option<&str>,
+) {
     let action = set.attr("action").unwrap_or("start").to_string();
-    let local_kind = if set.attr("kind").is_some() { order_kind(set) } else { parent_kind };
+    let local_kind = if set.attr("kind").is_some() {
+        order_kind(set)
+    } else {
+        parent_kind
+    };
     let sequential = is_true(Some(set.attr("sequential").unwrap_or("1")));
     let symmetry = order_symmetry(set, parent_kind, parent_sym);
     let flags = flags_for_kind(local_kind, &action, symmetry);
-    let Some(rscs) = set_refs(ws, ctx, set) else { return };
+    let Some(rscs) = set_refs(ws, ctx, set) else {
+        return;
+    };
     if rscs.len() == 1 {
         return;
     }
@@ -600,10 +754,21 @@ fn unpack_order_set(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, set: &Element, paren
     }
 }
 
-fn order_rsc_sets(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, id: &str, set1: &Element, set2: &Element, kind: Kind, symmetry: Symmetry) {
+fn order_rsc_sets(
+    ws: &mut WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    id: &str,
+    set1: &Element,
+    set2: &Element,
+    kind: Kind,
+    symmetry: Symmetry,
+) {
     let mut a1 = set1.attr("action").unwrap_or("start").to_string();
     let mut a2 = set2.attr("action").unwrap_or("start").to_string();
-    let mut require_all = set1.attr("require-all").and_then(parse_bool).unwrap_or(true);
+    let mut require_all = set1
+        .attr("require-all")
+        .and_then(parse_bool)
+        .unwrap_or(true);
     if symmetry == Symmetry::Inverse {
         a1 = invert(&a1).unwrap_or("").to_string();
         a2 = invert(&a2).unwrap_or("").to_string();
@@ -612,8 +777,12 @@ fn order_rsc_sets(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, id: &str, set1: &Eleme
         require_all = true;
     }
     let flags = flags_for_kind(kind, &a2, symmetry);
-    let Some(r1s) = set_refs(ws, ctx, set1) else { return };
-    let Some(r2s) = set_refs(ws, ctx, set2) else { return };
+    let Some(r1s) = set_refs(ws, ctx, set1) else {
+        return;
+    };
+    let Some(r2s) = set_refs(ws, ctx, set2) else {
+        return;
+    };
     let _ = id;
     if !require_all {
         let task = format!("one-or-more:{}", set1.id());
@@ -621,22 +790,48 @@ fn order_rsc_sets(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, id: &str, set1: &Eleme
         ws.actions[unordered].flags |= af::REQUIRES_ANY;
         for r in r1s {
             let k = op_key(&ws.resources[r].id, &a1, 0);
-            new_ordering(ws, Some(r), Some(k), None, None, None, Some(unordered), of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED);
+            new_ordering(
+                ws,
+                Some(r),
+                Some(k),
+                None,
+                None,
+                None,
+                Some(unordered),
+                of::ONE_OR_MORE | of::IMPLIES_THEN_PRINTED,
+            );
         }
         for r in r2s {
             let k = op_key(&ws.resources[r].id, &a2, 0);
-            new_ordering(ws, None, None, Some(unordered), Some(r), Some(k), None, flags | of::RUNNABLE_LEFT);
+            new_ordering(
+                ws,
+                None,
+                None,
+                Some(unordered),
+                Some(r),
+                Some(k),
+                None,
+                flags | of::RUNNABLE_LEFT,
+            );
         }
         return;
     }
     let seq = |s: &Element| is_true(s.attr("sequential"));
     let rsc1 = if seq(set1) {
-        if symmetry == Symmetry::Inverse { r1s.first().copied() } else { r1s.last().copied() }
+        if symmetry == Symmetry::Inverse {
+            r1s.first().copied()
+        } else {
+            r1s.last().copied()
+        }
     } else {
         None
     };
     let rsc2 = if seq(set2) {
-        if symmetry == Symmetry::Inverse { r2s.last().copied() } else { r2s.first().copied() }
+        if symmetry == Symmetry::Inverse {
+            r2s.last().copied()
+        } else {
+            r2s.first().copied()
+        }
     } else {
         None
     };

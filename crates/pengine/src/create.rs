@@ -4,7 +4,10 @@
 
 use cib_xml::Role;
 
-use crate::actions::{custom_action, demote_action, find_actions_exact, promote_action, rsc_actions, set_reason, start_action, stop_action};
+use crate::actions::{
+    custom_action, demote_action, find_actions_exact, promote_action, rsc_actions, set_reason,
+    start_action, stop_action,
+};
 use crate::model::*;
 use crate::order::{new_ordering, order_actions, order_resource_actions};
 use crate::util::op_key;
@@ -118,7 +121,13 @@ fn action_matrix(cur: Role, next: Role) -> Transition {
 
 /// Returns false when there is no function for the transition (the
 /// callers then stop walking the matrix).
-fn run_transition(ws: &mut WorkingSet, r: RscId, t: Transition, node: Option<NodeId>, optional: bool) -> bool {
+fn run_transition(
+    ws: &mut WorkingSet,
+    r: RscId,
+    t: Transition,
+    node: Option<NodeId>,
+    optional: bool,
+) -> bool {
     match t {
         Transition::Stop => stop_resource(ws, r, optional),
         Transition::Start => start_resource(ws, r, node, optional),
@@ -131,7 +140,10 @@ fn run_transition(ws: &mut WorkingSet, r: RscId, t: Transition, node: Option<Nod
 
 fn is_expected_node(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
     let rsc = &ws.resources[r];
-    rsc.has(rf::STOP_UNEXPECTED) && rsc.has(rf::RESTARTING) && rsc.next_role > Role::Stopped && rsc.assigned == Some(n)
+    rsc.has(rf::STOP_UNEXPECTED)
+        && rsc.has(rf::RESTARTING)
+        && rsc.next_role > Role::Stopped
+        && rsc.assigned == Some(n)
 }
 
 fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
@@ -169,7 +181,11 @@ fn schedule_cleanup(ws: &mut WorkingSet, r: RscId, n: NodeId, optional: bool) {
     if ws.resources[r].has(rf::FAILED) || ws.nodes[n].unclean || !ws.nodes[n].online {
         return;
     }
-    let flag = if optional { of::IMPLIES_THEN } else { of::OPTIONAL };
+    let flag = if optional {
+        of::IMPLIES_THEN
+    } else {
+        of::OPTIONAL
+    };
     let key = op_key(&ws.resources[r].id.clone(), "delete", 0);
     custom_action(ws, Some(r), &key, "delete", Some(n), optional);
     order_resource_actions(ws, r, "stop", r, "delete", flag);
@@ -194,14 +210,18 @@ pub(crate) fn order_vs_unfence(ws: &mut WorkingSet, r: RscId, n: NodeId, a: Acti
         let unfence = crate::fencing::fence_op(ws, n, Some("on"), true, None);
         order_actions(ws, unfence, a, order);
         if !node_unfenced(ws, n) {
-            let f = crate::fencing::fence_op(ws, n, Some("on"), false, Some("required by resource"));
+            let f =
+                crate::fencing::fence_op(ws, n, Some("on"), false, Some("required by resource"));
             let _ = f;
         }
     }
 }
 
 fn node_unfenced(ws: &WorkingSet, n: NodeId) -> bool {
-    ws.nodes[n].attrs.get("#node-unfenced").is_some_and(|v| v != "0")
+    ws.nodes[n]
+        .attrs
+        .get("#node-unfenced")
+        .is_some_and(|v| v != "0")
 }
 
 fn promote_resource(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, optional: bool) {
@@ -228,7 +248,13 @@ fn demote_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
     }
 }
 
-fn schedule_restart_actions(ws: &mut WorkingSet, r: RscId, current: Option<NodeId>, need_stop: bool, need_promote: bool) {
+fn schedule_restart_actions(
+    ws: &mut WorkingSet,
+    r: RscId,
+    current: Option<NodeId>,
+    need_stop: bool,
+    need_promote: bool,
+) {
     ws.resources[r].set(rf::RESTARTING);
     let mut role = ws.resources[r].role;
     while role != Role::Stopped {
@@ -272,7 +298,11 @@ fn schedule_role_transition_actions(ws: &mut WorkingSet, r: RscId) {
 /// pcmk__primitive_create_actions.
 pub(crate) fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
     if ws.resources[r].next_role == Role::Unknown {
-        ws.resources[r].next_role = if ws.resources[r].assigned.is_none() { Role::Stopped } else { Role::Started };
+        ws.resources[r].next_role = if ws.resources[r].assigned.is_none() {
+            Role::Stopped
+        } else {
+            Role::Started
+        };
     }
     let (current, num_all, num_clean) = find_active_on(ws, r);
     for n in ws.resources[r].dangling_migrations.clone() {
@@ -291,8 +321,17 @@ pub(crate) fn create_primitive_actions(ws: &mut WorkingSet, r: RscId) {
         }
     }
     let multiply_active;
-    let (pms, pmt) = (ws.resources[r].partial_migration_source, ws.resources[r].partial_migration_target);
-    if pms.is_some() && pmt.is_some() && allow_migrate && num_all == 2 && current == pms && assigned == pmt {
+    let (pms, pmt) = (
+        ws.resources[r].partial_migration_source,
+        ws.resources[r].partial_migration_target,
+    );
+    if pms.is_some()
+        && pmt.is_some()
+        && allow_migrate
+        && num_all == 2
+        && current == pms
+        && assigned == pmt
+    {
         multiply_active = false;
     } else if pms.is_some() || pmt.is_some() {
         need_stop = true;
@@ -366,14 +405,32 @@ fn create_recurring_actions(ws: &mut WorkingSet, r: RscId) {
         if op.interval_ms == 0 {
             continue;
         }
-        if matches!(op.name.as_str(), "stop" | "start" | "demote" | "promote" | "reload-agent" | "migrate_to" | "migrate_from") {
+        if matches!(
+            op.name.as_str(),
+            "stop"
+                | "start"
+                | "demote"
+                | "promote"
+                | "reload-agent"
+                | "migrate_to"
+                | "migrate_from"
+        ) {
             continue;
         }
         // Duplicate name+interval: ignored entirely.
-        if ops.iter().filter(|o| o.name == op.name && o.interval_ms == op.interval_ms).count() > 1 {
+        if ops
+            .iter()
+            .filter(|o| o.name == op.name && o.interval_ms == op.interval_ms)
+            .count()
+            > 1
+        {
             continue;
         }
-        let role = op.xml.attr("role").map(|s| Role::parse(s).unwrap_or(Role::Unknown)).unwrap_or(Role::Unknown);
+        let role = op
+            .xml
+            .attr("role")
+            .map(|s| Role::parse(s).unwrap_or(Role::Unknown))
+            .unwrap_or(Role::Unknown);
         let key = op_key(&ws.resources[r].id.clone(), &op.name, op.interval_ms);
         if crate::actions::find_op_entry(ws, r, &key, false).is_none() {
             continue;
@@ -386,18 +443,37 @@ fn create_recurring_actions(ws: &mut WorkingSet, r: RscId) {
     }
 }
 
-pub(crate) fn new_cancel_action(ws: &mut WorkingSet, r: RscId, task: &str, interval_ms: u64, n: NodeId) -> ActionId {
+pub(crate) fn new_cancel_action(
+    ws: &mut WorkingSet,
+    r: RscId,
+    task: &str,
+    interval_ms: u64,
+    n: NodeId,
+) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), task, interval_ms);
     let a = custom_action(ws, Some(r), &key, "cancel", Some(n), false);
     ws.actions[a].task = "cancel".into();
-    ws.actions[a].meta.insert("operation".into(), task.to_string());
-    ws.actions[a].meta.insert("interval".into(), interval_ms.to_string());
+    ws.actions[a]
+        .meta
+        .insert("operation".into(), task.to_string());
+    ws.actions[a]
+        .meta
+        .insert("interval".into(), interval_ms.to_string());
     ws.actions[a].cancel_task = Some(task.to_string());
     a
 }
 
 #[allow(clippy::too_many_arguments)]
-fn recurring_for_active(ws: &mut WorkingSet, r: RscId, start: ActionId, node: Option<NodeId>, name: &str, interval: u64, role: Role, key: &str) {
+fn recurring_for_active(
+    ws: &mut WorkingSet,
+    r: RscId,
+    start: ActionId,
+    node: Option<NodeId>,
+    name: &str,
+    interval: u64,
+    role: Role,
+    key: &str,
+) {
     if role == Role::Stopped {
         return;
     }
@@ -414,7 +490,9 @@ fn recurring_for_active(ws: &mut WorkingSet, r: RscId, start: ActionId, node: Op
         }
     };
     let next_role = ws.resources[r].next_role;
-    if (role != Role::Unknown && next_role != role) || (role == Role::Unknown && next_role == Role::Promoted) {
+    if (role != Role::Unknown && next_role != role)
+        || (role == Role::Unknown && next_role == Role::Promoted)
+    {
         if is_optional {
             if let Some(n) = node {
                 let cancel = new_cancel_action(ws, r, name, interval, n);
@@ -429,7 +507,16 @@ fn recurring_for_active(ws: &mut WorkingSet, r: RscId, start: ActionId, node: Op
                     _ => None,
                 };
                 if let Some(k) = after {
-                    new_ordering(ws, Some(r), None, Some(cancel), Some(r), Some(k), None, of::RUNNABLE_LEFT);
+                    new_ordering(
+                        ws,
+                        Some(r),
+                        None,
+                        Some(cancel),
+                        Some(r),
+                        Some(k),
+                        None,
+                        of::RUNNABLE_LEFT,
+                    );
                 }
             }
         }
@@ -442,23 +529,69 @@ fn recurring_for_active(ws: &mut WorkingSet, r: RscId, start: ActionId, node: Op
         ws.actions[mon].flags &= !af::RUNNABLE;
     }
     if next_role == Role::Promoted {
-        ws.actions[mon].meta.insert("op_target_rc".into(), "8".into());
+        ws.actions[mon]
+            .meta
+            .insert("op_target_rc".into(), "8".into());
     }
     if node.is_none() || ws.resources[r].has(rf::MANAGED) {
         let id = ws.resources[r].id.clone();
         let mk = ws.actions[mon].key.clone();
-        new_ordering(ws, Some(r), Some(op_key(&id, "start", 0)), None, None, Some(mk.clone()), Some(mon), of::IMPLIES_THEN | of::RUNNABLE_LEFT);
-        new_ordering(ws, Some(r), Some(op_key(&id, "reload-agent", 0)), None, None, Some(mk), Some(mon), of::IMPLIES_THEN | of::RUNNABLE_LEFT);
+        new_ordering(
+            ws,
+            Some(r),
+            Some(op_key(&id, "start", 0)),
+            None,
+            None,
+            Some(mk.clone()),
+            Some(mon),
+            of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+        );
+        new_ordering(
+            ws,
+            Some(r),
+            Some(op_key(&id, "reload-agent", 0)),
+            None,
+            None,
+            Some(mk),
+            Some(mon),
+            of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+        );
         if next_role == Role::Promoted {
-            new_ordering(ws, Some(r), Some(op_key(&id, "promote", 0)), None, Some(r), None, Some(mon), of::OPTIONAL | of::RUNNABLE_LEFT);
+            new_ordering(
+                ws,
+                Some(r),
+                Some(op_key(&id, "promote", 0)),
+                None,
+                Some(r),
+                None,
+                Some(mon),
+                of::OPTIONAL | of::RUNNABLE_LEFT,
+            );
         } else if ws.resources[r].role == Role::Promoted {
-            new_ordering(ws, Some(r), Some(op_key(&id, "demote", 0)), None, Some(r), None, Some(mon), of::OPTIONAL | of::RUNNABLE_LEFT);
+            new_ordering(
+                ws,
+                Some(r),
+                Some(op_key(&id, "demote", 0)),
+                None,
+                Some(r),
+                None,
+                Some(mon),
+                of::OPTIONAL | of::RUNNABLE_LEFT,
+            );
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn recurring_for_inactive(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, name: &str, interval: u64, role: Role, key: &str) {
+fn recurring_for_inactive(
+    ws: &mut WorkingSet,
+    r: RscId,
+    node: Option<NodeId>,
+    name: &str,
+    interval: u64,
+    role: Role,
+    key: &str,
+) {
     if role != Role::Stopped {
         return;
     }
@@ -472,21 +605,35 @@ fn recurring_for_inactive(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, n
                 let cancel = new_cancel_action(ws, r, name, interval, sn);
                 if matches!(ws.resources[r].next_role, Role::Started | Role::Unpromoted) {
                     let k = op_key(&ws.resources[r].id.clone(), "start", 0);
-                    new_ordering(ws, Some(r), None, Some(cancel), Some(r), Some(k), None, of::RUNNABLE_LEFT);
+                    new_ordering(
+                        ws,
+                        Some(r),
+                        None,
+                        Some(cancel),
+                        Some(r),
+                        Some(k),
+                        None,
+                        of::RUNNABLE_LEFT,
+                    );
                 }
             }
             continue;
         }
         let is_optional = !find_actions_exact(ws, r, key, Some(sn)).is_empty();
         let mon = custom_action(ws, Some(r), key, name, Some(sn), is_optional);
-        ws.actions[mon].meta.insert("op_target_rc".into(), "7".into());
+        ws.actions[mon]
+            .meta
+            .insert("op_target_rc".into(), "7".into());
         if ws.resources[r].has(rf::MANAGED) {
             for p in rsc_actions(ws, r, Some(sn), "monitor", false) {
                 order_actions(ws, p, mon, of::RUNNABLE_LEFT);
             }
         }
         for stop in rsc_actions(ws, r, Some(sn), "stop", true) {
-            if !ws.actions[stop].has(af::OPTIONAL) && !ws.actions[mon].has(af::OPTIONAL) && !ws.resources[r].has(rf::MANAGED) {
+            if !ws.actions[stop].has(af::OPTIONAL)
+                && !ws.actions[mon].has(af::OPTIONAL)
+                && !ws.resources[r].has(rf::MANAGED)
+            {
                 ws.actions[mon].flags |= af::OPTIONAL;
             }
             if !ws.actions[stop].has(af::RUNNABLE) {
@@ -494,7 +641,16 @@ fn recurring_for_inactive(ws: &mut WorkingSet, r: RscId, node: Option<NodeId>, n
             }
             if ws.resources[r].has(rf::MANAGED) {
                 let k = op_key(&ws.resources[r].id.clone(), "stop", 0);
-                new_ordering(ws, Some(r), Some(k), Some(stop), None, None, Some(mon), of::IMPLIES_THEN | of::RUNNABLE_LEFT);
+                new_ordering(
+                    ws,
+                    Some(r),
+                    Some(k),
+                    Some(stop),
+                    None,
+                    None,
+                    Some(mon),
+                    of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+                );
             }
         }
         if !ws.nodes[sn].online || ws.nodes[sn].unclean {
@@ -509,13 +665,28 @@ pub(crate) fn primitive_internal_constraints(ws: &mut WorkingSet, r: RscId) {
         return;
     }
     let top = ws.top_parent(r);
-    order_resource_actions(ws, r, "stop", r, "start", of::OPTIONAL | of::IMPLIES_THEN | of::RESTART);
+    order_resource_actions(
+        ws,
+        r,
+        "stop",
+        r,
+        "start",
+        of::OPTIONAL | of::IMPLIES_THEN | of::RESTART,
+    );
     if ws.resources[top].has(rf::PROMOTABLE) || ws.resources[r].role > Role::Unpromoted {
         order_resource_actions(ws, r, "demote", r, "stop", of::PROMOTED_IMPLIES_FIRST);
         order_resource_actions(ws, r, "start", r, "promote", of::RUNNABLE_LEFT);
     }
-    order_resource_actions(ws, r, "lrm_delete", r, "monitor", of::SAME_NODE | of::THEN_CANCELS_FIRST);
-    let check_utilization = !ws.resources[r].utilization.is_empty() && ws.options.placement_strategy != "default";
+    order_resource_actions(
+        ws,
+        r,
+        "lrm_delete",
+        r,
+        "monitor",
+        of::SAME_NODE | of::THEN_CANCELS_FIRST,
+    );
+    let check_utilization =
+        !ws.resources[r].utilization.is_empty() && ws.options.placement_strategy != "default";
     if check_utilization {
         crate::utilization::create_utilization_constraints(ws, r);
     }

@@ -8,7 +8,12 @@ use crate::unpack::HistOp;
 /// parameters than the resource has now. Digest comparison needs the
 /// agent's parameter digest (computed with the graph work); until then an
 /// entry is treated as unchanged.
-pub(crate) fn should_clear_for_param_change(_ws: &WorkingSet, _r: RscId, _n: NodeId, op: &HistOp<'_>) -> bool {
+pub(crate) fn should_clear_for_param_change(
+    _ws: &WorkingSet,
+    _r: RscId,
+    _n: NodeId,
+    op: &HistOp<'_>,
+) -> bool {
     let _ = op.task;
     false
 }

@@ -9,8 +9,12 @@ use crate::util::op_key;
 /// pe_can_fence.
 pub(crate) fn can_fence(ws: &WorkingSet, n: NodeId) -> bool {
     if crate::actions::is_guest_node(ws, n) {
-        let Some(conn) = ws.nodes[n].remote_rsc else { return true };
-        let Some(container) = ws.resources[conn].container else { return true };
+        let Some(conn) = ws.nodes[n].remote_rsc else {
+            return true;
+        };
+        let Some(container) = ws.resources[conn].container else {
+            return true;
+        };
         return ws.resources[container]
             .running_on
             .iter()
@@ -33,8 +37,16 @@ pub(crate) fn remember_reason(ws: &mut WorkingSet, n: NodeId, reason: &str) {
 }
 
 /// pe_fence_op: the `stonith-<node>-<action>` action.
-pub(crate) fn fence_op(ws: &mut WorkingSet, n: NodeId, op: Option<&str>, optional: bool, reason: Option<&str>) -> ActionId {
-    let op = op.map(str::to_string).unwrap_or_else(|| ws.options.stonith_action.clone());
+pub(crate) fn fence_op(
+    ws: &mut WorkingSet,
+    n: NodeId,
+    op: Option<&str>,
+    optional: bool,
+    reason: Option<&str>,
+) -> ActionId {
+    let op = op
+        .map(str::to_string)
+        .unwrap_or_else(|| ws.options.stonith_action.clone());
     let key = format!("stonith-{}-{}", ws.nodes[n].uname, op);
     let existing = ws
         .action_index
@@ -68,7 +80,9 @@ pub(crate) fn fence_op(ws: &mut WorkingSet, n: NodeId, op: Option<&str>, optiona
 pub(crate) fn clear_failcount(ws: &mut WorkingSet, r: RscId, n: NodeId, _reason: &str) -> ActionId {
     let key = op_key(&ws.resources[r].id.clone(), "clear_failcount", 0);
     let a = custom_action(ws, Some(r), &key, "clear_failcount", Some(n), false);
-    ws.actions[a].meta.insert("op_no_wait".into(), "true".into());
+    ws.actions[a]
+        .meta
+        .insert("op_no_wait".into(), "true".into());
     a
 }
 
@@ -89,7 +103,9 @@ fn rsc_known_on(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
 }
 
 fn order_start_vs_fencing(ws: &mut WorkingSet, r: RscId, stonith: ActionId) {
-    let Some(target) = ws.actions[stonith].node else { return };
+    let Some(target) = ws.actions[stonith].node else {
+        return;
+    };
     let acts = ws.resources[r].actions.clone();
     for &a in acts.iter().rev() {
         match ws.actions[a].needs {
@@ -121,10 +137,13 @@ fn is_bundled(ws: &WorkingSet, r: RscId) -> bool {
 }
 
 fn order_stop_vs_fencing(ws: &mut WorkingSet, r: RscId, stonith: ActionId) {
-    let Some(target) = ws.actions[stonith].node else { return };
+    let Some(target) = ws.actions[stonith].node else {
+        return;
+    };
     let top = ws.top_parent(r);
     let stops = rsc_actions(ws, r, Some(target), "stop", false);
-    let order_implicit = ws.resources[r].has(rf::NEEDS_FENCING) || crate::actions::is_guest_node(ws, target);
+    let order_implicit =
+        ws.resources[r].has(rf::NEEDS_FENCING) || crate::actions::is_guest_node(ws, target);
     let mut parent_stop = None;
     if !stops.is_empty() && order_implicit {
         let top_actions = ws.resources[top].actions.clone();
@@ -147,7 +166,9 @@ fn order_stop_vs_fencing(ws: &mut WorkingSet, r: RscId, stonith: ActionId) {
     }
     let demotes = rsc_actions(ws, r, Some(target), "demote", false);
     for a in demotes {
-        let Some(an) = ws.actions[a].node else { continue };
+        let Some(an) = ws.actions[a].node else {
+            continue;
+        };
         if !ws.nodes[an].online || ws.nodes[an].unclean || ws.resources[r].has(rf::FAILED) {
             ws.actions[a].flags |= af::PSEUDO | af::RUNNABLE;
             if !is_bundled(ws, r) && order_implicit {
@@ -212,7 +233,8 @@ pub(crate) fn schedule_fencing_and_shutdowns(ws: &mut WorkingSet) {
                 }
                 fencing_ops.insert(0, f);
             }
-        } else if ws.nodes[n].kind != NodeKind::Remote && ws.nodes[n].online && ws.nodes[n].shutdown {
+        } else if ws.nodes[n].kind != NodeKind::Remote && ws.nodes[n].online && ws.nodes[n].shutdown
+        {
             let down = new_shutdown_action(ws, n);
             if ws.nodes[n].is_dc {
                 dc_down = Some(down);
@@ -259,9 +281,20 @@ pub(crate) fn new_shutdown_action(ws: &mut WorkingSet, n: NodeId) -> ActionId {
             continue;
         }
         ws.actions[a].flags &= !af::OPTIONAL;
-        crate::order::new_ordering(ws, Some(r), None, Some(a), None, Some("do_shutdown".into()), Some(down), of::OPTIONAL | of::RUNNABLE_LEFT);
+        crate::order::new_ordering(
+            ws,
+            Some(r),
+            None,
+            Some(a),
+            None,
+            Some("do_shutdown".into()),
+            Some(down),
+            of::OPTIONAL | of::RUNNABLE_LEFT,
+        );
     }
-    ws.actions[down].meta.insert("op_no_wait".into(), "true".into());
+    ws.actions[down]
+        .meta
+        .insert("op_no_wait".into(), "true".into());
     down
 }
 

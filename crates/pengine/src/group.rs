@@ -7,7 +7,10 @@ use crate::order::order_resource_actions;
 use crate::util::is_true;
 
 fn group_flag(ws: &WorkingSet, r: RscId, name: &str) -> bool {
-    ws.resources[r].meta.get(name).is_none_or(|v| is_true(Some(v)))
+    ws.resources[r]
+        .meta
+        .get(name)
+        .is_none_or(|v| is_true(Some(v)))
 }
 
 pub(crate) fn is_colocated(ws: &WorkingSet, r: RscId) -> bool {
@@ -21,7 +24,10 @@ pub(crate) fn is_ordered(ws: &WorkingSet, r: RscId) -> bool {
 fn add_this_with(ws: &mut WorkingSet, r: RscId, ci: usize) {
     let mut list = std::mem::take(&mut ws.resources[r].this_with);
     let cmp = |a: usize, b: usize| crate::colocation::primary_cmp(ws, a, b);
-    let pos = list.iter().position(|&x| cmp(ci, x) != std::cmp::Ordering::Greater).unwrap_or(list.len());
+    let pos = list
+        .iter()
+        .position(|&x| cmp(ci, x) != std::cmp::Ordering::Greater)
+        .unwrap_or(list.len());
     list.insert(pos, ci);
     ws.resources[r].this_with = list;
 }
@@ -29,14 +35,19 @@ fn add_this_with(ws: &mut WorkingSet, r: RscId, ci: usize) {
 fn add_with_this(ws: &mut WorkingSet, r: RscId, ci: usize) {
     let mut list = std::mem::take(&mut ws.resources[r].with_this);
     let cmp = |a: usize, b: usize| crate::colocation::dependent_cmp(ws, a, b);
-    let pos = list.iter().position(|&x| cmp(ci, x) != std::cmp::Ordering::Greater).unwrap_or(list.len());
+    let pos = list
+        .iter()
+        .position(|&x| cmp(ci, x) != std::cmp::Ordering::Greater)
+        .unwrap_or(list.len());
     list.insert(pos, ci);
     ws.resources[r].with_this = list;
 }
 
 fn expand_group_colocations(ws: &mut WorkingSet, r: RscId) {
     let members = ws.resources[r].children.clone();
-    let Some(&first) = members.first() else { return };
+    let Some(&first) = members.first() else {
+        return;
+    };
     let this_with = std::mem::take(&mut ws.resources[r].this_with);
     for &ci in &this_with {
         add_this_with(ws, first, ci);
@@ -61,7 +72,11 @@ fn expand_group_colocations(ws: &mut WorkingSet, r: RscId) {
 }
 
 /// pcmk__group_assign.
-pub(crate) fn assign_group(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>) -> Option<NodeId> {
+pub(crate) fn assign_group(
+    ws: &mut WorkingSet,
+    r: RscId,
+    prefer: Option<NodeId>,
+) -> Option<NodeId> {
     if !ws.resources[r].has(rf::PROVISIONAL) {
         return ws.resources[r].assigned;
     }
@@ -82,7 +97,15 @@ pub(crate) fn assign_group(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>
             .allowed
             .iter()
             .enumerate()
-            .filter_map(|(n, e)| e.map(|e| format!("pcmk__group_assign: {id} allocation score on {}: {}", ws.nodes[n].uname, cib_xml::score::readable(e.weight))))
+            .filter_map(|(n, e)| {
+                e.map(|e| {
+                    format!(
+                        "pcmk__group_assign: {id} allocation score on {}: {}",
+                        ws.nodes[n].uname,
+                        cib_xml::score::readable(e.weight)
+                    )
+                })
+            })
             .collect();
         ws.score_lines.extend(lines);
         for &m in &members {
@@ -91,7 +114,15 @@ pub(crate) fn assign_group(ws: &mut WorkingSet, r: RscId, prefer: Option<NodeId>
                 .allowed
                 .iter()
                 .enumerate()
-                .filter_map(|(n, e)| e.map(|e| format!("pcmk__group_assign: {mid} allocation score on {}: {}", ws.nodes[n].uname, cib_xml::score::readable(e.weight))))
+                .filter_map(|(n, e)| {
+                    e.map(|e| {
+                        format!(
+                            "pcmk__group_assign: {mid} allocation score on {}: {}",
+                            ws.nodes[n].uname,
+                            cib_xml::score::readable(e.weight)
+                        )
+                    })
+                })
                 .collect();
             ws.score_lines.extend(lines);
         }
@@ -150,24 +181,62 @@ pub(crate) fn group_internal_constraints(ws: &mut WorkingSet, r: RscId) {
             }
             Some(p) if colocated => {
                 let crit = ws.resources[m].has(rf::CRITICAL);
-                crate::colocation::new_colocation(ws, "group:internal_colocation", None, cib_xml::score::INFINITY, m, p, None, None, crit);
+                crate::colocation::new_colocation(
+                    ws,
+                    "group:internal_colocation",
+                    None,
+                    cib_xml::score::INFINITY,
+                    m,
+                    p,
+                    None,
+                    None,
+                    crit,
+                );
             }
             _ => {}
         }
         if promotable {
             order_resource_actions(ws, r, "demote", m, "demote", down_flags);
             order_resource_actions(ws, m, "demote", r, "demoted", post_down_flags);
-            order_resource_actions(ws, m, "promote", r, "promoted", of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED);
+            order_resource_actions(
+                ws,
+                m,
+                "promote",
+                r,
+                "promoted",
+                of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED,
+            );
             order_resource_actions(ws, r, "promote", m, "promote", of::IMPLIES_FIRST_PRINTED);
         }
         order_resource_actions(ws, r, "stop", m, "stop", down_flags);
         order_resource_actions(ws, m, "stop", r, "stopped", post_down_flags);
         order_resource_actions(ws, r, "start", m, "start", of::IMPLIES_FIRST_PRINTED);
-        order_resource_actions(ws, m, "start", r, "running", of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED);
+        order_resource_actions(
+            ws,
+            m,
+            "start",
+            r,
+            "running",
+            of::RUNNABLE_LEFT | of::IMPLIES_THEN | of::IMPLIES_THEN_PRINTED,
+        );
         if !ordered {
-            order_resource_actions(ws, r, "start", m, "start", of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED);
+            order_resource_actions(
+                ws,
+                r,
+                "start",
+                m,
+                "start",
+                of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED,
+            );
             if promotable {
-                order_resource_actions(ws, r, "promote", m, "promote", of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED);
+                order_resource_actions(
+                    ws,
+                    r,
+                    "promote",
+                    m,
+                    "promote",
+                    of::IMPLIES_THEN | of::RUNNABLE_LEFT | of::IMPLIES_FIRST_PRINTED,
+                );
             }
         } else if previous.is_none() {
             order_resource_actions(ws, r, "start", m, "start", of::NONE);
@@ -175,17 +244,33 @@ pub(crate) fn group_internal_constraints(ws: &mut WorkingSet, r: RscId) {
                 order_resource_actions(ws, r, "promote", m, "promote", of::NONE);
             }
         } else if let Some(p) = previous {
-            order_resource_actions(ws, p, "start", m, "start", of::IMPLIES_THEN | of::RUNNABLE_LEFT);
+            order_resource_actions(
+                ws,
+                p,
+                "start",
+                m,
+                "start",
+                of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+            );
             order_resource_actions(ws, m, "stop", p, "stop", of::OPTIONAL | of::RESTART);
             if promotable {
-                order_resource_actions(ws, p, "promote", m, "promote", of::IMPLIES_THEN | of::RUNNABLE_LEFT);
+                order_resource_actions(
+                    ws,
+                    p,
+                    "promote",
+                    m,
+                    "promote",
+                    of::IMPLIES_THEN | of::RUNNABLE_LEFT,
+                );
                 order_resource_actions(ws, m, "demote", p, "demote", of::OPTIONAL);
             }
         }
         if !ws.resources[m].running_on.is_empty() {
             if ordered {
                 if let (Some(p), Some(la)) = (previous, last_active) {
-                    if ws.resources[p].running_on.is_empty() && !ws.resources[la].running_on.is_empty() {
+                    if ws.resources[p].running_on.is_empty()
+                        && !ws.resources[la].running_on.is_empty()
+                    {
                         order_resource_actions(ws, m, "stop", la, "stop", of::OPTIONAL);
                     }
                 }

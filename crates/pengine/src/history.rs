@@ -7,7 +7,10 @@ use cib_xml::{Element, Role};
 
 use crate::actions::{custom_action, demote_action, stop_action, unpack_operation};
 use crate::model::*;
-use crate::unpack::{failcount, fence_node, find_resource, hist_ops, location_all, location_node, target_role, HistOp};
+use crate::unpack::{
+    failcount, fence_node, find_resource, hist_ops, location_all, location_node, target_role,
+    HistOp,
+};
 use crate::util::{op_key, parse_bool};
 
 // OCF return codes.
@@ -119,7 +122,9 @@ fn mask_probe_failure(op: &HistOp<'_>) -> bool {
 }
 
 pub(crate) fn unpack_lrm_resource(ws: &mut WorkingSet, n: NodeId, entry: &Element) {
-    let Some(rsc_id) = entry.attr("id") else { return };
+    let Some(rsc_id) = entry.attr("id") else {
+        return;
+    };
     let ops = hist_ops(entry);
     if ops.is_empty() && !ws.options.shutdown_lock {
         return;
@@ -208,7 +213,14 @@ fn active_ops(ops: &[HistOp<'_>]) -> (i32, i32) {
     (start_index, stop_index)
 }
 
-fn process_recurring(ws: &mut WorkingSet, n: NodeId, r: RscId, start_index: i32, stop_index: i32, ops: &[HistOp<'_>]) {
+fn process_recurring(
+    ws: &mut WorkingSet,
+    n: NodeId,
+    r: RscId,
+    start_index: i32,
+    stop_index: i32,
+    ops: &[HistOp<'_>],
+) {
     for (counter, op) in ops.iter().enumerate() {
         let counter = counter as i32;
         if !ws.nodes[n].online {
@@ -247,7 +259,11 @@ fn unpack_rsc_op<'a>(
     if !(-1..=11).contains(&op.status) {
         return;
     }
-    let parent = if ws.resources[r].has(rf::UNIQUE) { r } else { ws.top_parent(r) };
+    let parent = if ws.resources[r].has(rf::UNIQUE) {
+        r
+    } else {
+        ws.top_parent(r)
+    };
     let mut status = op.status;
     let mut rc = op.rc;
     let target_rc = op.target_rc;
@@ -270,7 +286,17 @@ fn unpack_rsc_op<'a>(
         }
     }
     if maskable {
-        update_resource_state(ws, r, n, op, task, target_rc, *last_failure, on_fail, all_ops);
+        update_resource_state(
+            ws,
+            r,
+            n,
+            op,
+            task,
+            target_rc,
+            *last_failure,
+            on_fail,
+            all_ops,
+        );
         location_node(ws, parent, n, -INFINITY, false);
         return;
     }
@@ -287,7 +313,8 @@ fn unpack_rsc_op<'a>(
                     stop_action(ws, r, Some(t), false);
                 }
             }
-            if ws.resources[r].pending_task.is_none() && (op.interval_ms != 0 || task != "monitor") {
+            if ws.resources[r].pending_task.is_none() && (op.interval_ms != 0 || task != "monitor")
+            {
                 ws.resources[r].pending_task = Some(task.to_string());
                 ws.resources[r].pending_node = Some(n);
             }
@@ -313,13 +340,24 @@ fn unpack_rsc_op<'a>(
                 }
             }
         }
-        EXEC_ERROR | EXEC_ERROR_HARD | EXEC_ERROR_FATAL | EXEC_TIMEOUT | EXEC_NOT_SUPPORTED | EXEC_INVALID => {}
+        EXEC_ERROR | EXEC_ERROR_HARD | EXEC_ERROR_FATAL | EXEC_TIMEOUT | EXEC_NOT_SUPPORTED
+        | EXEC_INVALID => {}
         EXEC_NO_FENCE_DEVICE | EXEC_NO_SECRETS => status = EXEC_ERROR_HARD,
         _ => {}
     }
     let strategy = unpack_operation(ws, r, op.key(), task, op.interval_ms).on_fail;
     if strategy == OnFail::Ignore || (strategy == OnFail::RestartContainer && task == "stop") {
-        update_resource_state(ws, r, n, op, task, target_rc, *last_failure, on_fail, all_ops);
+        update_resource_state(
+            ws,
+            r,
+            n,
+            op,
+            task,
+            target_rc,
+            *last_failure,
+            on_fail,
+            all_ops,
+        );
         ws.resources[r].set(rf::FAILURE_IGNORED);
         if strategy == OnFail::RestartContainer && cmp_on_fail(*on_fail, OnFail::Recover) <= 0 {
             *on_fail = strategy;
@@ -345,7 +383,16 @@ fn is_bundled(ws: &WorkingSet, r: RscId) -> bool {
     false
 }
 
-fn remap_operation(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>, on_fail: &mut OnFail, target_rc: i32, rc: &mut i32, status: &mut i32) {
+fn remap_operation(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    op: &HistOp<'_>,
+    on_fail: &mut OnFail,
+    target_rc: i32,
+    rc: &mut i32,
+    status: &mut i32,
+) {
     let task = op.task;
     if task == "monitor" {
         // Degraded results are successes for the scheduler.
@@ -478,7 +525,11 @@ fn update_resource_state<'a>(
     if clear_past_failure {
         match *on_fail {
             OnFail::Stop | OnFail::Fence | OnFail::Migrate | OnFail::Standby => {}
-            OnFail::Block | OnFail::Ignore | OnFail::Demote | OnFail::Recover | OnFail::RestartContainer => {
+            OnFail::Block
+            | OnFail::Ignore
+            | OnFail::Demote
+            | OnFail::Recover
+            | OnFail::RestartContainer => {
                 *on_fail = OnFail::Ignore;
                 ws.resources[r].next_role = Role::Unknown;
             }
@@ -492,7 +543,15 @@ fn update_resource_state<'a>(
     }
 }
 
-fn unpack_rsc_op_failure<'a>(ws: &mut WorkingSet, r: RscId, n: NodeId, rc: i32, op: &HistOp<'a>, last_failure: &mut Option<&'a Element>, on_fail: &mut OnFail) {
+fn unpack_rsc_op_failure<'a>(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    rc: i32,
+    op: &HistOp<'a>,
+    last_failure: &mut Option<&'a Element>,
+    on_fail: &mut OnFail,
+) {
     let task = op.task;
     *last_failure = Some(op.xml);
     let info = unpack_operation(ws, r, op.key(), task, op.interval_ms);
@@ -583,14 +642,23 @@ fn check_operation_expiry(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<
         crate::fencing::clear_failcount(ws, r, n, reason);
     }
     if expired && op.interval_ms == 0 && op.task == "monitor" {
-        if matches!(op.rc, OCF_OK | OCF_NOT_RUNNING | OCF_RUNNING_PROMOTED | OCF_DEGRADED | OCF_DEGRADED_PROMOTED) {
+        if matches!(
+            op.rc,
+            OCF_OK | OCF_NOT_RUNNING | OCF_RUNNING_PROMOTED | OCF_DEGRADED | OCF_DEGRADED_PROMOTED
+        ) {
             expired = false;
         }
     }
     expired
 }
 
-pub(crate) fn process_rsc_state(ws: &mut WorkingSet, r: RscId, n: NodeId, mut on_fail: OnFail, _migrate_op: Option<&Element>) {
+pub(crate) fn process_rsc_state(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    mut on_fail: OnFail,
+    _migrate_op: Option<&Element>,
+) {
     if ws.resources[r].role != Role::Unknown {
         let mut iter = Some(r);
         while let Some(x) = iter {
@@ -602,7 +670,11 @@ pub(crate) fn process_rsc_state(ws: &mut WorkingSet, r: RscId, n: NodeId, mut on
         }
     }
     let role = ws.resources[r].role;
-    if role > Role::Stopped && !ws.nodes[n].online && !ws.nodes[n].maintenance && ws.resources[r].has(rf::MANAGED) {
+    if role > Role::Stopped
+        && !ws.nodes[n].online
+        && !ws.nodes[n].maintenance
+        && ws.resources[r].has(rf::MANAGED)
+    {
         let mut should_fence = false;
         let mut reason = None;
         if crate::actions::is_guest_node(ws, n) {
@@ -623,7 +695,8 @@ pub(crate) fn process_rsc_state(ws: &mut WorkingSet, r: RscId, n: NodeId, mut on
             should_fence = true;
         }
         if should_fence {
-            let reason = reason.unwrap_or_else(|| format!("{} is thought to be active there", ws.resources[r].id));
+            let reason = reason
+                .unwrap_or_else(|| format!("{} is thought to be active there", ws.resources[r].id));
             fence_node(ws, n, &reason, false);
         }
     }
@@ -692,7 +765,11 @@ pub(crate) fn process_rsc_state(ws: &mut WorkingSet, r: RscId, n: NodeId, mut on
             OnFail::Demote | OnFail::Block => ws.resources[r].set(rf::FAILED),
             _ => ws.resources[r].set(rf::FAILED | rf::STOP),
         }
-    } else if ws.resources[r].clone_name.as_deref().is_some_and(|c| c.contains(':')) {
+    } else if ws.resources[r]
+        .clone_name
+        .as_deref()
+        .is_some_and(|c| c.contains(':'))
+    {
         ws.resources[r].clone_name = None;
     } else {
         let stops = crate::actions::rsc_actions(ws, r, Some(n), "stop", false);
@@ -740,7 +817,13 @@ pub(crate) fn add_running(ws: &mut WorkingSet, r: RscId, n: NodeId, _failed: boo
             Recovery::StopOnly => {
                 let nn = ws.nodes.len();
                 ws.resources[r].allowed = (0..nn)
-                    .map(|_| Some(NodeScore { weight: -INFINITY, discover: Discover::Always, count: 0 }))
+                    .map(|_| {
+                        Some(NodeScore {
+                            weight: -INFINITY,
+                            discover: Discover::Always,
+                            count: 0,
+                        })
+                    })
                     .collect();
             }
             Recovery::Block => {
@@ -748,7 +831,9 @@ pub(crate) fn add_running(ws: &mut WorkingSet, r: RscId, n: NodeId, _failed: boo
                 ws.resources[r].set(rf::BLOCK);
                 if let Some(p) = ws.resources[r].parent {
                     let pv = ws.resources[p].variant;
-                    if (pv == Variant::Group || pv == Variant::Bundle) && ws.resources[p].recovery == Recovery::Block {
+                    if (pv == Variant::Group || pv == Variant::Bundle)
+                        && ws.resources[p].recovery == Recovery::Block
+                    {
                         for c in ws.resources[p].children.clone() {
                             ws.resources[c].clear(rf::MANAGED);
                             ws.resources[c].set(rf::BLOCK);

@@ -19,16 +19,18 @@ mod group;
 mod history;
 mod migration;
 pub mod model;
+mod notify;
 mod order;
 pub mod output;
 mod probes;
+mod promotable;
 mod regex;
 mod remote;
 mod resource;
 mod tickets;
 mod unpack;
-mod utilization;
 pub mod util;
+mod utilization;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -48,7 +50,10 @@ pub struct Options {
 /// Unpacks the CIB and runs every scheduling phase.
 pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
     if cib.name != "cib" {
-        return Err(UnpackError(format!("root element is <{}>, not <cib>", cib.name)));
+        return Err(UnpackError(format!(
+            "root element is <{}>, not <cib>",
+            cib.name
+        )));
     }
     let idx_owner = cib.clone();
     let idx = IdIndex::new(&idx_owner);
@@ -77,6 +82,7 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
         messages: Vec::new(),
         disabled_instances: 0,
         blocked_instances: 0,
+        rsc_tickets: Vec::new(),
         failed_ops: Vec::new(),
         forced_restart_digest: HashSet::new(),
     };

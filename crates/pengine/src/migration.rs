@@ -10,11 +10,19 @@ use crate::unpack::HistOp;
 fn lrm_resource(ws: &WorkingSet, rsc_id: &str, node: &str) -> Option<Element> {
     let status = ws.cib.child("status")?;
     for st in status.children_named("node_state") {
-        if !st.attr("uname").is_some_and(|u| u.eq_ignore_ascii_case(node)) {
+        if !st
+            .attr("uname")
+            .is_some_and(|u| u.eq_ignore_ascii_case(node))
+        {
             continue;
         }
-        let Some(rscs) = st.path(&["lrm", "lrm_resources"]) else { continue };
-        if let Some(e) = rscs.children_named("lrm_resource").find(|e| e.id() == rsc_id) {
+        let Some(rscs) = st.path(&["lrm", "lrm_resources"]) else {
+            continue;
+        };
+        if let Some(e) = rscs
+            .children_named("lrm_resource")
+            .find(|e| e.id() == rsc_id)
+        {
             return Some(e.clone());
         }
     }
@@ -24,7 +32,14 @@ fn lrm_resource(ws: &WorkingSet, rsc_id: &str, node: &str) -> Option<Element> {
 /// find_lrm_op: the first history entry of `op` for the resource on the
 /// node (matching the migration peer when given), optionally requiring a
 /// successful result with `target_rc`.
-fn find_lrm_op(ws: &WorkingSet, rsc_id: &str, op: &str, node: &str, source: Option<&str>, target_rc: i32) -> Option<Element> {
+fn find_lrm_op(
+    ws: &WorkingSet,
+    rsc_id: &str,
+    op: &str,
+    node: &str,
+    source: Option<&str>,
+    target_rc: i32,
+) -> Option<Element> {
     let e = lrm_resource(ws, rsc_id, node)?;
     let found = e
         .children_named("lrm_rsc_op")
@@ -38,8 +53,14 @@ fn find_lrm_op(ws: &WorkingSet, rsc_id: &str, op: &str, node: &str, source: Opti
         })?
         .clone();
     if target_rc >= 0 {
-        let rc = found.attr("rc-code").and_then(|v| v.parse::<i32>().ok()).unwrap_or(1);
-        let st = found.attr("op-status").and_then(|v| v.parse::<i32>().ok()).unwrap_or(4);
+        let rc = found
+            .attr("rc-code")
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(1);
+        let st = found
+            .attr("op-status")
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(4);
         if rc != target_rc || st != 0 {
             return None;
         }
@@ -71,8 +92,14 @@ fn is_newer(a: &Element, b: &Element, same_node: bool) -> bool {
         return true;
     }
     if ac >= 0 && bc >= 0 && (!same || ac == bc) {
-        let la: i64 = a.attr("last-rc-change").and_then(|v| v.parse().ok()).unwrap_or(-1);
-        let lb: i64 = b.attr("last-rc-change").and_then(|v| v.parse().ok()).unwrap_or(-1);
+        let la: i64 = a
+            .attr("last-rc-change")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        let lb: i64 = b
+            .attr("last-rc-change")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
         return lb >= 0 && la > lb;
     }
     false
@@ -82,22 +109,47 @@ fn unknown_on_node(ws: &WorkingSet, rsc_id: &str, node: &str) -> bool {
     lrm_resource(ws, rsc_id, node).is_none_or(|e| e.child("lrm_rsc_op").is_none())
 }
 
-fn monitor_not_running_after(ws: &WorkingSet, rsc_id: &str, node: &str, op: &Element, same_node: bool) -> bool {
+fn monitor_not_running_after(
+    ws: &WorkingSet,
+    rsc_id: &str,
+    node: &str,
+    op: &Element,
+    same_node: bool,
+) -> bool {
     find_lrm_op(ws, rsc_id, "monitor", node, None, 7).is_some_and(|m| is_newer(&m, op, same_node))
 }
 
-fn non_monitor_after(ws: &WorkingSet, rsc_id: &str, node: &str, op: &Element, same_node: bool) -> bool {
-    let Some(e) = lrm_resource(ws, rsc_id, node) else { return false };
+fn non_monitor_after(
+    ws: &WorkingSet,
+    rsc_id: &str,
+    node: &str,
+    op: &Element,
+    same_node: bool,
+) -> bool {
+    let Some(e) = lrm_resource(ws, rsc_id, node) else {
+        return false;
+    };
     let found = e.children_named("lrm_rsc_op").any(|o| {
         o != op
-            && matches!(o.attr("operation"), Some("start" | "stop" | "migrate_to" | "migrate_from"))
+            && matches!(
+                o.attr("operation"),
+                Some("start" | "stop" | "migrate_to" | "migrate_from")
+            )
             && is_newer(o, op, same_node)
     });
     found
 }
 
-fn newer_state_after_migrate(ws: &WorkingSet, rsc_id: &str, node: &str, migrate_to: Option<&Element>, migrate_from: Option<&Element>) -> bool {
-    let Some(base) = migrate_from.or(migrate_to) else { return false };
+fn newer_state_after_migrate(
+    ws: &WorkingSet,
+    rsc_id: &str,
+    node: &str,
+    migrate_to: Option<&Element>,
+    migrate_from: Option<&Element>,
+) -> bool {
+    let Some(base) = migrate_from.or(migrate_to) else {
+        return false;
+    };
     let source = base.attr("migrate_source");
     let target = base.attr("migrate_target");
     let mut xml_op = base;
@@ -117,12 +169,22 @@ fn newer_state_after_migrate(ws: &WorkingSet, rsc_id: &str, node: &str, migrate_
             xml_op = f;
         }
     }
-    non_monitor_after(ws, rsc_id, node, xml_op, same_node) || monitor_not_running_after(ws, rsc_id, node, xml_op, same_node)
+    non_monitor_after(ws, rsc_id, node, xml_op, same_node)
+        || monitor_not_running_after(ws, rsc_id, node, xml_op, same_node)
 }
 
-pub(crate) fn unpack_migrate_to_success(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>, _all: &[HistOp<'_>]) {
+pub(crate) fn unpack_migrate_to_success(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    op: &HistOp<'_>,
+    _all: &[HistOp<'_>],
+) {
     let xml = op.xml;
-    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target")) else { return };
+    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target"))
+    else {
+        return;
+    };
     if !source.eq_ignore_ascii_case(&ws.nodes[n].uname) {
         return;
     }
@@ -132,7 +194,8 @@ pub(crate) fn unpack_migrate_to_success(ws: &mut WorkingSet, r: RscId, n: NodeId
     if source_newer_op && migrate_from.is_some() {
         return;
     }
-    let target_newer_state = newer_state_after_migrate(ws, &rid, target, Some(xml), migrate_from.as_ref());
+    let target_newer_state =
+        newer_state_after_migrate(ws, &rid, target, Some(xml), migrate_from.as_ref());
     if source_newer_op && target_newer_state {
         return;
     }
@@ -141,8 +204,12 @@ pub(crate) fn unpack_migrate_to_success(ws: &mut WorkingSet, r: RscId, n: NodeId
     let source_node = ws.find_node(source);
     let (from_rc, from_status) = match &migrate_from {
         Some(f) => (
-            f.attr("rc-code").and_then(|v| v.parse::<i32>().ok()).unwrap_or(0),
-            f.attr("op-status").and_then(|v| v.parse::<i32>().ok()).unwrap_or(0),
+            f.attr("rc-code")
+                .and_then(|v| v.parse::<i32>().ok())
+                .unwrap_or(0),
+            f.attr("op-status")
+                .and_then(|v| v.parse::<i32>().ok())
+                .unwrap_or(0),
         ),
         None => (0, 0),
     };
@@ -178,14 +245,19 @@ pub(crate) fn unpack_migrate_to_success(ws: &mut WorkingSet, r: RscId, n: NodeId
 
 pub(crate) fn unpack_migrate_to_failure(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>) {
     let xml = op.xml;
-    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target")) else { return };
+    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target"))
+    else {
+        return;
+    };
     if !source.eq_ignore_ascii_case(&ws.nodes[n].uname) {
         return;
     }
     ws.resources[r].role = Role::Started;
     let rid = ws.resources[r].id.clone();
     let target_from = find_lrm_op(ws, &rid, "migrate_from", target, Some(source), 0);
-    if !unknown_on_node(ws, &rid, target) && !newer_state_after_migrate(ws, &rid, target, Some(xml), target_from.as_ref()) {
+    if !unknown_on_node(ws, &rid, target)
+        && !newer_state_after_migrate(ws, &rid, target, Some(xml), target_from.as_ref())
+    {
         if let Some(t) = ws.find_node(target).filter(|&t| ws.nodes[t].online) {
             add_running(ws, r, t, false);
         }
@@ -194,16 +266,26 @@ pub(crate) fn unpack_migrate_to_failure(ws: &mut WorkingSet, r: RscId, n: NodeId
     }
 }
 
-pub(crate) fn unpack_migrate_from_failure(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>) {
+pub(crate) fn unpack_migrate_from_failure(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    op: &HistOp<'_>,
+) {
     let xml = op.xml;
-    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target")) else { return };
+    let (Some(source), Some(target)) = (xml.attr("migrate_source"), xml.attr("migrate_target"))
+    else {
+        return;
+    };
     if !target.eq_ignore_ascii_case(&ws.nodes[n].uname) {
         return;
     }
     ws.resources[r].role = Role::Started;
     let rid = ws.resources[r].id.clone();
     let source_to = find_lrm_op(ws, &rid, "migrate_to", source, Some(target), 0);
-    if !unknown_on_node(ws, &rid, source) && !newer_state_after_migrate(ws, &rid, source, source_to.as_ref(), Some(xml)) {
+    if !unknown_on_node(ws, &rid, source)
+        && !newer_state_after_migrate(ws, &rid, source, source_to.as_ref(), Some(xml))
+    {
         if let Some(s) = ws.find_node(source).filter(|&s| ws.nodes[s].online) {
             add_running(ws, r, s, true);
         }
@@ -236,11 +318,15 @@ pub(crate) fn can_migrate(ws: &WorkingSet, r: RscId, current: NodeId) -> bool {
 /// pcmk__create_migration_actions: migrate_to on the source, migrate_from
 /// on the target, in place of an ordinary stop/start pair.
 pub(crate) fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: NodeId) {
-    let Some(target) = ws.resources[r].assigned else { return };
+    let Some(target) = ws.resources[r].assigned else {
+        return;
+    };
     let id = ws.resources[r].id.clone();
     let starts = crate::actions::rsc_actions(ws, r, Some(target), "start", true);
     let stops = crate::actions::rsc_actions(ws, r, Some(current), "stop", true);
-    let (Some(&start), Some(&stop)) = (starts.first(), stops.first()) else { return };
+    let (Some(&start), Some(&stop)) = (starts.first(), stops.first()) else {
+        return;
+    };
     let partial = ws.resources[r].partial_migration_target.is_some();
     if !partial && !ws.actions[start].has(af::OPTIONAL) {
         ws.actions[start].flags |= af::PSEUDO;
@@ -252,7 +338,8 @@ pub(crate) fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: N
         migrate_to = Some(a);
     }
     let key = crate::util::op_key(&id, "migrate_from", 0);
-    let migrate_from = crate::actions::custom_action(ws, Some(r), &key, "migrate_from", Some(target), true);
+    let migrate_from =
+        crate::actions::custom_action(ws, Some(r), &key, "migrate_from", Some(target), true);
     if !ws.actions[start].has(af::OPTIONAL) || !ws.actions[stop].has(af::OPTIONAL) {
         if let Some(m) = migrate_to {
             ws.actions[m].flags &= !af::OPTIONAL;
@@ -263,19 +350,63 @@ pub(crate) fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: N
     let dst = ws.nodes[target].uname.clone();
     if let Some(m) = migrate_to {
         ws.actions[m].flags |= af::MIGRATE_RUNNABLE;
-        ws.actions[m].meta.insert("migrate_source".into(), src.clone());
-        ws.actions[m].meta.insert("migrate_target".into(), dst.clone());
-        crate::order::new_ordering(ws, Some(r), Some(crate::util::op_key(&id, "migrate_to", 0)), None, Some(r), Some(crate::util::op_key(&id, "migrate_from", 0)), None, of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE);
-        crate::order::new_ordering(ws, Some(r), Some(crate::util::op_key(&id, "migrate_from", 0)), None, Some(r), Some(crate::util::op_key(&id, "stop", 0)), None, of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE);
+        ws.actions[m]
+            .meta
+            .insert("migrate_source".into(), src.clone());
+        ws.actions[m]
+            .meta
+            .insert("migrate_target".into(), dst.clone());
+        crate::order::new_ordering(
+            ws,
+            Some(r),
+            Some(crate::util::op_key(&id, "migrate_to", 0)),
+            None,
+            Some(r),
+            Some(crate::util::op_key(&id, "migrate_from", 0)),
+            None,
+            of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+        );
+        crate::order::new_ordering(
+            ws,
+            Some(r),
+            Some(crate::util::op_key(&id, "migrate_from", 0)),
+            None,
+            Some(r),
+            Some(crate::util::op_key(&id, "stop", 0)),
+            None,
+            of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE,
+        );
     } else {
-        crate::order::new_ordering(ws, Some(r), Some(crate::util::op_key(&id, "migrate_from", 0)), None, Some(r), Some(crate::util::op_key(&id, "stop", 0)), None, of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT);
+        crate::order::new_ordering(
+            ws,
+            Some(r),
+            Some(crate::util::op_key(&id, "migrate_from", 0)),
+            None,
+            Some(r),
+            Some(crate::util::op_key(&id, "stop", 0)),
+            None,
+            of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT,
+        );
     }
     ws.actions[migrate_from].flags |= af::MIGRATE_RUNNABLE;
-    ws.actions[migrate_from].meta.insert("migrate_source".into(), src);
-    ws.actions[migrate_from].meta.insert("migrate_target".into(), dst);
+    ws.actions[migrate_from]
+        .meta
+        .insert("migrate_source".into(), src);
+    ws.actions[migrate_from]
+        .meta
+        .insert("migrate_target".into(), dst);
     ws.actions[start].flags |= af::MIGRATE_RUNNABLE;
     ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
-    crate::order::new_ordering(ws, Some(r), Some(crate::util::op_key(&id, "stop", 0)), None, Some(r), Some(crate::util::op_key(&id, "start", 0)), None, of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT);
+    crate::order::new_ordering(
+        ws,
+        Some(r),
+        Some(crate::util::op_key(&id, "stop", 0)),
+        None,
+        Some(r),
+        Some(crate::util::op_key(&id, "start", 0)),
+        None,
+        of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT,
+    );
 }
 
 /// pcmk__order_migration_equivalents: user orderings on a migrating

@@ -175,6 +175,18 @@ pub struct Resource {
     pub container: Option<RscId>,
     /// Position in the CIB (for stable ordering).
     pub cib_order: usize,
+    /// Clone settings (clones only).
+    pub clone_max: usize,
+    pub clone_node_max: usize,
+    pub promoted_max: usize,
+    pub promoted_node_max: usize,
+    /// Instances created so far (numbers are allocated in order).
+    pub total_clones: usize,
+    /// Promotion sort index (promotable clone instances).
+    pub sort_index: i32,
+    /// Promotion scores have been added (promotable clones).
+    pub promotion_added: bool,
+    pub promotion_constrained: bool,
 }
 
 impl Resource {
@@ -384,6 +396,8 @@ pub struct WorkingSet {
     pub messages: Vec<String>,
     pub disabled_instances: usize,
     pub blocked_instances: usize,
+    /// Ticket constraints (resource, ticket, role).
+    pub rsc_tickets: Vec<(RscId, String, cib_xml::Role)>,
     /// Failed operations seen in the history (rsc, node, key).
     pub failed_ops: Vec<(RscId, NodeId, String)>,
     /// Recurring operations whose expired failure forces a reschedule.

@@ -9,7 +9,12 @@ use cib_xml::Role;
 
 /// order_actions: links two actions directly. Returns false when the pair
 /// already exists with an overlapping type.
-pub(crate) fn order_actions(ws: &mut WorkingSet, first: ActionId, then: ActionId, flags: u32) -> bool {
+pub(crate) fn order_actions(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    flags: u32,
+) -> bool {
     if flags == of::NONE || first == then {
         return false;
     }
@@ -55,10 +60,26 @@ pub(crate) fn new_ordering(
 
 /// pcmk__order_resource_actions: `first_rsc first_task` then
 /// `then_rsc then_task`, both by key with interval 0.
-pub(crate) fn order_resource_actions(ws: &mut WorkingSet, first_rsc: RscId, first_task: &str, then_rsc: RscId, then_task: &str, flags: u32) {
+pub(crate) fn order_resource_actions(
+    ws: &mut WorkingSet,
+    first_rsc: RscId,
+    first_task: &str,
+    then_rsc: RscId,
+    then_task: &str,
+    flags: u32,
+) {
     let fk = op_key(&ws.resources[first_rsc].id, first_task, 0);
     let tk = op_key(&ws.resources[then_rsc].id, then_task, 0);
-    new_ordering(ws, Some(first_rsc), Some(fk), None, Some(then_rsc), Some(tk), None, flags);
+    new_ordering(
+        ws,
+        Some(first_rsc),
+        Some(fk),
+        None,
+        Some(then_rsc),
+        Some(tk),
+        None,
+        flags,
+    );
 }
 
 fn find_actions_by_task(ws: &mut WorkingSet, r: RscId, key: &str) -> Vec<ActionId> {
@@ -112,8 +133,8 @@ fn rsc_order_first(ws: &mut WorkingSet, first_rsc: RscId, oi: usize) {
         None => find_actions_by_task(ws, first_rsc, o.first_task.as_deref().unwrap_or("")),
     };
     if first_actions.is_empty() && Some(first_rsc) != o.then_rsc {
-        let (_, op_type, interval) = parse_op_key(o.first_task.as_deref().unwrap_or(""))
-            .unwrap_or_default();
+        let (_, op_type, interval) =
+            parse_op_key(o.first_task.as_deref().unwrap_or("")).unwrap_or_default();
         let key = op_key(&ws.resources[first_rsc].id.clone(), &op_type, interval);
         let state = crate::resource::rsc_state(ws, first_rsc, true);
         if state == Role::Stopped && op_type.eq_ignore_ascii_case("stop") {
@@ -199,7 +220,9 @@ fn action_for_ordering(ws: &WorkingSet, a: ActionId) -> ActionId {
     if key.contains("notify") {
         return a;
     }
-    let Some((rid, task, interval)) = parse_op_key(key) else { return a };
+    let Some((rid, task, interval)) = parse_op_key(key) else {
+        return a;
+    };
     if interval > 0 {
         return a;
     }
@@ -215,7 +238,9 @@ fn action_for_ordering(ws: &WorkingSet, a: ActionId) -> ActionId {
     let notify_outer = rsc.has(rf::NOTIFY)
         && (rsc.parent.is_none()
             || (rsc.variant == Variant::Clone
-                && rsc.parent.is_some_and(|p| ws.resources[p].variant == Variant::Bundle)));
+                && rsc
+                    .parent
+                    .is_some_and(|p| ws.resources[p].variant == Variant::Bundle)));
     let uuid = if notify_outer {
         format!("{rid}_confirmed-post_notify_{remapped}_0")
     } else {
@@ -254,14 +279,18 @@ pub(crate) fn update_action_for_orderings(ws: &mut WorkingSet, then: ActionId) {
         let mut then_node = ws.actions[then].node;
         let mut first_node = ws.actions[first].node;
         if let Some(fr) = ws.actions[first].rsc {
-            if ws.resources[fr].variant == Variant::Group && ws.actions[first].task.eq_ignore_ascii_case("start") {
+            if ws.resources[fr].variant == Variant::Group
+                && ws.actions[first].task.eq_ignore_ascii_case("start")
+            {
                 if let Some(l) = crate::resource::location(ws, fr) {
                     first_node = Some(l);
                 }
             }
         }
         if let Some(tr) = ws.actions[then].rsc {
-            if ws.resources[tr].variant == Variant::Group && ws.actions[then].task.eq_ignore_ascii_case("start") {
+            if ws.resources[tr].variant == Variant::Group
+                && ws.actions[then].task.eq_ignore_ascii_case("start")
+            {
                 if let Some(l) = crate::resource::location(ws, tr) {
                     then_node = Some(l);
                 }
@@ -301,7 +330,12 @@ pub(crate) fn update_action_for_orderings(ws: &mut WorkingSet, then: ActionId) {
             ws.actions[then].before[i].1 = of::NONE;
         }
         if changed & UPDATED_FIRST != 0 {
-            let afters: Vec<ActionId> = ws.actions[first].after.iter().rev().map(|&(a, _)| a).collect();
+            let afters: Vec<ActionId> = ws.actions[first]
+                .after
+                .iter()
+                .rev()
+                .map(|&(a, _)| a)
+                .collect();
             for a in afters {
                 update_action_for_orderings(ws, a);
             }
@@ -320,7 +354,12 @@ pub(crate) fn update_action_for_orderings(ws: &mut WorkingSet, then: ActionId) {
             crate::colocation::block_colocation_dependents(ws, then);
         }
         update_action_for_orderings(ws, then);
-        let afters: Vec<ActionId> = ws.actions[then].after.iter().rev().map(|&(a, _)| a).collect();
+        let afters: Vec<ActionId> = ws.actions[then]
+            .after
+            .iter()
+            .rev()
+            .map(|&(a, _)| a)
+            .collect();
         for a in afters {
             update_action_for_orderings(ws, a);
         }
@@ -328,7 +367,14 @@ pub(crate) fn update_action_for_orderings(ws: &mut WorkingSet, then: ActionId) {
 }
 
 /// update_action_for_ordering_flags.
-fn update_for_ordering_flags(ws: &mut WorkingSet, first: ActionId, then: ActionId, first_flags: u32, then_flags: u32, wrapper: usize) -> u32 {
+fn update_for_ordering_flags(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    first_flags: u32,
+    then_flags: u32,
+    wrapper: usize,
+) -> u32 {
     let mut changed = 0;
     let mut otype = ws.actions[then].before[wrapper].1;
     let mut node = ws.actions[then].node;
@@ -342,32 +388,74 @@ fn update_for_ordering_flags(ws: &mut WorkingSet, first: ActionId, then: ActionI
     let first_rsc = ws.actions[first].rsc;
     if otype & of::IMPLIES_THEN != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags & af::OPTIONAL, af::OPTIONAL, of::IMPLIES_THEN);
+            changed |= crate::resource::update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags & af::OPTIONAL,
+                af::OPTIONAL,
+                of::IMPLIES_THEN,
+            );
         } else if first_flags & af::OPTIONAL == 0 && ws.actions[then].has(af::OPTIONAL) {
             ws.actions[then].flags &= !af::OPTIONAL;
             changed |= UPDATED_THEN;
         }
     }
     if otype & of::RESTART != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::OPTIONAL | af::RUNNABLE, of::RESTART);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL | af::RUNNABLE,
+            of::RESTART,
+        );
     }
     if otype & of::IMPLIES_FIRST != 0 {
         if first_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::OPTIONAL, of::IMPLIES_FIRST);
+            changed |= crate::resource::update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::OPTIONAL,
+                of::IMPLIES_FIRST,
+            );
         } else if first_flags & af::OPTIONAL == 0 && ws.actions[first].has(af::RUNNABLE) {
             ws.actions[first].flags &= !af::RUNNABLE;
             changed |= UPDATED_FIRST;
         }
     }
     if otype & of::PROMOTED_IMPLIES_FIRST != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags & af::OPTIONAL, af::OPTIONAL, of::PROMOTED_IMPLIES_FIRST);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags & af::OPTIONAL,
+            af::OPTIONAL,
+            of::PROMOTED_IMPLIES_FIRST,
+        );
     }
     if otype & of::ONE_OR_MORE != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::RUNNABLE, of::ONE_OR_MORE);
+            changed |= crate::resource::update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::RUNNABLE,
+                of::ONE_OR_MORE,
+            );
         } else if first_flags & af::RUNNABLE != 0 {
             ws.actions[then].runnable_before += 1;
-            if ws.actions[then].runnable_before >= ws.actions[then].required_runnable_before && !ws.actions[then].has(af::RUNNABLE) {
+            if ws.actions[then].runnable_before >= ws.actions[then].required_runnable_before
+                && !ws.actions[then].has(af::RUNNABLE)
+            {
                 ws.actions[then].flags |= af::RUNNABLE;
                 changed |= UPDATED_THEN;
             }
@@ -379,30 +467,81 @@ fn update_for_ordering_flags(ws: &mut WorkingSet, first: ActionId, then: ActionI
             ws.actions[then].before[wrapper].1 = of::NONE;
             otype = of::NONE;
         } else {
-            changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::RUNNABLE, of::RUNNABLE_LEFT);
+            changed |= crate::resource::update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::RUNNABLE,
+                of::RUNNABLE_LEFT,
+            );
         }
     }
     if otype & of::RUNNABLE_LEFT != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::RUNNABLE, of::RUNNABLE_LEFT);
+            changed |= crate::resource::update_ordered_actions(
+                ws,
+                first,
+                then,
+                node,
+                first_flags,
+                af::RUNNABLE,
+                of::RUNNABLE_LEFT,
+            );
         } else if first_flags & af::RUNNABLE == 0 && ws.actions[then].has(af::RUNNABLE) {
             ws.actions[then].flags &= !af::RUNNABLE;
             changed |= UPDATED_THEN;
         }
     }
     if otype & of::IMPLIES_FIRST_MIGRATABLE != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::OPTIONAL, of::IMPLIES_FIRST_MIGRATABLE);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL,
+            of::IMPLIES_FIRST_MIGRATABLE,
+        );
     }
     if otype & of::PSEUDO_LEFT != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::OPTIONAL, of::PSEUDO_LEFT);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::OPTIONAL,
+            of::PSEUDO_LEFT,
+        );
     }
     if otype & of::OPTIONAL != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::RUNNABLE, of::OPTIONAL);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::RUNNABLE,
+            of::OPTIONAL,
+        );
     }
     if otype & of::ASYMMETRICAL != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(ws, first, then, node, first_flags, af::RUNNABLE, of::ASYMMETRICAL);
+        changed |= crate::resource::update_ordered_actions(
+            ws,
+            first,
+            then,
+            node,
+            first_flags,
+            af::RUNNABLE,
+            of::ASYMMETRICAL,
+        );
     }
-    if ws.actions[first].has(af::RUNNABLE) && otype & of::IMPLIES_THEN_PRINTED != 0 && first_flags & af::OPTIONAL == 0 {
+    if ws.actions[first].has(af::RUNNABLE)
+        && otype & of::IMPLIES_THEN_PRINTED != 0
+        && first_flags & af::OPTIONAL == 0
+    {
         ws.actions[then].flags |= af::PRINT_ALWAYS;
     }
     if otype & of::IMPLIES_FIRST_PRINTED != 0 && then_flags & af::OPTIONAL == 0 {
@@ -427,13 +566,22 @@ fn update_for_ordering_flags(ws: &mut WorkingSet, first: ActionId, then: ActionI
 
 /// Clears a flag of `action` because of `reason_action`, recording the
 /// reason text when the two belong to different resources.
-pub(crate) fn clear_flag_because(ws: &mut WorkingSet, action: ActionId, flag: u32, reason: ActionId) {
+pub(crate) fn clear_flag_because(
+    ws: &mut WorkingSet,
+    action: ActionId,
+    flag: u32,
+    reason: ActionId,
+) {
     if ws.actions[action].flags & flag == 0 {
         return;
     }
     ws.actions[action].flags &= !flag;
     if ws.actions[action].rsc != ws.actions[reason].rsc {
-        let change = if flag == af::OPTIONAL { "required" } else { "unrunnable" };
+        let change = if flag == af::OPTIONAL {
+            "required"
+        } else {
+            "unrunnable"
+        };
         let r = &ws.actions[reason];
         let text = match r.rsc {
             Some(rr) => format!("{change} {} {}", ws.resources[rr].id, r.task),
@@ -444,7 +592,9 @@ pub(crate) fn clear_flag_because(ws: &mut WorkingSet, action: ActionId, flag: u3
 }
 
 fn handle_asymmetric_ordering(ws: &mut WorkingSet, first: ActionId, then: ActionId) {
-    let Some(tr) = ws.actions[then].rsc else { return };
+    let Some(tr) = ws.actions[then].rsc else {
+        return;
+    };
     let role = crate::resource::rsc_state(ws, tr, true);
     if role == Role::Stopped && ws.actions[then].task == "stop" {
         return;
@@ -495,7 +645,14 @@ fn handle_restart_ordering(ws: &mut WorkingSet, first: ActionId, then: ActionId,
 }
 
 /// pcmk__update_ordered_actions: the primitive rules for one ordering.
-pub(crate) fn update_ordered_primitive(ws: &mut WorkingSet, first: ActionId, then: ActionId, flags: u32, filter: u32, otype: u32) -> u32 {
+pub(crate) fn update_ordered_primitive(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    flags: u32,
+    filter: u32,
+    otype: u32,
+) -> u32 {
     let mut changed = 0;
     let then_flags = ws.actions[then].flags;
     let first_flags = ws.actions[first].flags;
@@ -503,7 +660,10 @@ pub(crate) fn update_ordered_primitive(ws: &mut WorkingSet, first: ActionId, the
         handle_asymmetric_ordering(ws, first, then);
     }
     if otype & of::IMPLIES_FIRST != 0 && then_flags & af::OPTIONAL == 0 {
-        if filter & af::OPTIONAL != 0 && flags & af::OPTIONAL == 0 && first_flags & af::OPTIONAL != 0 {
+        if filter & af::OPTIONAL != 0
+            && flags & af::OPTIONAL == 0
+            && first_flags & af::OPTIONAL != 0
+        {
             clear_flag_because(ws, first, af::OPTIONAL, then);
         }
         if flags & af::MIGRATE_RUNNABLE != 0 && !ws.actions[then].has(af::MIGRATE_RUNNABLE) {
@@ -511,12 +671,16 @@ pub(crate) fn update_ordered_primitive(ws: &mut WorkingSet, first: ActionId, the
         }
     }
     if otype & of::PROMOTED_IMPLIES_FIRST != 0
-        && ws.actions[then].rsc.is_some_and(|r| ws.resources[r].role == Role::Promoted)
+        && ws.actions[then]
+            .rsc
+            .is_some_and(|r| ws.resources[r].role == Role::Promoted)
         && filter & af::OPTIONAL != 0
         && !ws.actions[then].has(af::OPTIONAL)
     {
         clear_flag_because(ws, first, af::OPTIONAL, then);
-        if ws.actions[first].has(af::MIGRATE_RUNNABLE) && !ws.actions[then].has(af::MIGRATE_RUNNABLE) {
+        if ws.actions[first].has(af::MIGRATE_RUNNABLE)
+            && !ws.actions[then].has(af::MIGRATE_RUNNABLE)
+        {
             clear_flag_because(ws, first, af::MIGRATE_RUNNABLE, then);
         }
     }
@@ -529,7 +693,10 @@ pub(crate) fn update_ordered_primitive(ws: &mut WorkingSet, first: ActionId, the
             clear_flag_because(ws, first, af::OPTIONAL, then);
         }
     }
-    if otype & of::PSEUDO_LEFT != 0 && filter & af::OPTIONAL != 0 && !ws.actions[first].has(af::RUNNABLE) {
+    if otype & of::PSEUDO_LEFT != 0
+        && filter & af::OPTIONAL != 0
+        && !ws.actions[first].has(af::RUNNABLE)
+    {
         clear_flag_because(ws, then, af::MIGRATE_RUNNABLE, first);
         ws.actions[then].flags &= !af::PSEUDO;
     }
@@ -554,7 +721,10 @@ pub(crate) fn update_ordered_primitive(ws: &mut WorkingSet, first: ActionId, the
     }
     if then_flags != ws.actions[then].flags {
         changed |= UPDATED_THEN;
-        if ws.actions[then].rsc.is_some_and(|r| ws.resources[r].parent.is_some()) {
+        if ws.actions[then]
+            .rsc
+            .is_some_and(|r| ws.resources[r].parent.is_some())
+        {
             update_action_for_orderings(ws, then);
         }
     }

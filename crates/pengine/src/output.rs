@@ -44,7 +44,11 @@ pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
         .map(|l| match l {
             SummaryLine::Node(s) => format!("  * {s}"),
             SummaryLine::Resource(i) => {
-                let reason = i.reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
+                let reason = i
+                    .reason
+                    .as_deref()
+                    .map(|r| format!("  {r}"))
+                    .unwrap_or_default();
                 format!(
                     "  * {:<8}   {:<rw$}   ( {:>dw$} ){}",
                     i.change,
@@ -74,7 +78,13 @@ pub fn summary(ws: &mut WorkingSet) -> Vec<SummaryLine> {
         let task = if act.task.eq_ignore_ascii_case("do_shutdown") {
             "Shutdown".to_string()
         } else if act.task.eq_ignore_ascii_case("stonith") {
-            format!("Fence ({})", act.meta.get("stonith_action").map(String::as_str).unwrap_or(""))
+            format!(
+                "Fence ({})",
+                act.meta
+                    .get("stonith_action")
+                    .map(String::as_str)
+                    .unwrap_or("")
+            )
         } else {
             continue;
         };
@@ -91,7 +101,10 @@ pub fn summary(ws: &mut WorkingSet) -> Vec<SummaryLine> {
             }
         });
         if let Some(reason) = &act.reason {
-            out.push(SummaryLine::Node(format!("{task} {} '{reason}'", node_name.unwrap_or_default())));
+            out.push(SummaryLine::Node(format!(
+                "{task} {} '{reason}'",
+                node_name.unwrap_or_default()
+            )));
         }
     }
     for r in ws.top.clone() {
@@ -121,7 +134,15 @@ fn output_resource(ws: &mut WorkingSet, r: RscId, out: &mut Vec<SummaryLine>) {
     rsc_action_default(ws, r, current, next, out);
 }
 
-fn item(ws: &WorkingSet, change: &str, r: RscId, origin: Option<NodeId>, destination: Option<NodeId>, action: Option<ActionId>, source: Option<ActionId>) -> SummaryLine {
+fn item(
+    ws: &WorkingSet,
+    change: &str,
+    r: RscId,
+    origin: Option<NodeId>,
+    destination: Option<NodeId>,
+    action: Option<ActionId>,
+    source: Option<ActionId>,
+) -> SummaryLine {
     let rsc = &ws.resources[r];
     let source = source.or(action);
     let need_role = rsc.role > Role::Started || rsc.next_role > Role::Unpromoted;
@@ -148,7 +169,11 @@ fn item(ws: &WorkingSet, change: &str, r: RscId, origin: Option<NodeId>, destina
     } else if same_host {
         format!("{role} -> {next_role} {}", name(origin))
     } else {
-        format!("{role} {} -> {next_role} {}", name(origin), name(destination))
+        format!(
+            "{role} {} -> {next_role} {}",
+            name(origin),
+            name(destination)
+        )
     };
     let runnable = action.is_none_or(|a| ws.actions[a].has(af::RUNNABLE));
     let reason = match source.and_then(|s| ws.actions[s].reason.clone()) {
@@ -170,7 +195,13 @@ fn first(v: Vec<ActionId>) -> Option<ActionId> {
 }
 
 /// rsc_action_default: the one summary line (or lines) for a primitive.
-fn rsc_action_default(ws: &mut WorkingSet, r: RscId, current: Option<NodeId>, next: Option<NodeId>, out: &mut Vec<SummaryLine>) {
+fn rsc_action_default(
+    ws: &mut WorkingSet,
+    r: RscId,
+    current: Option<NodeId>,
+    next: Option<NodeId>,
+    out: &mut Vec<SummaryLine>,
+) {
     if !ws.resources[r].has(rf::MANAGED) || (current.is_none() && next.is_none()) {
         return;
     }
@@ -208,10 +239,22 @@ fn rsc_action_default(ws: &mut WorkingSet, r: RscId, current: Option<NodeId>, ne
                 }
             }
         } else if start.is_some_and(|s| !ws.actions[s].has(af::RUNNABLE)) {
-            let src = if stop.is_some_and(|s| ws.actions[s].reason.is_some()) { stop } else { start };
+            let src = if stop.is_some_and(|s| ws.actions[s].reason.is_some()) {
+                stop
+            } else {
+                start
+            };
             out.push(item(ws, "Stop", r, current, None, stop, src));
         } else if moving && current.is_some() {
-            out.push(item(ws, if failed { "Recover" } else { "Move" }, r, current, next, stop, None));
+            out.push(item(
+                ws,
+                if failed { "Recover" } else { "Move" },
+                r,
+                current,
+                next,
+                stop,
+                None,
+            ));
         } else if failed {
             out.push(item(ws, "Recover", r, current, None, stop, None));
         } else {
@@ -219,11 +262,17 @@ fn rsc_action_default(ws: &mut WorkingSet, r: RscId, current: Option<NodeId>, ne
         }
         return;
     }
-    if stop.is_some() && (next_role == Role::Stopped || start.is_some_and(|s| !ws.actions[s].has(af::RUNNABLE))) {
+    if stop.is_some()
+        && (next_role == Role::Stopped || start.is_some_and(|s| !ws.actions[s].has(af::RUNNABLE)))
+    {
         let key = op_key(&ws.resources[r].id.clone(), "stop", 0);
         for n in ws.resources[r].running_on.clone() {
             let stop_op = first(find_actions(ws, Some(r), &key, Some(n)));
-            let src = if stop_op.is_some_and(|s| ws.actions[s].reason.is_some()) { stop_op } else { start };
+            let src = if stop_op.is_some_and(|s| ws.actions[s].reason.is_some()) {
+                stop_op
+            } else {
+                start
+            };
             out.push(item(ws, "Stop", r, Some(n), None, stop_op, src));
         }
     } else if stop.is_some() && ws.resources[r].has(rf::FAILED) && ws.resources[r].has(rf::STOP) {
@@ -282,7 +331,10 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
             continue;
         }
         let act = &ws.actions[a];
-        let node = act.node.map(|n| ws.nodes[n].uname.clone()).unwrap_or_default();
+        let node = act
+            .node
+            .map(|n| ws.nodes[n].uname.clone())
+            .unwrap_or_default();
         if act.has(af::PSEUDO) {
             if act.task == "stonith" && !node.is_empty() {
                 out.push(format!("  * Pseudo action:   {} on {node}", act.key));
@@ -293,13 +345,22 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
         }
         match act.task.as_str() {
             "stonith" => {
-                let op = act.meta.get("stonith_action").map(String::as_str).unwrap_or("reboot");
+                let op = act
+                    .meta
+                    .get("stonith_action")
+                    .map(String::as_str)
+                    .unwrap_or("reboot");
                 out.push(format!("  * Fencing {node} ({op})"));
             }
-            "do_shutdown" | "probe_complete" => out.push(format!("  * Cluster action:  {} on {node}", act.task)),
+            "do_shutdown" | "probe_complete" => {
+                out.push(format!("  * Cluster action:  {} on {node}", act.task))
+            }
             "clear_failcount" | "lrm_delete" => {
                 let rid = act.rsc.map(|r| display_name(ws, r)).unwrap_or_default();
-                out.push(format!("  * Cluster action:  {} for {rid} on {node}", act.task));
+                out.push(format!(
+                    "  * Cluster action:  {} for {rid} on {node}",
+                    act.task
+                ));
             }
             _ => {
                 let Some(r) = act.rsc else { continue };
@@ -310,7 +371,9 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
                     (act.task.clone(), act.interval_ms)
                 };
                 if interval > 0 {
-                    out.push(format!("  * Resource action: {name:<15} {task}={interval} on {node}"));
+                    out.push(format!(
+                        "  * Resource action: {name:<15} {task}={interval} on {node}"
+                    ));
                 } else {
                     out.push(format!("  * Resource action: {name:<15} {task} on {node}"));
                 }

@@ -10,7 +10,8 @@ fn probe_rsc_on_node(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
     if !ws.options.startup_probes {
         return false;
     }
-    let is_remote_node = ws.nodes[n].kind == NodeKind::Remote || crate::actions::is_guest_node(ws, n);
+    let is_remote_node =
+        ws.nodes[n].kind == NodeKind::Remote || crate::actions::is_guest_node(ws, n);
     if is_remote_node {
         if ws.resources[r].class.as_deref() == Some("stonith") || ws.resources[r].is_remote_node {
             return false;
@@ -20,7 +21,10 @@ fn probe_rsc_on_node(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
         return crate::clone::probe_children(ws, r, n);
     }
     let rsc = &ws.resources[r];
-    if (rsc.container.is_some() && !rsc.is_remote_node) || rsc.has(rf::ORPHAN) || rsc.known_on.contains(&n) {
+    if (rsc.container.is_some() && !rsc.is_remote_node)
+        || rsc.has(rf::ORPHAN)
+        || rsc.known_on.contains(&n)
+    {
         return false;
     }
     let top = ws.top_parent(r);
@@ -40,9 +44,13 @@ fn probe_rsc_on_node(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
     ws.actions[probe].flags &= !af::OPTIONAL;
     crate::create::order_vs_unfence(ws, r, n, probe, of::OPTIONAL);
     if !ws.resources[r].running_on.contains(&n) {
-        ws.actions[probe].meta.insert("op_target_rc".into(), "7".into());
+        ws.actions[probe]
+            .meta
+            .insert("op_target_rc".into(), "7".into());
     } else if ws.resources[r].role == cib_xml::Role::Promoted {
-        ws.actions[probe].meta.insert("op_target_rc".into(), "8".into());
+        ws.actions[probe]
+            .meta
+            .insert("op_target_rc".into(), "8".into());
     }
     let mut top = top;
     if (ws.resources[r].has(rf::FENCE_DEVICE) && ws.options.enable_unfencing) || !ws.is_clone(top) {
@@ -53,8 +61,26 @@ fn probe_rsc_on_node(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
         flags |= of::RUNNABLE_LEFT;
     }
     let tid = ws.resources[top].id.clone();
-    new_ordering(ws, Some(r), None, Some(probe), Some(top), Some(op_key(&tid, "start", 0)), None, flags);
-    new_ordering(ws, Some(r), None, Some(probe), Some(top), Some(op_key(&tid, "reload-agent", 0)), None, of::OPTIONAL);
+    new_ordering(
+        ws,
+        Some(r),
+        None,
+        Some(probe),
+        Some(top),
+        Some(op_key(&tid, "start", 0)),
+        None,
+        flags,
+    );
+    new_ordering(
+        ws,
+        Some(r),
+        None,
+        Some(probe),
+        Some(top),
+        Some(op_key(&tid, "reload-agent", 0)),
+        None,
+        of::OPTIONAL,
+    );
     true
 }
 
@@ -79,7 +105,9 @@ pub(crate) fn schedule_probes(ws: &mut WorkingSet) {
             if !is_true(Some(p)) {
                 let key = format!("probe_complete-{}", node.uname);
                 let a = custom_action(ws, None, &key, "probe_complete", Some(n), false);
-                ws.actions[a].meta.insert("op_no_wait".into(), "true".into());
+                ws.actions[a]
+                    .meta
+                    .insert("op_no_wait".into(), "true".into());
                 continue;
             }
         }

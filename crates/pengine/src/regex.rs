@@ -11,6 +11,10 @@ impl Regex {
     /// Submatches %0..%9 of the first match, or None.
     pub(crate) fn captures(&self, text: &str) -> Option<Vec<Option<String>>> {
         let c = self.0.captures(text)?;
-        Some((0..c.len()).map(|i| c.get(i).map(|m| m.as_str().to_string())).collect())
+        Some(
+            (0..c.len())
+                .map(|i| c.get(i).map(|m| m.as_str().to_string()))
+                .collect(),
+        )
     }
 }

@@ -25,6 +25,8 @@ pub(crate) fn fence_guest(ws: &mut WorkingSet, n: NodeId) {
     let a = crate::actions::custom_action(ws, None, &key, "stonith", Some(n), false);
     ws.actions[a].flags |= af::PSEUDO | af::RUNNABLE;
     ws.actions[a].flags &= !af::OPTIONAL;
-    ws.actions[a].meta.insert("stonith_action".into(), "reboot".into());
+    ws.actions[a]
+        .meta
+        .insert("stonith_action".into(), "reboot".into());
     crate::actions::set_reason(ws, a, Some("guest is unclean"), false);
 }

@@ -86,15 +86,10 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
         } else {
             task.clone()
         };
-        let member_action = ws.resources[m]
-            .actions
-            .iter()
-            .rev()
-            .copied()
-            .find(|&x| {
-                ws.actions[x].task.eq_ignore_ascii_case(&member_task)
-                    && node.is_none_or(|n| ws.actions[x].node == Some(n))
-            });
+        let member_action = ws.resources[m].actions.iter().rev().copied().find(|&x| {
+            ws.actions[x].task.eq_ignore_ascii_case(&member_task)
+                && node.is_none_or(|n| ws.actions[x].node == Some(n))
+        });
         match member_action {
             Some(ma) => {
                 let mf = action_flags(ws, ma, node);
@@ -118,7 +113,15 @@ fn group_action_flags(ws: &mut WorkingSet, a: ActionId, node: Option<NodeId>) ->
 }
 
 /// rsc->cmds->update_ordered_actions for the "then" action's resource.
-pub(crate) fn update_ordered_actions(ws: &mut WorkingSet, first: ActionId, then: ActionId, node: Option<NodeId>, flags: u32, filter: u32, otype: u32) -> u32 {
+pub(crate) fn update_ordered_actions(
+    ws: &mut WorkingSet,
+    first: ActionId,
+    then: ActionId,
+    node: Option<NodeId>,
+    flags: u32,
+    filter: u32,
+    otype: u32,
+) -> u32 {
     let Some(r) = ws.actions[then].rsc else {
         return 0;
     };
@@ -129,7 +132,8 @@ pub(crate) fn update_ordered_actions(ws: &mut WorkingSet, first: ActionId, then:
             let task = ws.actions[then].task.clone();
             for m in ws.resources[r].children.clone() {
                 let ma = ws.resources[m].actions.iter().rev().copied().find(|&x| {
-                    ws.actions[x].task.eq_ignore_ascii_case(&task) && node.is_none_or(|n| ws.actions[x].node == Some(n))
+                    ws.actions[x].task.eq_ignore_ascii_case(&task)
+                        && node.is_none_or(|n| ws.actions[x].node == Some(n))
                 });
                 if let Some(ma) = ma {
                     changed |= update_ordered_actions(ws, first, ma, node, flags, filter, otype);
@@ -137,6 +141,8 @@ pub(crate) fn update_ordered_actions(ws: &mut WorkingSet, first: ActionId, then:
             }
             changed
         }
-        Variant::Clone | Variant::Bundle => crate::clone::clone_update_ordered_actions(ws, first, then, node, flags, filter, otype),
+        Variant::Clone | Variant::Bundle => {
+            crate::clone::clone_update_ordered_actions(ws, first, then, node, flags, filter, otype)
+        }
     }
 }

@@ -54,7 +54,10 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
     }
     let stonith_enabled = opt_bool(&cfg, "stonith-enabled", true);
     let have_quorum = is_true(cib.attr("have-quorum"));
-    let nqp = match config_value(&cfg, "no-quorum-policy").map(str::to_ascii_lowercase).as_deref() {
+    let nqp = match config_value(&cfg, "no-quorum-policy")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("ignore") => NoQuorumPolicy::Ignore,
         Some("freeze") => NoQuorumPolicy::Freeze,
         Some("demote") => NoQuorumPolicy::Demote,
@@ -72,7 +75,9 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
         }
         _ => NoQuorumPolicy::Stop,
     };
-    let mut stonith_action = config_value(&cfg, "stonith-action").unwrap_or("reboot").to_string();
+    let mut stonith_action = config_value(&cfg, "stonith-action")
+        .unwrap_or("reboot")
+        .to_string();
     if stonith_action == "poweroff" {
         stonith_action = "off".into();
     }
@@ -81,16 +86,30 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
             .map(|v| parse_score(v, &HealthScores::default()))
             .unwrap_or(default)
     };
-    let strategy = config_value(&cfg, "node-health-strategy").unwrap_or("none").to_ascii_lowercase();
+    let strategy = config_value(&cfg, "node-health-strategy")
+        .unwrap_or("none")
+        .to_ascii_lowercase();
     let health = match strategy.as_str() {
-        "migrate-on-red" => HealthScores { red: -INFINITY, yellow: 0, green: 0 },
-        "only-green" => HealthScores { red: -INFINITY, yellow: -INFINITY, green: 0 },
+        "migrate-on-red" => HealthScores {
+            red: -INFINITY,
+            yellow: 0,
+            green: 0,
+        },
+        "only-green" => HealthScores {
+            red: -INFINITY,
+            yellow: -INFINITY,
+            green: 0,
+        },
         "progressive" | "custom" => HealthScores {
             red: health_score("node-health-red", 0),
             yellow: health_score("node-health-yellow", 0),
             green: health_score("node-health-green", 0),
         },
-        _ => HealthScores { red: 0, yellow: 0, green: 0 },
+        _ => HealthScores {
+            red: 0,
+            yellow: 0,
+            green: 0,
+        },
     };
     let enable_unfencing = {
         // Any fencing device or resource that requires unfencing.
@@ -156,7 +175,8 @@ pub(crate) fn unpack_nodes(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     let mut list: Vec<Node> = Vec::new();
     for n in nodes.children_named("node") {
         let Some(id) = n.attr("id") else {
-            ws.messages.push("Ignoring <node> entry in configuration without id".into());
+            ws.messages
+                .push("Ignoring <node> entry in configuration without id".into());
             continue;
         };
         let uname = n.attr("uname").unwrap_or(id).to_string();
@@ -180,7 +200,16 @@ pub(crate) fn unpack_nodes(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
             now: Some(ws.now),
             ..Default::default()
         };
-        unpack_nvpairs(n, Some("utilization"), idx, &ctx, None, false, &ws.options.health, &mut node.utilization);
+        unpack_nvpairs(
+            n,
+            Some("utilization"),
+            idx,
+            &ctx,
+            None,
+            false,
+            &ws.options.health,
+            &mut node.utilization,
+        );
         list.push(node);
     }
     // Insert sorted by natural name; equal names keep insertion order.
@@ -188,11 +217,22 @@ pub(crate) fn unpack_nodes(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     ws.nodes = list;
 }
 
-pub(crate) fn new_node(id: &str, uname: &str, kind: NodeKind, score: Option<&str>, opts: &ClusterOptions) -> Node {
+pub(crate) fn new_node(
+    id: &str,
+    uname: &str,
+    kind: NodeKind,
+    score: Option<&str>,
+    opts: &ClusterOptions,
+) -> Node {
     let mut attrs = BTreeMap::new();
     attrs.insert(
         "#kind".to_string(),
-        if kind == NodeKind::Remote { "remote" } else { "cluster" }.to_string(),
+        if kind == NodeKind::Remote {
+            "remote"
+        } else {
+            "cluster"
+        }
+        .to_string(),
     );
     Node {
         id: id.to_string(),
@@ -222,14 +262,24 @@ pub(crate) fn new_node(id: &str, uname: &str, kind: NodeKind, score: Option<&str
     }
 }
 
-fn add_node_attrs(ws: &mut WorkingSet, node: &mut Node, xml: Option<&Element>, overwrite: bool, idx: &IdIndex<'_>) {
+fn add_node_attrs(
+    ws: &mut WorkingSet,
+    node: &mut Node,
+    xml: Option<&Element>,
+    overwrite: bool,
+    idx: &IdIndex<'_>,
+) {
     node.attrs.insert("#uname".into(), node.uname.clone());
     node.attrs.insert("#id".into(), node.id.clone());
-    let is_dc = ws.dc_uuid.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&node.id));
+    let is_dc = ws
+        .dc_uuid
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case(&node.id));
     if is_dc {
         node.is_dc = true;
     }
-    node.attrs.insert("#is_dc".into(), if is_dc { "true" } else { "false" }.into());
+    node.attrs
+        .insert("#is_dc".into(), if is_dc { "true" } else { "false" }.into());
     let cluster_name = ws.options.config.get("cluster-name").cloned();
     if let Some(c) = &cluster_name {
         node.attrs.insert("#cluster-name".into(), c.clone());
@@ -239,7 +289,16 @@ fn add_node_attrs(ws: &mut WorkingSet, node: &mut Node, xml: Option<&Element>, o
             now: Some(ws.now),
             ..Default::default()
         };
-        unpack_nvpairs(xml, Some("instance_attributes"), idx, &ctx, None, overwrite, &ws.options.health, &mut node.attrs);
+        unpack_nvpairs(
+            xml,
+            Some("instance_attributes"),
+            idx,
+            &ctx,
+            None,
+            overwrite,
+            &ws.options.health,
+            &mut node.attrs,
+        );
     }
     if !node.attrs.contains_key("#site-name") {
         if let Some(s) = node.attrs.get("site-name").cloned() {
@@ -338,13 +397,31 @@ impl ResourceUnpacker<'_, '_> {
             rsc: class.map(|c| (c, xml.attr("provider"), xml.attr("type").unwrap_or(""))),
             ..Default::default()
         };
-        unpack_nvpairs(xml, Some("meta_attributes"), self.idx, &rctx, None, false, &self.ws.options.health, &mut meta);
+        unpack_nvpairs(
+            xml,
+            Some("meta_attributes"),
+            self.idx,
+            &rctx,
+            None,
+            false,
+            &self.ws.options.health,
+            &mut meta,
+        );
         if let Some(p) = parent {
             // Explicit meta of every ancestor, nearest first, not overwriting.
             let mut anc = Some(p);
             let mut parent_meta = BTreeMap::new();
             while let Some(a) = anc {
-                unpack_nvpairs(&self.ws.resources[a].xml, Some("meta_attributes"), self.idx, &rctx, None, false, &self.ws.options.health, &mut parent_meta);
+                unpack_nvpairs(
+                    &self.ws.resources[a].xml,
+                    Some("meta_attributes"),
+                    self.idx,
+                    &rctx,
+                    None,
+                    false,
+                    &self.ws.options.health,
+                    &mut parent_meta,
+                );
                 anc = self.ws.resources[a].parent;
             }
             for (k, v) in parent_meta {
@@ -352,7 +429,16 @@ impl ResourceUnpacker<'_, '_> {
             }
         }
         if let Some(d) = &self.ws.rsc_defaults {
-            unpack_nvpairs(d, Some("meta_attributes"), self.idx, &rctx, None, false, &self.ws.options.health, &mut meta);
+            unpack_nvpairs(
+                d,
+                Some("meta_attributes"),
+                self.idx,
+                &rctx,
+                None,
+                false,
+                &self.ws.options.health,
+                &mut meta,
+            );
         }
         if let Some(p) = parent {
             for (k, v) in &self.ws.resources[p].meta {
@@ -368,20 +454,52 @@ impl ResourceUnpacker<'_, '_> {
             now: Some(self.ws.now),
             ..Default::default()
         };
-        unpack_nvpairs(xml, Some("instance_attributes"), self.idx, &ctx, None, false, &self.ws.options.health, &mut params);
+        unpack_nvpairs(
+            xml,
+            Some("instance_attributes"),
+            self.idx,
+            &ctx,
+            None,
+            false,
+            &self.ws.options.health,
+            &mut params,
+        );
         let mut anc = parent;
         while let Some(a) = anc {
-            unpack_nvpairs(&self.ws.resources[a].xml, Some("instance_attributes"), self.idx, &ctx, None, false, &self.ws.options.health, &mut params);
+            unpack_nvpairs(
+                &self.ws.resources[a].xml,
+                Some("instance_attributes"),
+                self.idx,
+                &ctx,
+                None,
+                false,
+                &self.ws.options.health,
+                &mut params,
+            );
             anc = self.ws.resources[a].parent;
         }
         if let Some(d) = &self.ws.rsc_defaults {
-            unpack_nvpairs(d, Some("instance_attributes"), self.idx, &ctx, None, false, &self.ws.options.health, &mut params);
+            unpack_nvpairs(
+                d,
+                Some("instance_attributes"),
+                self.idx,
+                &ctx,
+                None,
+                false,
+                &self.ws.options.health,
+                &mut params,
+            );
         }
         params
     }
 
     /// Creates one resource (and its children) and returns its id.
-    fn unpack(&mut self, xml: &Element, parent: Option<RscId>, instance: Option<&str>) -> Option<RscId> {
+    fn unpack(
+        &mut self,
+        xml: &Element,
+        parent: Option<RscId>,
+        instance: Option<&str>,
+    ) -> Option<RscId> {
         let base_id = xml.attr("id")?;
         let variant = match xml.name.as_str() {
             "primitive" => Variant::Primitive,
@@ -452,7 +570,10 @@ impl ResourceUnpacker<'_, '_> {
         } else {
             flags |= rf::UNIQUE;
         }
-        let recovery = match get("multiple-active").map(str::to_ascii_lowercase).as_deref() {
+        let recovery = match get("multiple-active")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("stop_only") => Recovery::StopOnly,
             Some("block") => Recovery::Block,
             Some("stop_unexpected") => Recovery::StopUnexpected,
@@ -470,7 +591,10 @@ impl ResourceUnpacker<'_, '_> {
             }
         }
         let class = xml.attr("class").map(str::to_string);
-        if class.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("stonith")) {
+        if class
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("stonith"))
+        {
             self.ws.options.have_stonith_resource = true;
             flags |= rf::FENCE_DEVICE;
         }
@@ -483,7 +607,9 @@ impl ResourceUnpacker<'_, '_> {
             .and_then(parse_interval_ms)
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0);
-        let priority = get("priority").map(|v| parse_score(v, &self.ws.options.health)).unwrap_or(0);
+        let priority = get("priority")
+            .map(|v| parse_score(v, &self.ws.options.health))
+            .unwrap_or(0);
         let ops = unpack_ops(&xml, self.idx);
         let n_nodes = self.ws.nodes.len();
         let rid = self.ws.resources.len();
@@ -527,6 +653,14 @@ impl ResourceUnpacker<'_, '_> {
             is_remote_node,
             container: None,
             cib_order: self.order,
+            clone_max: 0,
+            clone_node_max: 1,
+            promoted_max: 1,
+            promoted_node_max: 1,
+            total_clones: 0,
+            sort_index: 0,
+            promotion_added: false,
+            promotion_constrained: false,
         };
         self.ws.resources.push(rsc);
         if let Some(role) = target_role(self.ws, rid) {
@@ -536,7 +670,7 @@ impl ResourceUnpacker<'_, '_> {
         match variant {
             Variant::Group => {
                 for c in xml.children_named("primitive") {
-                    if let Some(child) = self.unpack(c, Some(rid), None) {
+                    if let Some(child) = self.unpack(c, Some(rid), instance) {
                         self.ws.resources[rid].children.push(child);
                     }
                 }
@@ -546,10 +680,6 @@ impl ResourceUnpacker<'_, '_> {
             }
             _ => {}
         }
-        // Clones default to stickiness 1 unless configured.
-        if variant == Variant::Clone && !self.ws.resources[rid].meta.contains_key("resource-stickiness") {
-            // handled in clone unpack (instances inherit the parent's meta)
-        }
         if self.ws.options.symmetric {
             location_all(self.ws, rid, 0, true);
         }
@@ -558,40 +688,117 @@ impl ResourceUnpacker<'_, '_> {
             ..Default::default()
         };
         let mut util = BTreeMap::new();
-        unpack_nvpairs(&xml, Some("utilization"), self.idx, &ctx, None, false, &self.ws.options.health, &mut util);
+        unpack_nvpairs(
+            &xml,
+            Some("utilization"),
+            self.idx,
+            &ctx,
+            None,
+            false,
+            &self.ws.options.health,
+            &mut util,
+        );
         self.ws.resources[rid].utilization = util;
         Some(rid)
     }
 
     fn unpack_clone(&mut self, rid: RscId, xml: &Element) {
+        let n_nodes = self.ws.nodes.len();
+        let meta = self.ws.resources[rid].meta.clone();
+        let scan_min0 = |v: &str| scan_int(v).map(|x| x.max(0) as usize).unwrap_or(0);
+        let promotable = self.ws.resources[rid].has(rf::PROMOTABLE);
+        if promotable {
+            let pm = meta.get("promoted-max").or_else(|| meta.get("master-max"));
+            let pnm = meta
+                .get("promoted-node-max")
+                .or_else(|| meta.get("master-node-max"));
+            self.ws.resources[rid].promoted_max = pm.map(|v| scan_min0(v)).unwrap_or(1);
+            self.ws.resources[rid].promoted_node_max = pnm.map(|v| scan_min0(v)).unwrap_or(1);
+        }
+        let mut node_max = meta
+            .get("clone-node-max")
+            .map(|v| scan_min0(v))
+            .unwrap_or(1);
+        let clone_max = meta
+            .get("clone-max")
+            .map(|v| scan_min0(v))
+            .unwrap_or(n_nodes.max(1));
+        if !self.ws.resources[rid].has(rf::UNIQUE) && node_max > 1 {
+            node_max = 1;
+        }
+        self.ws.resources[rid].clone_max = clone_max;
+        self.ws.resources[rid].clone_node_max = node_max;
+        if xml
+            .children
+            .iter()
+            .all(|c| !matches!(c.name.as_str(), "primitive" | "group"))
+        {
+            self.ws.messages.push(format!(
+                "{} has nothing to clone",
+                self.ws.resources[rid].id
+            ));
+            return;
+        }
+        let unique = self.ws.resources[rid].has(rf::UNIQUE);
+        let m = &mut self.ws.resources[rid].meta;
+        if !m.contains_key("resource-stickiness") {
+            m.insert("resource-stickiness".into(), "1".into());
+        }
+        m.entry("globally-unique".into())
+            .or_insert_with(|| if unique { "true" } else { "false" }.into());
+        self.ws.resources[rid].stickiness = parse_score(
+            self.ws.resources[rid]
+                .meta
+                .get("resource-stickiness")
+                .map(String::as_str)
+                .unwrap_or("1"),
+            &self.ws.options.health,
+        );
+        for _ in 0..clone_max.max(1) {
+            self.create_clone_child(rid);
+        }
+    }
+
+    /// pe__create_clone_child: the next numbered instance (an orphan once
+    /// clone-max instances exist).
+    fn create_clone_child(&mut self, rid: RscId) -> Option<RscId> {
+        let xml = self.ws.resources[rid].xml.clone();
         let child_xml = xml
             .children
             .iter()
-            .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
-            .cloned();
-        let Some(child_xml) = child_xml else {
-            return;
-        };
-        // Clone defaults (clone-max = nodes, clone-node-max 1, stickiness 1).
-        let n_nodes = self.ws.nodes.len();
-        let meta = &mut self.ws.resources[rid].meta;
-        if !meta.contains_key("resource-stickiness") {
-            meta.insert("resource-stickiness".into(), "1".into());
-            self.ws.resources[rid].stickiness = 1;
-        }
-        let meta = &self.ws.resources[rid].meta;
-        let clone_max = meta
-            .get("clone-max")
-            .and_then(|v| scan_int(v))
-            .map(|v| v.max(0) as usize)
-            .unwrap_or(n_nodes);
-        for i in 0..clone_max {
-            let n = i.to_string();
-            if let Some(c) = self.unpack(&child_xml, Some(rid), Some(&n)) {
-                self.ws.resources[rid].children.push(c);
+            .find(|c| matches!(c.name.as_str(), "primitive" | "group"))?
+            .clone();
+        let as_orphan = self.ws.resources[rid].total_clones >= self.ws.resources[rid].clone_max;
+        let n = self.ws.resources[rid].total_clones.to_string();
+        let child = self.unpack(&child_xml, Some(rid), Some(&n))?;
+        self.ws.resources[rid].total_clones += 1;
+        self.ws.resources[rid].children.push(child);
+        let max = self.ws.resources[rid].clone_max.to_string();
+        let mut stack = vec![child];
+        while let Some(c) = stack.pop() {
+            if as_orphan {
+                self.ws.resources[c].set(rf::ORPHAN);
             }
+            stack.extend(self.ws.resources[c].children.iter().copied());
         }
+        self.ws.resources[child]
+            .meta
+            .insert("clone-max".into(), max);
+        Some(child)
     }
+}
+
+/// Creates one more instance of an anonymous clone for orphaned history.
+pub(crate) fn create_clone_orphan(ws: &mut WorkingSet, clone: RscId) -> Option<RscId> {
+    let xml = ws.resources[clone].xml.clone();
+    let idx = IdIndex::new(&xml);
+    let order = ws.resources.len();
+    let mut u = ResourceUnpacker {
+        ws,
+        idx: &idx,
+        order,
+    };
+    u.create_clone_child(clone)
 }
 
 fn requires_flags(value: Option<&str>, flags: u64, is_remote: bool, opts: &ClusterOptions) -> u64 {
@@ -658,7 +865,13 @@ pub(crate) fn location_all(ws: &mut WorkingSet, r: RscId, score: i32, symmetric_
 }
 
 /// Adds `score` for one node to the resource and all its descendants.
-pub(crate) fn location_node(ws: &mut WorkingSet, r: RscId, n: NodeId, score: i32, symmetric_default: bool) {
+pub(crate) fn location_node(
+    ws: &mut WorkingSet,
+    r: RscId,
+    n: NodeId,
+    score: i32,
+    symmetric_default: bool,
+) {
     if symmetric_default && ws.resources[r].exclusive_discover {
         return;
     }
@@ -716,7 +929,9 @@ pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     loop {
         let mut progressed = false;
         for st in &states {
-            let Some(n) = state_node(ws, st) else { continue };
+            let Some(n) = state_node(ws, st) else {
+                continue;
+            };
             if ws.nodes[n].unpacked {
                 continue;
             }
@@ -733,7 +948,9 @@ pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     }
     if ws.options.stonith_enabled {
         for st in &states {
-            let Some(n) = state_node(ws, st) else { continue };
+            let Some(n) = state_node(ws, st) else {
+                continue;
+            };
             if ws.nodes[n].unpacked {
                 continue;
             }
@@ -784,7 +1001,10 @@ fn unpack_node_state(ws: &mut WorkingSet, st: &Element, idx: &IdIndex<'_>) {
     node.unseen = false;
     ws.nodes[n] = node;
     determine_online_status(ws, st, n);
-    if !ws.options.have_quorum && ws.nodes[n].online && ws.options.no_quorum_policy == NoQuorumPolicy::Suicide {
+    if !ws.options.have_quorum
+        && ws.nodes[n].online
+        && ws.options.no_quorum_policy == NoQuorumPolicy::Suicide
+    {
         fence_node(ws, n, "cluster does not have quorum", false);
     }
 }
@@ -927,7 +1147,10 @@ impl<'a> HistOp<'a> {
         Some(HistOp {
             xml,
             task,
-            interval_ms: xml.attr("interval").and_then(|v| v.parse().ok()).unwrap_or(0),
+            interval_ms: xml
+                .attr("interval")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             rc: xml.attr("rc-code").and_then(|v| scan_int(v)).unwrap_or(0) as i32,
             status: xml.attr("op-status").and_then(|v| scan_int(v)).unwrap_or(0) as i32,
             call_id: xml.attr("call-id").and_then(|v| scan_int(v)).unwrap_or(-1) as i32,
@@ -1008,7 +1231,12 @@ fn unpack_node_lrm(ws: &mut WorkingSet, n: NodeId, st: &Element) {
 
 /// Finds the resource a history entry refers to (None = orphan).
 pub(crate) fn find_resource(ws: &WorkingSet, id: &str) -> Option<RscId> {
-    ws.resources.iter().position(|r| r.id == id && r.variant == Variant::Primitive && r.parent.is_none_or(|p| ws.resources[p].variant != Variant::Clone))
+    ws.resources.iter().position(|r| {
+        r.id == id
+            && r.variant == Variant::Primitive
+            && r.parent
+                .is_none_or(|p| ws.resources[p].variant != Variant::Clone)
+    })
 }
 
 pub(crate) fn hist_ops(entry: &Element) -> Vec<HistOp<'_>> {
@@ -1032,7 +1260,7 @@ pub(crate) fn failcount(ws: &WorkingSet, n: NodeId, r: RscId, effective: bool) -
     let legacy = ws
         .cib
         .attr("crm_feature_set")
-        .is_some_and(|v| cib_xml::rules::compare_version(v, "3.0.13").is_lt());
+        .is_none_or(|v| cib_xml::rules::compare_version(v, "3.0.13").is_lt());
     let matches = |key: &str, prefix: &str| -> bool {
         let Some(rest) = key.strip_prefix(prefix).and_then(|k| k.strip_prefix(name)) else {
             return false;
@@ -1072,7 +1300,12 @@ pub(crate) fn failcount(ws: &WorkingSet, n: NodeId, r: RscId, effective: bool) -
             }
         }
     }
-    if effective && count > 0 && last > 0 && rsc.failure_timeout > 0 && ws.now.0 > last + rsc.failure_timeout {
+    if effective
+        && count > 0
+        && last > 0
+        && rsc.failure_timeout > 0
+        && ws.now.0 > last + rsc.failure_timeout
+    {
         count = 0;
     }
     (count, last)
@@ -1085,7 +1318,11 @@ pub(crate) fn add_orphan(ws: &mut WorkingSet, xml: Element) -> RscId {
     let idx = IdIndex::new(&idx_xml);
     let order = ws.resources.len();
     let r = {
-        let mut u = ResourceUnpacker { ws, idx: &idx, order };
+        let mut u = ResourceUnpacker {
+            ws,
+            idx: &idx,
+            order,
+        };
         u.unpack(&xml, None, None)
     };
     let r = r.unwrap_or(0);
@@ -1098,7 +1335,9 @@ pub(crate) fn add_orphan(ws: &mut WorkingSet, xml: Element) -> RscId {
 pub(crate) fn rsc_by_id(ws: &WorkingSet) -> HashMap<String, RscId> {
     let mut m = HashMap::new();
     for (i, r) in ws.resources.iter().enumerate() {
-        let inside_clone = r.parent.is_some_and(|p| ws.resources[p].variant == Variant::Clone);
+        let inside_clone = r
+            .parent
+            .is_some_and(|p| ws.resources[p].variant == Variant::Clone);
         if !inside_clone {
             m.entry(r.id.clone()).or_insert(i);
         }

@@ -60,8 +60,9 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 }
 
 fn parse_digits(d: &[u8]) -> u128 {
-    d.iter()
-        .fold(0u128, |acc, &c| acc.saturating_mul(10).saturating_add((c - b'0') as u128))
+    d.iter().fold(0u128, |acc, &c| {
+        acc.saturating_mul(10).saturating_add((c - b'0') as u128)
+    })
 }
 
 /// An operation key: `<rsc>_<task>_<interval ms>`.
@@ -76,7 +77,12 @@ pub fn parse_op_key(key: &str) -> Option<(String, String, u64)> {
     let (rest, interval) = key.rsplit_once('_')?;
     let interval: u64 = interval.parse().ok()?;
     // Notification keys: rsc_{pre,post}_notify_task, confirmed-...
-    for special in ["_pre_notify_", "_post_notify_", "_confirmed-pre_notify_", "_confirmed-post_notify_"] {
+    for special in [
+        "_pre_notify_",
+        "_post_notify_",
+        "_confirmed-pre_notify_",
+        "_confirmed-post_notify_",
+    ] {
         if let Some(pos) = rest.find(special) {
             let rsc = &rest[..pos];
             let task = &rest[pos + 1..];
@@ -101,6 +107,11 @@ pub fn parse_op_key(key: &str) -> Option<(String, String, u64)> {
         }
     }
     Some((rsc.to_string(), task.to_string(), interval))
+}
+
+/// strtol of a leading integer (None when no digits).
+pub fn scan_leading(s: &str) -> Option<i64> {
+    cib_xml::score::scan_int(s)
 }
 
 /// The id without a clone instance suffix (`rsc:3` -> `rsc`).

@@ -21,7 +21,10 @@ pub(crate) fn compare_capacities(ws: &WorkingSet, a: NodeId, b: NodeId) -> Order
         }
     };
     for (k, va) in &na.utilization {
-        cmp(util_int(va), nb.utilization.get(k).map(|v| util_int(v)).unwrap_or(0));
+        cmp(
+            util_int(va),
+            nb.utilization.get(k).map(|v| util_int(v)).unwrap_or(0),
+        );
     }
     for (k, vb) in &nb.utilization {
         if !na.utilization.contains_key(k) {
@@ -37,8 +40,14 @@ fn adjust(ws: &mut WorkingSet, n: NodeId, r: RscId, sign: i64) {
     }
     let util = ws.resources[r].utilization.clone();
     for (k, v) in util {
-        let cur = ws.nodes[n].utilization.get(&k).map(|x| util_int(x)).unwrap_or(0);
-        ws.nodes[n].utilization.insert(k, (cur - sign * util_int(&v)).to_string());
+        let cur = ws.nodes[n]
+            .utilization
+            .get(&k)
+            .map(|x| util_int(x))
+            .unwrap_or(0);
+        ws.nodes[n]
+            .utilization
+            .insert(k, (cur - sign * util_int(&v)).to_string());
     }
 }
 
@@ -58,7 +67,9 @@ pub(crate) fn ban_insufficient_capacity(ws: &mut WorkingSet, r: RscId) -> Option
     let util = ws.resources[r].utilization.clone();
     let mut most_free: Option<NodeId> = None;
     for n in 0..ws.nodes.len() {
-        let Some(e) = ws.resources[r].allowed[n] else { continue };
+        let Some(e) = ws.resources[r].allowed[n] else {
+            continue;
+        };
         if !crate::assign::node_available(ws, n, e.weight, true) {
             continue;
         }
@@ -71,7 +82,11 @@ pub(crate) fn ban_insufficient_capacity(ws: &mut WorkingSet, r: RscId) -> Option
             continue;
         }
         let fits = util.iter().all(|(k, v)| {
-            let have = ws.nodes[n].utilization.get(k).map(|x| util_int(x)).unwrap_or(0);
+            let have = ws.nodes[n]
+                .utilization
+                .get(k)
+                .map(|x| util_int(x))
+                .unwrap_or(0);
             have >= util_int(v)
         });
         if !fits {

@@ -82,7 +82,10 @@ fn main() -> ExitCode {
         }
     };
     if args.output_as != "text" {
-        return die(EXIT_USAGE, &format!("unsupported output format '{}'", args.output_as));
+        return die(
+            EXIT_USAGE,
+            &format!("unsupported output format '{}'", args.output_as),
+        );
     }
     let text = if let Some(f) = &args.xml_file {
         match std::fs::read(f) {
@@ -99,7 +102,10 @@ fn main() -> ExitCode {
         }
         s
     } else if args.live_check {
-        return die(EXIT_ERROR, "live check needs the CIB daemon, which is not available yet");
+        return die(
+            EXIT_ERROR,
+            "live check needs the CIB daemon, which is not available yet",
+        );
     } else {
         return die(EXIT_USAGE, "no input given (use -x FILE, -p or -L)");
     };
@@ -118,7 +124,10 @@ fn main() -> ExitCode {
             }
             None => return die(EXIT_USAGE, &format!("invalid date/time '{t}'")),
         }
-    } else if let Some(ed) = cib.attr("execution-date").and_then(|v| v.parse::<i64>().ok()) {
+    } else if let Some(ed) = cib
+        .attr("execution-date")
+        .and_then(|v| v.parse::<i64>().ok())
+    {
         let d = DateTime(ed);
         printed_date = Some(d);
         d
@@ -191,7 +200,11 @@ fn print_status(ws: &WorkingSet) {
     let mut offline = Vec::new();
     for n in &ws.nodes {
         if n.unclean {
-            println!("    * Node {}: UNCLEAN ({})", n.uname, if n.online { "online" } else { "offline" });
+            println!(
+                "    * Node {}: UNCLEAN ({})",
+                n.uname,
+                if n.online { "online" } else { "offline" }
+            );
         } else if n.online && n.standby {
             println!("    * Node {}: standby", n.uname);
         } else if n.online {
@@ -221,16 +234,27 @@ fn print_rsc(ws: &WorkingSet, r: usize, indent: usize) {
             let agent = format!(
                 "{}{}:{}",
                 rsc.class.as_deref().unwrap_or(""),
-                rsc.provider.as_deref().map(|p| format!(":{p}")).unwrap_or_default(),
+                rsc.provider
+                    .as_deref()
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default(),
                 rsc.agent.as_deref().unwrap_or("")
             );
             let state = if rsc.running_on.is_empty() {
                 "Stopped".to_string()
             } else {
-                let nodes: Vec<&str> = rsc.running_on.iter().map(|&n| ws.nodes[n].uname.as_str()).collect();
+                let nodes: Vec<&str> = rsc
+                    .running_on
+                    .iter()
+                    .map(|&n| ws.nodes[n].uname.as_str())
+                    .collect();
                 format!("{} {}", rsc.role.as_str(), nodes.join(" "))
             };
-            let flags = if !rsc.has(rf::MANAGED) { " (unmanaged)" } else { "" };
+            let flags = if !rsc.has(rf::MANAGED) {
+                " (unmanaged)"
+            } else {
+                ""
+            };
             println!("{pad}* {}\t({agent}):\t {state}{flags}", rsc.id);
         }
         _ => {
