@@ -444,3 +444,104 @@ impl Drop for TestCluster {
             .output();
     }
 }
+
+/// Pseudo-terminals for serial-line tests: a pty per node and a cable
+/// between their masters.
+pub mod pty {
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+    /// A pty pair whose slave is in raw mode; returns (master, slave, slave
+    /// path). Both ends are close-on-exec.
+    pub fn pty() -> (OwnedFd, OwnedFd, String) {
+        let p = nix::pty::openpty(None, None).expect("openpty");
+        // openpty(3) does not set close-on-exec: without it the heartbeats the
+        // test starts would hold the masters open.
+        for fd in [&p.master, &p.slave] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
+        }
+        let mut t = nix::sys::termios::tcgetattr(p.slave.as_fd()).unwrap();
+        nix::sys::termios::cfmakeraw(&mut t);
+        nix::sys::termios::tcsetattr(p.slave.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t)
+            .unwrap();
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", p.slave.as_raw_fd()))
+            .unwrap()
+            .display()
+            .to_string();
+        (p.master, p.slave, path)
+    }
+
+    /// A null-modem cable between two pty masters: a thread copies bytes both
+    /// ways until dropped; while cut it drops them instead.
+    pub struct Cable {
+        cut: Arc<AtomicBool>,
+        stop: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<(OwnedFd, OwnedFd)>>,
+    }
+
+    impl Cable {
+        pub fn new(a: OwnedFd, b: OwnedFd) -> Cable {
+            let cut = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let (c, s) = (cut.clone(), stop.clone());
+            let thread = std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while !s.load(Ordering::Relaxed) {
+                    let mut fds = [
+                        PollFd::new(a.as_fd(), PollFlags::POLLIN),
+                        PollFd::new(b.as_fd(), PollFlags::POLLIN),
+                    ];
+                    if nix::poll::poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0) <= 0 {
+                        continue;
+                    }
+                    let ready: Vec<bool> = fds
+                        .iter()
+                        .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+                        .collect();
+                    for (i, (from, to)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+                        if !ready[i] {
+                            continue;
+                        }
+                        if let Ok(n) = nix::unistd::read(from.as_raw_fd(), &mut buf) {
+                            if n > 0 && !c.load(Ordering::Relaxed) {
+                                let _ = nix::unistd::write(to, &buf[..n]);
+                            }
+                        }
+                    }
+                }
+                (a, b)
+            });
+            Cable {
+                cut,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        pub fn set_cut(&self, cut: bool) {
+            self.cut.store(cut, Ordering::Relaxed);
+        }
+
+        /// Stops relaying and hands the masters back.
+        pub fn unplug(mut self) -> (OwnedFd, OwnedFd) {
+            self.stop.store(true, Ordering::Relaxed);
+            self.thread.take().unwrap().join().unwrap()
+        }
+    }
+
+    impl Drop for Cable {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}

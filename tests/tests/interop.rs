@@ -1,13 +1,35 @@
 //! A node of ours next to a real Heartbeat 3.0.6 node (Debian's package, run
 //! by the harness in ../shared/interop/heartbeat): each sees the other
-//! active with the same ha.cf timing and authkeys, and each declares the
+//! active with the same ha.cf timing and authkeys, over UDP and over a
+//! serial line, asks the other about its clients, and each declares the
 //! other dead when it is killed. Skips, saying why, when Debian's heartbeat
-//! or the harness is absent; CI installs the package so it runs there.
+//! or the harness is absent; CI installs the package so it runs there. The
+//! harness has fixed names, so the tests take turns.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use integration_tests::{bin, TestNode};
+
+/// The harness's namespaces have fixed names: one test at a time.
+static HARNESS: Mutex<()> = Mutex::new(());
+
+/// Why the interop tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if !Path::new(REAL_HEARTBEAT).exists() {
+        return Some(format!(
+            "{REAL_HEARTBEAT} is absent (apt-get install heartbeat)"
+        ));
+    }
+    if !harness().join("up").exists() {
+        return Some(format!(
+            "the interop harness {} is absent",
+            harness().display()
+        ));
+    }
+    None
+}
 
 const REAL_HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
 
@@ -87,17 +109,11 @@ impl Drop for Interop {
 
 #[test]
 fn our_node_and_a_real_heartbeat_node_see_each_other_and_notice_deaths() {
-    if !Path::new(REAL_HEARTBEAT).exists() {
-        eprintln!("skipped: {REAL_HEARTBEAT} is absent (apt-get install heartbeat)");
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
         return;
     }
-    if !harness().join("up").exists() {
-        eprintln!(
-            "skipped: the interop harness {} is absent",
-            harness().display()
-        );
-        return;
-    }
+    let _turn = HARNESS.lock().unwrap_or_else(|e| e.into_inner());
     let mut ours = TestNode::new("interop");
     ours.name = "rs1".into();
     ours.write_ha_cf(
@@ -228,4 +244,118 @@ fn our_node_and_a_real_heartbeat_node_see_each_other_and_notice_deaths() {
         ours.log()
     );
     assert!(ours.log().contains("Link hb1:hbeth0 dead."));
+}
+
+#[test]
+fn our_node_and_a_real_heartbeat_node_talk_over_a_serial_line() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let _turn = HARNESS.lock().unwrap_or_else(|e| e.into_inner());
+    let (real_master, _real_slave, real_tty) = integration_tests::pty::pty();
+    let (our_master, _our_slave, our_tty) = integration_tests::pty::pty();
+    let cable = integration_tests::pty::Cable::new(real_master, our_master);
+    let mut ours = TestNode::new("interop-serial");
+    ours.name = "rs1".into();
+    ours.write_ha_cf(&format!(
+        "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\nbaud 19200\n\
+         serial {our_tty}\nauto_failback off\nnode hb1 rs1\nuse_logd no\nlogfacility none\n\
+         logfile ha-log\n"
+    ));
+    ours.write_authkeys("auth 1\n1 sha1 hb-test-secret\n", 0o600);
+    let it = Interop {
+        state: ours.root.join("harness"),
+        ours,
+    };
+    let _ = it.script("down", &["--purge"], &[]);
+    let up = it.script(
+        "up",
+        &["1", "B"],
+        &[("HB_EXTRA_NODES", "rs1"), ("HB_NOSTART", "1")],
+    );
+    assert!(
+        up.status.success(),
+        "harness up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    // The real node talks over the serial line only.
+    let cf = it.state.join("hb1/etc/ha.cf");
+    let real_cf = std::fs::read_to_string(&cf).unwrap();
+    assert!(real_cf.contains("bcast hbeth0\n"), "{real_cf}");
+    std::fs::write(
+        &cf,
+        real_cf.replace(
+            "bcast hbeth0\n",
+            &format!("baud 19200\nserial {real_tty}\n"),
+        ),
+    )
+    .unwrap();
+    let start = it.script("start-node", &["1"], &[]);
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let ours = &it.ours;
+    let out = ours.run("heartbeat", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert!(
+        ours.wait_for(|| it
+            .real_log()
+            .contains("Status update for node rs1: status active")),
+        "real node:\n{}",
+        it.real_log()
+    );
+    assert!(
+        it.real_log().contains(&format!("Link rs1:{real_tty} up.")),
+        "{}",
+        it.real_log()
+    );
+    assert!(
+        ours.wait_for(|| ours
+            .log()
+            .contains("Status update for node hb1: status active")),
+        "ours:\n{}",
+        ours.log()
+    );
+    assert!(ours.log().contains(&format!("Link hb1:{our_tty} up.")));
+    // Sequenced messages cross the line both ways: the real node asks ours
+    // about a client and gets the answer.
+    let out = it.script(
+        "hbexec",
+        &[
+            "1",
+            "cl_status",
+            "clientstatus",
+            "rs1",
+            "nosuchclient",
+            "2000",
+        ],
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "offline\n");
+    // No packet either way failed its digest or was late.
+    let real = it.real_log();
+    assert!(!real.contains("failed authentication"), "{real}");
+    assert!(!real.contains("Late heartbeat"), "{real}");
+    assert!(!ours.log().contains("dropped a packet"), "{}", ours.log());
+
+    // Cable cut: each declares the other dead.
+    cable.set_cut(true);
+    assert!(
+        ours.wait_for(|| it.cl_status("rs1") == "dead"),
+        "cl_status: {}",
+        it.cl_status("rs1")
+    );
+    assert!(
+        ours.wait_for(|| ours.log().contains("node hb1: is dead")),
+        "ours:\n{}",
+        ours.log()
+    );
 }

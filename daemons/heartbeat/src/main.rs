@@ -9,6 +9,7 @@ mod mcp;
 mod media;
 mod messaging;
 mod ping;
+mod serial;
 mod supervisor;
 mod watchdog;
 

@@ -1,14 +1,18 @@
-//! The cluster media of ha.cf (bcast, mcast, ucast over UDP): one
-//! non-blocking socket per medium on the master's event loop. Each socket is
-//! bound to its interface (SO_BINDTODEVICE), so a packet's medium is known and
-//! link status can be kept per (node, medium). A medium never blocks the
-//! master: a full socket buffer drops that datagram (counted; Heartbeat's
-//! retransmission recovers client messages), and a medium that cannot be
-//! opened is reported while the others run.
+//! The cluster media of ha.cf: bcast, mcast, ucast over UDP, one
+//! non-blocking socket per medium on the master's event loop, and serial
+//! lines (`serial`). Each socket is bound to its interface (SO_BINDTODEVICE),
+//! so a packet's medium is known and link status can be kept per (node,
+//! medium). A medium never blocks the master: a full socket buffer drops
+//! that datagram (counted; Heartbeat's retransmission recovers client
+//! messages), a serial line that does not drain drops its oldest queued
+//! messages, and a medium that cannot be opened is reported while the others
+//! run.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use std::time::Instant;
 
 use config::{Medium, MediumKind};
 use mio::{Interest, Token};
@@ -29,27 +33,29 @@ const RECV_BUDGET: usize = 64;
 /// could be opened, so the numbering never depends on the machine's state.
 pub use membership::MediumId;
 
-/// The distinct interfaces of the network media of ha.cf, in order: the
-/// names of the links `MediumId` numbers.
+/// The distinct links of the media of ha.cf, in order: the names of the
+/// links `MediumId` numbers (interfaces, and serial devices by path, as
+/// Heartbeat names them).
 pub fn link_names(media: &[Medium]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for m in media {
-        if let Some(i) = interface_of(&m.kind) {
-            if !names.iter().any(|n| n == i) {
-                names.push(i.to_owned());
+        if let Some(i) = link_of(&m.kind) {
+            if !names.contains(&i) {
+                names.push(i);
             }
         }
     }
     names
 }
 
-fn interface_of(kind: &MediumKind) -> Option<&str> {
+fn link_of(kind: &MediumKind) -> Option<String> {
     match kind {
         MediumKind::Bcast { interface, .. }
         | MediumKind::Mcast { interface, .. }
         | MediumKind::Mcast6 { interface, .. }
         | MediumKind::Ucast { interface, .. }
-        | MediumKind::Ucast6 { interface, .. } => Some(interface),
+        | MediumKind::Ucast6 { interface, .. } => Some(interface.clone()),
+        MediumKind::Serial { device, .. } => Some(device.display().to_string()),
         _ => None,
     }
 }
@@ -68,22 +74,35 @@ pub struct OpenMedium {
     pub send_drops: u64,
 }
 
-/// A received datagram.
+/// A received datagram, or a message read from a serial line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
     /// The link it came in on.
     pub medium: MediumId,
-    /// The sender's address (not trusted: identity comes from the message).
-    pub from: SocketAddr,
+    /// The sender's address (not trusted: identity comes from the message);
+    /// `None` on a serial line.
+    pub from: Option<SocketAddr>,
+    /// In Heartbeat's classic text format (serial lines) rather than a
+    /// signed netstring datagram.
+    pub classic: bool,
     /// The bytes.
     pub bytes: Vec<u8>,
+}
+
+/// An open serial medium.
+#[derive(Debug)]
+struct OpenSerial {
+    id: MediumId,
+    port: crate::serial::SerialPort,
 }
 
 /// All media of a node.
 #[derive(Debug, Default)]
 pub struct Media {
     open: Vec<OpenMedium>,
+    serial: Vec<OpenSerial>,
     buf: Vec<u8>,
+    frames: Vec<Vec<u8>>,
 }
 
 fn ipv4_of(interface: &str) -> io::Result<(Ipv4Addr, Option<Ipv4Addr>)> {
@@ -211,17 +230,31 @@ impl Media {
     pub fn open(lp: &mut EventLoop, media: &[Medium]) -> (Media, Vec<String>) {
         let mut out = Media {
             open: Vec::new(),
+            serial: Vec::new(),
             buf: vec![0; MAX_DATAGRAM + 1],
+            frames: Vec::new(),
         };
         let mut errors = Vec::new();
         let links = link_names(media);
         for m in media.iter().filter(|m| !m.kind.is_ping()) {
             let describe = m.kind.to_string();
-            let Some(link) = interface_of(&m.kind).and_then(|i| links.iter().position(|n| n == i))
+            let Some(link) = link_of(&m.kind).and_then(|i| links.iter().position(|n| *n == i))
             else {
                 errors.push(format!("ha.cf:{}: {describe}: not supported yet", m.line));
                 continue;
             };
+            let id = MediumId(u16::try_from(link).unwrap_or(u16::MAX));
+            if let MediumKind::Serial { device, baud } = &m.kind {
+                let token = lp.alloc_token();
+                match crate::serial::SerialPort::open(device, *baud, token, lp.registry()) {
+                    Ok(port) => out.serial.push(OpenSerial { id, port }),
+                    Err(e) => {
+                        lp.free_token(token);
+                        errors.push(format!("ha.cf:{}: {describe}: {e}", m.line));
+                    }
+                }
+                continue;
+            }
             match open_one(&m.kind) {
                 Ok((std_sock, destinations)) => {
                     let mut socket = mio::net::UdpSocket::from_std(std_sock);
@@ -235,7 +268,7 @@ impl Media {
                         continue;
                     }
                     out.open.push(OpenMedium {
-                        id: MediumId(u16::try_from(link).unwrap_or(u16::MAX)),
+                        id,
                         describe,
                         socket,
                         token,
@@ -249,19 +282,58 @@ impl Media {
         (out, errors)
     }
 
-    /// The open media.
+    /// The open UDP media.
     pub fn media(&self) -> &[OpenMedium] {
         &self.open
     }
 
-    /// The open medium a loop token belongs to (an index into `media()`).
-    pub fn medium_of(&self, token: Token) -> Option<usize> {
-        self.open.iter().position(|m| m.token == token)
+    /// How many media are open, serial lines included.
+    pub fn count(&self) -> usize {
+        self.open.len() + self.serial.len()
     }
 
-    /// Reads up to a budget of datagrams from open medium `index`. Returns
+    /// Whether a loop token is one of the media.
+    pub fn owns(&self, token: Token) -> bool {
+        self.open.iter().any(|m| m.token == token)
+            || self.serial.iter().any(|s| s.port.token() == token)
+    }
+
+    /// A medium is ready: reads up to a budget of datagrams (or serial
+    /// messages) from it, and writes what waits for a serial line. Returns
     /// true if the budget ran out (more may be waiting: call again).
-    pub fn receive(&mut self, index: usize, out: &mut Vec<Datagram>) -> bool {
+    pub fn receive(&mut self, now: Instant, token: Token, out: &mut Vec<Datagram>) -> bool {
+        if let Some(s) = self.serial.iter_mut().find(|s| s.port.token() == token) {
+            let more = s.port.handle_io(now, &mut self.frames);
+            out.extend(self.frames.drain(..).map(|bytes| Datagram {
+                medium: s.id,
+                from: None,
+                classic: true,
+                bytes,
+            }));
+            return more;
+        }
+        let Some(index) = self.open.iter().position(|m| m.token == token) else {
+            return false;
+        };
+        self.receive_udp(index, out)
+    }
+
+    /// When a closed serial line is to be opened again.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.serial
+            .iter()
+            .filter_map(|s| s.port.poll_timeout())
+            .min()
+    }
+
+    /// Opens closed serial lines again when it is time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for s in &mut self.serial {
+            s.port.handle_timeout(now);
+        }
+    }
+
+    fn receive_udp(&mut self, index: usize, out: &mut Vec<Datagram>) -> bool {
         let Some(m) = self.open.get_mut(index) else {
             return false;
         };
@@ -270,7 +342,8 @@ impl Media {
             match m.socket.recv_from(&mut self.buf) {
                 Ok((n, from)) => out.push(Datagram {
                     medium: id,
-                    from,
+                    from: Some(from),
+                    classic: false,
                     bytes: self.buf[..n.min(MAX_DATAGRAM)].to_vec(),
                 }),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -286,10 +359,25 @@ impl Media {
         true
     }
 
-    /// Sends one datagram on every medium to every destination, never
-    /// blocking. Returns how many copies were dropped.
-    pub fn send_all(&mut self, datagram: &[u8]) -> u64 {
+    /// Sends one signed message on every medium, never blocking: the
+    /// datagram to every destination of the UDP media, its classic
+    /// rendering (`msg`, signed) on the serial lines. Returns how many
+    /// copies were dropped.
+    pub fn send_all(&mut self, now: Instant, datagram: &[u8], msg: &msg::Message) -> u64 {
         let mut dropped = 0;
+        if !self.serial.is_empty() {
+            match msg::render_classic(msg) {
+                Ok(text) => {
+                    for s in &mut self.serial {
+                        dropped += s.port.send(now, text.clone());
+                    }
+                }
+                Err(e) => {
+                    log::debug!("not sent on the serial lines: {e}");
+                    dropped += self.serial.len() as u64;
+                }
+            }
+        }
         for m in &mut self.open {
             for dest in &m.destinations {
                 match m.socket.send_to(datagram, *dest) {
@@ -312,7 +400,7 @@ impl Media {
 mod tests {
     use super::*;
     use plumbing::Event;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn medium(kind: MediumKind) -> Medium {
         Medium { line: 7, kind }
@@ -332,7 +420,10 @@ mod tests {
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(media.media()[0].describe, "ucast lo 127.0.0.1");
-        assert_eq!(media.send_all(b"###\nping%%%\n"), 0);
+        assert_eq!(
+            media.send_all(Instant::now(), b"###\nping%%%\n", &msg::Message::new()),
+            0
+        );
         let start = Instant::now();
         let mut got = Vec::new();
         while got.is_empty() && start.elapsed() < Duration::from_secs(5) {
@@ -340,8 +431,8 @@ mod tests {
             lp.poll(&mut evs, Some(Duration::from_millis(100))).unwrap();
             for e in evs {
                 if let Event::Io { token, .. } = e {
-                    if let Some(id) = media.medium_of(token) {
-                        media.receive(id, &mut got);
+                    if media.owns(token) {
+                        media.receive(Instant::now(), token, &mut got);
                     }
                 }
             }
@@ -349,6 +440,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].medium, MediumId(0));
         assert_eq!(got[0].bytes, b"###\nping%%%\n");
+        assert!(!got[0].classic);
     }
 
     #[test]
@@ -367,8 +459,12 @@ mod tests {
             }),
             u("eth1", "10.1.0.2"),
             u("eth0", "10.0.0.3"),
+            medium(MediumKind::Serial {
+                device: "/dev/ttyS0".into(),
+                baud: 19200,
+            }),
         ];
-        assert_eq!(link_names(&media), vec!["eth0", "eth1"]);
+        assert_eq!(link_names(&media), vec!["eth0", "eth1", "/dev/ttyS0"]);
     }
 
     #[test]

@@ -30,6 +30,9 @@ impl Payload for ClientMessage {
     }
 }
 
+/// What a serial line may carry: Heartbeat's `MAXMSG`.
+const SERIAL_LIMITS: msg::Limits = msg::Limits::DEFAULT;
+
 /// How often the same "bad node" or "authentication failed" complaint is
 /// logged at most, per sender.
 const COMPLAINT_INTERVAL: Duration = Duration::from_secs(60);
@@ -116,7 +119,7 @@ impl Messaging {
         for e in &errors {
             log::error!("{e}");
         }
-        if media.media().is_empty() {
+        if media.count() == 0 {
             return Err("no cluster medium could be opened".into());
         }
         for m in media.media() {
@@ -153,16 +156,20 @@ impl Messaging {
 
     /// Whether a loop token is one of the media or ping sockets.
     pub fn owns(&self, token: Token) -> bool {
-        self.media.medium_of(token).is_some() || self.ping.as_ref().is_some_and(|p| p.owns(token))
+        self.media.owns(token) || self.ping.as_ref().is_some_and(|p| p.owns(token))
     }
 
-    /// When the core or the ping nodes next need `handle_timeout`.
+    /// When the core, the ping nodes or the media next need
+    /// `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let ping = self.ping.as_ref().and_then(Pinger::poll_timeout);
-        match (self.core.poll_timeout(), ping) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.core.poll_timeout(),
+            self.ping.as_ref().and_then(Pinger::poll_timeout),
+            self.media.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// This node's name as the cluster knows it.
@@ -277,11 +284,11 @@ impl Messaging {
             self.drain_ping();
             return more;
         }
-        let Some(index) = self.media.medium_of(token) else {
+        if !self.media.owns(token) {
             return false;
-        };
+        }
         let mut got = std::mem::take(&mut self.received);
-        let more = self.media.receive(index, &mut got);
+        let more = self.media.receive(now, token, &mut got);
         for d in got.drain(..) {
             self.handle_datagram(now, &d);
         }
@@ -290,8 +297,12 @@ impl Messaging {
         more
     }
 
-    /// Runs the timers of the core and the ping nodes that are due.
+    /// Runs the timers of the core, the ping nodes and the media that are
+    /// due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.media.poll_timeout().is_some_and(|t| t <= now) {
+            self.media.handle_timeout(now);
+        }
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
             self.core.handle_timeout(now);
             self.drain(now);
@@ -350,15 +361,23 @@ impl Messaging {
     }
 
     fn handle_datagram(&mut self, now: Instant, d: &Datagram) {
-        let m = match msg::verify_and_decode(&d.bytes, &self.keys) {
+        let decoded = if d.classic {
+            msg::verify_and_decode_classic(&d.bytes, &self.keys, &SERIAL_LIMITS)
+        } else {
+            msg::verify_and_decode(&d.bytes, &self.keys)
+        };
+        let m = match decoded {
             Ok(m) => m,
             Err(e) => {
                 let reason = format!("{:?}", e.kind);
                 *self.drops.rejected.entry(reason).or_default() += 1;
-                if self.complain(&format!("bad packet from {}", d.from.ip())) {
+                let from = d.from.map_or_else(
+                    || self.link_name(d.medium).to_owned(),
+                    |a| a.ip().to_string(),
+                );
+                if self.complain(&format!("bad packet from {from}")) {
                     log::warn!(
-                        "dropped a packet from {} on {}: {e} (further ones counted, not logged, for 60s)",
-                        d.from,
+                        "dropped a packet from {from} on {}: {e} (further ones counted, not logged, for 60s)",
                         self.link_name(d.medium)
                     );
                 }
@@ -533,7 +552,9 @@ impl Messaging {
                     }
                     let mut m = self.build(t);
                     match msg::sign(&mut m, &self.keys) {
-                        Ok(datagram) => self.drops.send_drops += self.media.send_all(&datagram),
+                        Ok(datagram) => {
+                            self.drops.send_drops += self.media.send_all(now, &datagram, &m)
+                        }
                         Err(e) => log::error!("cannot sign a packet: {e}"),
                     }
                 }
