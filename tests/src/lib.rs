@@ -201,7 +201,19 @@ impl TestCluster {
         ip(&["netns", "add", &br]);
         for l in 0..links {
             let b = format!("br{l}");
-            ip(&["-n", &br, "link", "add", &b, "type", "bridge"]);
+            // No multicast snooping: every port sees every group (the
+            // media under test join and leave groups as they start).
+            ip(&[
+                "-n",
+                &br,
+                "link",
+                "add",
+                &b,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ]);
             ip(&["-n", &br, "link", "set", &b, "up"]);
         }
         for i in 1..=n {
@@ -229,11 +241,19 @@ impl TestCluster {
                 ]);
                 let addr = format!("10.213.{l}.{i}/24");
                 ip(&["-n", &ns, "addr", "add", &addr, "brd", "+", "dev", &eth]);
+                let addr6 = format!("{}/64", Self::addr6(l, i));
+                ip(&["-n", &ns, "addr", "add", &addr6, "dev", &eth, "nodad"]);
                 ip(&["-n", &ns, "link", "set", &eth, "up"]);
             }
             cluster.nodes.push(node);
         }
         cluster
+    }
+
+    /// The IPv6 address of host `host` on link `link` (node `i` is host
+    /// `i`): `fd21:3:<link>::<host in hex>`.
+    pub fn addr6(link: usize, host: usize) -> String {
+        format!("fd21:3:{link:x}::{host:x}")
     }
 
     fn bridge_ns(&self) -> String {
@@ -256,8 +276,14 @@ impl TestCluster {
     /// Writes every node's ha.cf: fast timing, one `bcast ethL` per link,
     /// all nodes listed, plus `extra`.
     pub fn configure(&self, extra: &str) {
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
         let media: String = (0..self.links).map(|l| format!("bcast eth{l}\n")).collect();
+        self.configure_media(&media, extra);
+    }
+
+    /// Writes every node's ha.cf as [`TestCluster::configure`] does, with
+    /// the media lines `media` instead of bcast.
+    pub fn configure_media(&self, media: &str, extra: &str) {
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
         for node in &self.nodes {
             node.write_ha_cf(&format!(
                 "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\n{media}\
@@ -310,8 +336,9 @@ impl TestCluster {
         ]);
     }
 
-    /// Adds a router on link `link`: a namespace of its own with address
-    /// `10.213.<link>.<host>` on an interface plugged into the link's bridge,
+    /// Adds a router on link `link`: a namespace of its own with addresses
+    /// `10.213.<link>.<host>` and [`TestCluster::addr6`] on an interface
+    /// plugged into the link's bridge,
     /// whose kernel answers ICMP echoes (a target for `ping`). Returns its
     /// address.
     pub fn add_router(&mut self, link: usize, host: u8) -> String {
@@ -343,6 +370,8 @@ impl TestCluster {
             "dev",
             "eth0",
         ]);
+        let addr6 = format!("{}/64", Self::addr6(link, usize::from(host)));
+        ip(&["-n", &ns, "addr", "add", &addr6, "dev", "eth0", "nodad"]);
         ip(&["-n", &ns, "link", "set", "eth0", "up"]);
         addr
     }

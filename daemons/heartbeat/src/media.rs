@@ -9,14 +9,14 @@
 //! run.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use std::time::Instant;
 
 use config::{Medium, MediumKind};
 use mio::{Interest, Token};
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
 use plumbing::EventLoop;
 
 /// Largest datagram Heartbeat reads (MAXMSG - 1); bigger ones are truncated
@@ -128,10 +128,16 @@ fn ipv4_of(interface: &str) -> io::Result<(Ipv4Addr, Option<Ipv4Addr>)> {
 }
 
 /// A UDP socket bound to `port` on `interface` (SO_REUSEADDR, so each
-/// medium on the same port has its own socket, and SO_BINDTODEVICE).
-fn bound_socket(interface: &str, port: u16) -> io::Result<std::net::UdpSocket> {
+/// medium on the same port has its own socket, and SO_BINDTODEVICE); an
+/// IPv6 one (`v6`) only takes IPv6 (IPV6_V6ONLY).
+fn bound_socket(interface: &str, port: u16, v6: bool) -> io::Result<std::net::UdpSocket> {
+    let family = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
     let fd: OwnedFd = socket::socket(
-        AddressFamily::Inet,
+        family,
         SockType::Datagram,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None,
@@ -144,10 +150,56 @@ fn bound_socket(interface: &str, port: u16) -> io::Result<std::net::UdpSocket> {
         &std::ffi::OsString::from(interface),
     )
     .map_err(|e| io::Error::other(format!("SO_BINDTODEVICE {interface}: {e}")))?;
-    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-    socket::bind(fd.as_raw_fd(), &any).map_err(io::Error::from)?;
+    if v6 {
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(io::Error::from)?;
+        let any = SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
+        socket::bind(fd.as_raw_fd(), &any).map_err(io::Error::from)?;
+    } else {
+        let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+        socket::bind(fd.as_raw_fd(), &any).map_err(io::Error::from)?;
+    }
     // SAFETY: ownership of the descriptor moves into the UdpSocket.
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
+}
+
+/// The index of an interface (an IPv6 scope), or of a number given as one.
+fn if_index(name: &str) -> io::Result<u32> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Ok(n);
+    }
+    nix::net::if_::if_nametoindex(name)
+        .map_err(|e| io::Error::other(format!("interface {name}: {e}")))
+}
+
+/// Whether an IPv6 unicast address needs a scope (fe80::/10).
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// The destination of `ucast6 IFACE PEER[%SCOPE]`: a link-local peer is
+/// reached through the interface (its scope), as Heartbeat's ucast6 does;
+/// a scope given that is not the interface is refused.
+fn ucast6_destination(
+    interface: &str,
+    peer: Ipv6Addr,
+    scope: Option<&str>,
+    port: u16,
+) -> io::Result<SocketAddr> {
+    let mut scope_id = match scope {
+        Some(s) => if_index(s)?,
+        None => 0,
+    };
+    if is_link_local(&peer) {
+        let idx = if_index(interface)?;
+        if scope_id == 0 {
+            scope_id = idx;
+        } else if scope_id != idx {
+            return Err(io::Error::other(format!(
+                "index {idx} does not match scope id {scope_id} for device {interface}"
+            )));
+        }
+    }
+    Ok(SocketAddr::V6(SocketAddrV6::new(peer, port, 0, scope_id)))
 }
 
 fn open_one(kind: &MediumKind) -> io::Result<(std::net::UdpSocket, Vec<SocketAddr>)> {
@@ -160,7 +212,7 @@ fn open_one(kind: &MediumKind) -> io::Result<(std::net::UdpSocket, Vec<SocketAdd
                     format!("interface {interface} has no broadcast address"),
                 )
             })?;
-            let s = bound_socket(interface, *port)?;
+            let s = bound_socket(interface, *port, false)?;
             s.set_broadcast(true)?;
             Ok((s, vec![SocketAddr::new(IpAddr::V4(bcast), *port)]))
         }
@@ -172,7 +224,7 @@ fn open_one(kind: &MediumKind) -> io::Result<(std::net::UdpSocket, Vec<SocketAdd
             loopback,
         } => {
             let (addr, _) = ipv4_of(interface)?;
-            let s = bound_socket(interface, *port)?;
+            let s = bound_socket(interface, *port, false)?;
             s.join_multicast_v4(group, &addr)?;
             s.set_multicast_ttl_v4(u32::from(*ttl))?;
             s.set_multicast_loop_v4(*loopback)?;
@@ -193,14 +245,62 @@ fn open_one(kind: &MediumKind) -> io::Result<(std::net::UdpSocket, Vec<SocketAdd
                         format!("no IPv4 address for {peer}"),
                     )
                 })?;
-            let s = bound_socket(interface, *port)?;
+            let s = bound_socket(interface, *port, false)?;
             Ok((s, vec![dest]))
+        }
+        MediumKind::Ucast6 {
+            interface,
+            peer,
+            scope,
+            port,
+        } => {
+            let dest = ucast6_destination(interface, *peer, scope.as_deref(), *port)?;
+            let s = bound_socket(interface, *port, true)?;
+            Ok((s, vec![dest]))
+        }
+        MediumKind::Mcast6 {
+            interface,
+            group,
+            port,
+            hops,
+            loopback,
+        } => {
+            let index = if_index(interface)?;
+            let s = bound_socket(interface, *port, true)?;
+            s.join_multicast_v6(group, index)?;
+            let fd = s.as_fd();
+            socket::setsockopt(&fd, sockopt::Ipv6MulticastHops, &i32::from(*hops))
+                .map_err(io::Error::from)?;
+            s.set_multicast_loop_v6(*loopback)?;
+            set_multicast_if_v6(&s, index)?;
+            Ok((
+                s,
+                vec![SocketAddr::V6(SocketAddrV6::new(*group, *port, 0, index))],
+            ))
         }
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            format!("{} is not supported yet", other.directive_name()),
+            format!("{} is not a network medium", other.directive_name()),
         )),
     }
+}
+
+fn set_multicast_if_v6(s: &std::net::UdpSocket, index: u32) -> io::Result<()> {
+    let index = libc::c_int::try_from(index).map_err(io::Error::other)?;
+    // SAFETY: an int of the right size for IPV6_MULTICAST_IF.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MULTICAST_IF,
+            (&index as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn set_multicast_if(s: &std::net::UdpSocket, addr: Ipv4Addr) -> io::Result<()> {
@@ -441,6 +541,55 @@ mod tests {
         assert_eq!(got[0].medium, MediumId(0));
         assert_eq!(got[0].bytes, b"###\nping%%%\n");
         assert!(!got[0].classic);
+    }
+
+    #[test]
+    fn ucast6_on_loopback_delivers_to_itself() {
+        let port = 40_000 + (std::process::id() % 20_000) as u16 + 2;
+        let mut lp = EventLoop::new().unwrap();
+        let (mut media, errors) = Media::open(
+            &mut lp,
+            &[medium(MediumKind::Ucast6 {
+                interface: "lo".into(),
+                peer: "::1".parse().unwrap(),
+                scope: None,
+                port,
+            })],
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            media.send_all(Instant::now(), b"###\nsix%%%\n", &msg::Message::new()),
+            0
+        );
+        let start = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() && start.elapsed() < Duration::from_secs(5) {
+            let mut evs = Vec::new();
+            lp.poll(&mut evs, Some(Duration::from_millis(100))).unwrap();
+            for e in evs {
+                if let Event::Io { token, .. } = e {
+                    media.receive(Instant::now(), token, &mut got);
+                }
+            }
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].bytes, b"###\nsix%%%\n");
+        assert!(got[0].from.is_some_and(|a| a.is_ipv6()));
+    }
+
+    #[test]
+    fn a_link_local_ucast6_peer_is_scoped_to_its_interface() {
+        let lo = if_index("lo").unwrap();
+        let fe80: Ipv6Addr = "fe80::1".parse().unwrap();
+        let dest = ucast6_destination("lo", fe80, None, 694).unwrap();
+        assert_eq!(dest, SocketAddr::V6(SocketAddrV6::new(fe80, 694, 0, lo)));
+        let global: Ipv6Addr = "fd00::1".parse().unwrap();
+        assert_eq!(
+            ucast6_destination("lo", global, None, 694).unwrap(),
+            SocketAddr::V6(SocketAddrV6::new(global, 694, 0, 0))
+        );
+        assert!(ucast6_destination("lo", fe80, Some("4242"), 694).is_err());
+        assert!(ucast6_destination("no-such-if0", fe80, None, 694).is_err());
     }
 
     #[test]
