@@ -44,10 +44,9 @@ fn start_with_watchdog(test: &str) -> (TestNode, std::path::PathBuf) {
 #[test]
 fn the_watchdog_is_fed_while_heartbeat_runs_not_while_frozen_and_disarmed_at_stop() {
     let (node, device) = start_with_watchdog("wd-feed");
-    assert!(node.log().contains(&format!(
-        "Using watchdog device: {}",
-        device.display()
-    )));
+    assert!(node
+        .log()
+        .contains(&format!("Using watchdog device: {}", device.display())));
     // keepalive 100ms: a feed every 100 ms.
     let before = fed(&device).len();
     std::thread::sleep(Duration::from_millis(600));
@@ -113,8 +112,10 @@ fn a_watchdog_that_cannot_be_opened_keeps_heartbeat_from_starting() {
         "{stderr}"
     );
     assert!(
-        node.log()
-            .contains(&format!("Cannot open watchdog device: {}", device.display())),
+        node.log().contains(&format!(
+            "Cannot open watchdog device: {}",
+            device.display()
+        )),
         "{}",
         node.log()
     );
