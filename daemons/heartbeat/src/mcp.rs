@@ -264,9 +264,6 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         paths.nodename
     );
-    if let Some(w) = &mut watchdog {
-        w.arm(cf.keepalive, cf.deadtime, Instant::now());
-    }
     // Every exit from here on is a controlled one: the watchdog is disarmed
     // after it, as Heartbeat's cleanexit does. Only a crash or a kill leaves
     // it armed.
@@ -285,6 +282,12 @@ pub fn run(paths: &HaPaths, opts: &Options) -> Result<(), String> {
         let mut sup = Supervisor::new(child_specs(&cf), Instant::now());
         let mut stopping: Option<Stopping> = None;
         let mut events = Vec::new();
+        // Armed (its short timeout set) only now, as Heartbeat does once its
+        // media run: opening them may wait on name resolution, which must
+        // not reset the machine. Until here the driver's own timeout holds.
+        if let Some(w) = &mut watchdog {
+            w.arm(cf.keepalive, cf.deadtime, Instant::now());
+        }
         loop {
             let now = Instant::now();
             if let Some(w) = &mut watchdog {
