@@ -448,6 +448,9 @@ pub fn parse_interval_ms(s: &str) -> Option<u64> {
 /// score (highest first; `first_id` always first; equal scores in reverse
 /// document order, as Pacemaker's sort leaves them). Without `overwrite`
 /// the first value set for a name wins. `#default` removes a value.
+// The parameters are the independent inputs of Pacemaker's
+// pe_eval_nvpairs; grouping them would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn unpack_nvpairs(
     parent: &Element,
     set_name: Option<&str>,

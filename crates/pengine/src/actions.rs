@@ -630,8 +630,3 @@ pub(crate) fn demote_action(
     let key = op_key(&ws.resources[r].id.clone(), "demote", 0);
     custom_action(ws, Some(r), &key, "demote", node, optional)
 }
-
-/// Sets or clears flags of an action, returning whether anything changed.
-pub(crate) fn clear_flags(ws: &mut WorkingSet, a: ActionId, f: u32) {
-    ws.actions[a].flags &= !f;
-}

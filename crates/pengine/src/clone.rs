@@ -474,7 +474,7 @@ pub(crate) fn cmp_instance_pub(ws: &mut WorkingSet, a: RscId, b: RscId) -> Order
 /// A stable merge sort with a comparator that may mutate the working set.
 fn stable_sort(
     ws: &mut WorkingSet,
-    v: &mut Vec<RscId>,
+    v: &mut [RscId],
     cmp: fn(&mut WorkingSet, RscId, RscId) -> Ordering,
 ) {
     // Insertion sort is stable and fine for instance counts.
@@ -505,10 +505,7 @@ fn distribute_children(
         }
     }
     let all_coloc = max < available;
-    let mut loop_max = if available > 0 { max / available } else { 0 };
-    if loop_max < 1 {
-        loop_max = 1;
-    }
+    let loop_max = max.checked_div(available).unwrap_or(0).max(1);
     let mut allocated = 0;
     for &child in children {
         if allocated >= max {
@@ -968,10 +965,10 @@ fn interleave_update(
         match first_child {
             None if current => {}
             None => {
-                if otype & (of::RUNNABLE_LEFT | of::IMPLIES_THEN) != 0 {
-                    if assign_nowhere(ws, then_child) {
-                        changed |= 2;
-                    }
+                if otype & (of::RUNNABLE_LEFT | of::IMPLIES_THEN) != 0
+                    && assign_nowhere(ws, then_child)
+                {
+                    changed |= 2;
                 }
             }
             Some(fc) => {

@@ -394,11 +394,12 @@ fn create_recurring_actions(ws: &mut WorkingSet, r: RscId) {
     match assigned {
         None => {}
         Some(n) if ws.nodes[n].maintenance => {}
-        Some(n) => {
-            if ws.resources[r].next_role != Role::Stopped || !ws.resources[r].has(rf::MANAGED) {
-                start = Some(start_action(ws, r, Some(n), true));
-            }
+        Some(n)
+            if ws.resources[r].next_role != Role::Stopped || !ws.resources[r].has(rf::MANAGED) =>
+        {
+            start = Some(start_action(ws, r, Some(n), true));
         }
+        Some(_) => {}
     }
     let ops = ws.resources[r].ops.clone();
     for (i, op) in ops.iter().enumerate() {
@@ -523,9 +524,9 @@ fn recurring_for_active(
         return;
     }
     let mon = custom_action(ws, Some(r), key, name, node, is_optional);
-    if !ws.actions[start].has(af::RUNNABLE) {
-        ws.actions[mon].flags &= !af::RUNNABLE;
-    } else if node.is_none_or(|n| !ws.nodes[n].online || ws.nodes[n].unclean) {
+    if !ws.actions[start].has(af::RUNNABLE)
+        || node.is_none_or(|n| !ws.nodes[n].online || ws.nodes[n].unclean)
+    {
         ws.actions[mon].flags &= !af::RUNNABLE;
     }
     if next_role == Role::Promoted {

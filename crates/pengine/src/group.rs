@@ -173,11 +173,9 @@ pub(crate) fn group_internal_constraints(ws: &mut WorkingSet, r: RscId) {
         let mut post_down_flags = of::IMPLIES_THEN_PRINTED;
         crate::create::internal_constraints(ws, m);
         match previous {
-            None => {
-                if ordered {
-                    down_flags |= of::OPTIONAL;
-                    post_down_flags = of::IMPLIES_THEN;
-                }
+            None if ordered => {
+                down_flags |= of::OPTIONAL;
+                post_down_flags = of::IMPLIES_THEN;
             }
             Some(p) if colocated => {
                 let crit = ws.resources[m].has(rf::CRITICAL);

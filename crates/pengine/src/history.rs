@@ -8,8 +8,7 @@ use cib_xml::{Element, Role};
 use crate::actions::{custom_action, demote_action, stop_action, unpack_operation};
 use crate::model::*;
 use crate::unpack::{
-    failcount, fence_node, find_resource, hist_ops, location_all, location_node, target_role,
-    HistOp,
+    failcount, fence_node, hist_ops, location_all, location_node, target_role, HistOp,
 };
 use crate::util::{op_key, parse_bool};
 
@@ -243,6 +242,7 @@ fn process_recurring(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn unpack_rsc_op<'a>(
     ws: &mut WorkingSet,
     r: RscId,
@@ -383,6 +383,7 @@ fn is_bundled(ws: &WorkingSet, r: RscId) -> bool {
     false
 }
 
+#[allow(clippy::too_many_arguments)]
 fn remap_operation(
     ws: &mut WorkingSet,
     r: RscId,
@@ -412,9 +413,7 @@ fn remap_operation(
     }
     *status = EXEC_DONE;
     let probe = is_probe(op);
-    if target_rc < 0 {
-        *status = EXEC_ERROR;
-    } else if target_rc != *rc {
+    if target_rc < 0 || target_rc != *rc {
         *status = EXEC_ERROR;
     }
     match *rc {
@@ -641,13 +640,15 @@ fn check_operation_expiry(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<
     if let Some(reason) = clear_reason {
         crate::fencing::clear_failcount(ws, r, n, reason);
     }
-    if expired && op.interval_ms == 0 && op.task == "monitor" {
-        if matches!(
+    if expired
+        && op.interval_ms == 0
+        && op.task == "monitor"
+        && matches!(
             op.rc,
             OCF_OK | OCF_NOT_RUNNING | OCF_RUNNING_PROMOTED | OCF_DEGRADED | OCF_DEGRADED_PROMOTED
-        ) {
-            expired = false;
-        }
+        )
+    {
+        expired = false;
     }
     expired
 }
@@ -852,8 +853,4 @@ pub(crate) fn add_running(ws: &mut WorkingSet, r: RscId, n: NodeId, _failed: boo
 /// Parses "enabled" for ops (true unless explicitly false).
 pub(crate) fn _op_enabled(op: &Element) -> bool {
     op.attr("enabled").and_then(parse_bool).unwrap_or(true)
-}
-
-pub(crate) fn _unused() {
-    let _ = find_resource;
 }

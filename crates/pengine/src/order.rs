@@ -137,9 +137,9 @@ fn rsc_order_first(ws: &mut WorkingSet, first_rsc: RscId, oi: usize) {
             parse_op_key(o.first_task.as_deref().unwrap_or("")).unwrap_or_default();
         let key = op_key(&ws.resources[first_rsc].id.clone(), &op_type, interval);
         let state = crate::resource::rsc_state(ws, first_rsc, true);
-        if state == Role::Stopped && op_type.eq_ignore_ascii_case("stop") {
-        } else if state == Role::Unpromoted && op_type.eq_ignore_ascii_case("demote") {
-        } else {
+        let nothing_to_do = (state == Role::Stopped && op_type.eq_ignore_ascii_case("stop"))
+            || (state == Role::Unpromoted && op_type.eq_ignore_ascii_case("demote"));
+        if !nothing_to_do {
             let a = custom_action(ws, Some(first_rsc), &key, &op_type, None, true);
             first_actions = vec![a];
         }

@@ -12,10 +12,10 @@ fn probe_rsc_on_node(ws: &mut WorkingSet, r: RscId, n: NodeId) -> bool {
     }
     let is_remote_node =
         ws.nodes[n].kind == NodeKind::Remote || crate::actions::is_guest_node(ws, n);
-    if is_remote_node {
-        if ws.resources[r].class.as_deref() == Some("stonith") || ws.resources[r].is_remote_node {
-            return false;
-        }
+    if is_remote_node
+        && (ws.resources[r].class.as_deref() == Some("stonith") || ws.resources[r].is_remote_node)
+    {
+        return false;
     }
     if !ws.resources[r].children.is_empty() {
         return crate::clone::probe_children(ws, r, n);

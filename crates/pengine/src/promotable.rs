@@ -54,26 +54,18 @@ fn promotion_score_applies(ws: &WorkingSet, r: RscId, n: NodeId) -> bool {
     let id = clone_strip(&ws.resources[r].id).to_string();
     let parent = top(ws, r);
     let rsc = &ws.resources[r];
-    let mut check = false;
-    if !rsc.has(rf::UNIQUE) {
+    // Anonymous instances: the active one here counts; with none active
+    // here, any instance probed here counts.
+    let anon_applies = !rsc.has(rf::UNIQUE) && {
         let active = find_active_anon_instance(ws, parent, &id, n);
-        if active == Some(r) {
-            check = true;
-        } else if active.is_none() && anonymous_known_on(ws, parent, &id, n) {
-            check = true;
-        }
-    }
-    if !check {
-        if rsc.running_on.is_empty() && rsc.known_on.is_empty() {
-            check = true;
-        } else if rsc.known_on.contains(&n) || rsc.running_on.contains(&n) {
-            check = true;
-        } else {
-            return false;
-        }
-    }
-    let _ = check;
-    is_allowed(ws, r, n)
+        active == Some(r) || (active.is_none() && anonymous_known_on(ws, parent, &id, n))
+    };
+    // Otherwise: unknown everywhere (cluster start-up), or known here.
+    let applies = anon_applies
+        || (rsc.running_on.is_empty() && rsc.known_on.is_empty())
+        || rsc.known_on.contains(&n)
+        || rsc.running_on.contains(&n);
+    applies && is_allowed(ws, r, n)
 }
 
 fn promotion_attr(ws: &WorkingSet, n: NodeId, name: &str) -> Option<String> {

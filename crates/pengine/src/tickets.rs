@@ -73,10 +73,8 @@ fn constraints_for_ticket(
                 ws.resources[r].set(rf::BLOCK);
             }
         }
-    } else if !t.granted || t.standby {
-        if role != Role::Promoted || policy == LossPolicy::Stop {
-            crate::unpack::location_all(ws, r, -INFINITY, false);
-        }
+    } else if (!t.granted || t.standby) && (role != Role::Promoted || policy == LossPolicy::Stop) {
+        crate::unpack::location_all(ws, r, -INFINITY, false);
     }
 }
 

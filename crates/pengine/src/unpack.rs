@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use cib_xml::rules::{eval_rules, parse_interval_ms, unpack_nvpairs};
+use cib_xml::rules::{parse_interval_ms, unpack_nvpairs};
 use cib_xml::score::{parse_score, scan_int, HealthScores, INFINITY};
 use cib_xml::time::DateTime;
 use cib_xml::{Element, IdIndex, Role, RuleContext};
@@ -935,7 +935,7 @@ pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
             if ws.nodes[n].unpacked {
                 continue;
             }
-            if !(ws.options.stonith_enabled || ws.options.shutdown_lock) && !ws.nodes[n].online {
+            if !ws.options.stonith_enabled && !ws.options.shutdown_lock && !ws.nodes[n].online {
                 continue;
             }
             ws.nodes[n].unpacked = true;
@@ -1151,9 +1151,9 @@ impl<'a> HistOp<'a> {
                 .attr("interval")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
-            rc: xml.attr("rc-code").and_then(|v| scan_int(v)).unwrap_or(0) as i32,
-            status: xml.attr("op-status").and_then(|v| scan_int(v)).unwrap_or(0) as i32,
-            call_id: xml.attr("call-id").and_then(|v| scan_int(v)).unwrap_or(-1) as i32,
+            rc: xml.attr("rc-code").and_then(scan_int).unwrap_or(0) as i32,
+            status: xml.attr("op-status").and_then(scan_int).unwrap_or(0) as i32,
+            call_id: xml.attr("call-id").and_then(scan_int).unwrap_or(-1) as i32,
             target_rc,
         })
     }
@@ -1227,16 +1227,6 @@ fn unpack_node_lrm(ws: &mut WorkingSet, n: NodeId, st: &Element) {
     for entry in rscs.children_named("lrm_resource") {
         crate::history::unpack_lrm_resource(ws, n, entry);
     }
-}
-
-/// Finds the resource a history entry refers to (None = orphan).
-pub(crate) fn find_resource(ws: &WorkingSet, id: &str) -> Option<RscId> {
-    ws.resources.iter().position(|r| {
-        r.id == id
-            && r.variant == Variant::Primitive
-            && r.parent
-                .is_none_or(|p| ws.resources[p].variant != Variant::Clone)
-    })
 }
 
 pub(crate) fn hist_ops(entry: &Element) -> Vec<HistOp<'_>> {
