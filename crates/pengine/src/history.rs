@@ -181,6 +181,10 @@ fn orphan_resource(ws: &mut WorkingSet, n: NodeId, rsc_id: &str, entry: &Element
     r
 }
 
+pub(crate) fn active_ops_pub(ops: &[HistOp<'_>]) -> (i32, i32) {
+    active_ops(ops)
+}
+
 fn active_ops(ops: &[HistOp<'_>]) -> (i32, i32) {
     let mut stop_index = -1i32;
     let mut start_index = -1i32;

@@ -45,6 +45,9 @@ pub use unpack::UnpackError;
 pub struct Options {
     /// Collect allocation and promotion score lines (crm_simulate -s).
     pub show_scores: bool,
+    /// The CIB comes from a file and may have secrets removed: compare
+    /// secure digests when full digests differ (crm_simulate -x).
+    pub sanitized: bool,
 }
 
 /// Unpacks the CIB and runs every scheduling phase.
@@ -77,6 +80,7 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
         tickets: BTreeMap::new(),
         score_lines: Vec::new(),
         show_scores: opts.show_scores,
+        sanitized: opts.sanitized,
         rsc_defaults,
         op_defaults,
         messages: Vec::new(),
@@ -107,6 +111,8 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
     for r in ws.top.clone() {
         create::internal_constraints(&mut ws, r);
     }
+    // Phase 7: definition changes (digests).
+    digest::handle_rsc_config_changes(&mut ws);
     // Phase 8: assignment.
     assign::allocate_resources(&mut ws);
     // Phase 9: probes and resource actions.

@@ -390,6 +390,8 @@ pub struct WorkingSet {
     /// Lines printed with -s (allocation and promotion scores).
     pub score_lines: Vec<String>,
     pub show_scores: bool,
+    /// Input is a saved CIB whose secrets may be sanitized (crm_simulate -x).
+    pub sanitized: bool,
     pub rsc_defaults: Option<Element>,
     pub op_defaults: Option<Element>,
     /// Warnings and configuration errors, for the tool to print.

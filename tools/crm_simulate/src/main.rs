@@ -151,6 +151,7 @@ fn main() -> ExitCode {
     let _ = (args.verbose, args.show_utilization);
     let opts = pengine::Options {
         show_scores: args.show_scores,
+        sanitized: args.xml_file.is_some(),
     };
     let pre_status = if args.quiet { None } else { Some(cib.clone()) };
     let mut ws = match pengine::schedule(cib, now, &opts) {

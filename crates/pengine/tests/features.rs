@@ -1,0 +1,327 @@
+//! Small hand-written CIBs, one per scheduler feature, checked against the
+//! Transition Summary an administrator would see.
+
+use cib_xml::time::DateTime;
+use cib_xml::{xml, Limits};
+use pengine::output::{executed, format_summary, summary};
+
+const NOW: i64 = 1_700_000_000;
+
+fn node_state(name: &str, lrm: &str) -> String {
+    format!(
+        r#"<node_state id="{name}" uname="{name}" in_ccm="true" crmd="online" join="member" expected="member">
+             <lrm id="{name}"><lrm_resources>{lrm}</lrm_resources></lrm></node_state>"#
+    )
+}
+
+fn op(rsc: &str, task: &str, interval: u32, rc: i32, call: u32, expected: i32) -> String {
+    format!(
+        r#"<lrm_resource id="{rsc}" class="ocf" provider="heartbeat" type="Dummy">
+             <lrm_rsc_op id="{rsc}_{task}_{interval}" operation="{task}" interval="{interval}" op-status="{st}" rc-code="{rc}" call-id="{call}" last-rc-change="{lrc}" transition-key="1:1:{expected}:abc" transition-magic="0:{rc};1:1:{expected}:abc" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+           </lrm_resource>"#,
+        st = if rc == expected { 0 } else { 4 },
+        lrc = NOW - 100,
+    )
+}
+
+fn cib(props: &str, nodes: &[&str], resources: &str, constraints: &str, status: &str) -> String {
+    let nodes: String = nodes
+        .iter()
+        .map(|n| format!(r#"<node id="{n}" uname="{n}"/>"#))
+        .collect();
+    format!(
+        r#"<cib have-quorum="true" dc-uuid="node1" crm_feature_set="3.16.1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts">
+      <nvpair id="o1" name="stonith-enabled" value="false"/>{props}
+    </cluster_property_set></crm_config>
+    <nodes>{nodes}</nodes>
+    <resources>{resources}</resources>
+    <constraints>{constraints}</constraints>
+  </configuration>
+  <status>{status}</status>
+</cib>"#
+    )
+}
+
+fn dummy(id: &str) -> String {
+    format!(r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"/>"#)
+}
+
+/// Runs the scheduler and returns the summary lines with white space
+/// folded (as the conformance runner compares them).
+fn plan(text: &str) -> Vec<String> {
+    if let Ok(dir) = std::env::var("FEATURES_DUMP_DIR") {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let _ = std::fs::write(format!("{dir}/{n}.xml"), text);
+    }
+    let root = xml::parse(text, &Limits::default()).expect("test CIB parses");
+    let mut ws =
+        pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).expect("schedules");
+    let lines = summary(&mut ws);
+    format_summary(&lines)
+        .into_iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn online(names: &[&str]) -> String {
+    names.iter().map(|n| node_state(n, "")).collect()
+}
+
+#[test]
+fn a_new_resource_is_probed_and_started_on_the_first_node() {
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &dummy("rsc1"),
+        "",
+        &online(&["node1", "node2"]),
+    );
+    assert_eq!(plan(&text), vec!["* Start rsc1 ( node1 )"]);
+    let root = xml::parse(&text, &Limits::default()).unwrap();
+    let ws = pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).unwrap();
+    let exec = executed(&ws);
+    assert!(
+        exec.iter()
+            .any(|l| l.contains("rsc1") && l.contains("monitor on node2")),
+        "{exec:?}"
+    );
+    assert!(
+        exec.iter()
+            .any(|l| l.contains("rsc1") && l.contains("start on node1")),
+        "{exec:?}"
+    );
+}
+
+#[test]
+fn equal_scores_spread_resources_over_nodes() {
+    let rscs = format!("{}{}{}", dummy("a"), dummy("b"), dummy("c"));
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &rscs,
+        "",
+        &online(&["node1", "node2"]),
+    );
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Start a ( node1 )",
+            "* Start b ( node2 )",
+            "* Start c ( node1 )"
+        ]
+    );
+}
+
+#[test]
+fn a_running_resource_stays_and_a_banned_one_moves() {
+    let status = node_state("node1", &op("rsc1", "start", 0, 0, 1, 0)) + &node_state("node2", "");
+    let text = cib("", &["node1", "node2"], &dummy("rsc1"), "", &status);
+    assert!(plan(&text).is_empty(), "a healthy resource is left alone");
+    let ban = r#"<rsc_location id="ban" rsc="rsc1" node="node1" score="-INFINITY"/>"#;
+    let text = cib("", &["node1", "node2"], &dummy("rsc1"), ban, &status);
+    assert_eq!(plan(&text), vec!["* Move rsc1 ( node1 -> node2 )"]);
+}
+
+#[test]
+fn location_rules_use_node_attributes() {
+    let rule = r##"<rsc_location id="l" rsc="rsc1"><rule id="r" score="100"><expression id="e" attribute="#uname" operation="eq" value="node2"/></rule></rsc_location>"##;
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &dummy("rsc1"),
+        rule,
+        &online(&["node1", "node2"]),
+    );
+    assert_eq!(plan(&text), vec!["* Start rsc1 ( node2 )"]);
+}
+
+#[test]
+fn a_failed_monitor_is_recovered_in_place() {
+    let lrm = format!(
+        r#"<lrm_resource id="rsc1" class="ocf" provider="heartbeat" type="Dummy">
+             <lrm_rsc_op id="rsc1_start_0" operation="start" interval="0" op-status="0" rc-code="0" call-id="1" transition-key="1:1:0:abc" transition-magic="0:0;1:1:0:abc"/>
+             <lrm_rsc_op id="rsc1_monitor_10000" operation="monitor" interval="10000" op-status="4" rc-code="7" call-id="2" last-rc-change="{}" transition-key="2:1:0:abc" transition-magic="0:7;2:1:0:abc"/>
+           </lrm_resource>"#,
+        NOW - 10
+    );
+    let status = node_state("node1", &lrm) + &node_state("node2", "");
+    let text = cib("", &["node1", "node2"], &dummy("rsc1"), "", &status);
+    assert_eq!(plan(&text), vec!["* Recover rsc1 ( node1 )"]);
+}
+
+#[test]
+fn a_mandatory_ordering_restarts_the_dependent_with_a_reason() {
+    let status = node_state("node1", &op("rsc2", "start", 0, 0, 1, 0));
+    let order = r#"<rsc_order id="o" first="rsc1" then="rsc2" kind="Mandatory"/>"#;
+    let rscs = format!("{}{}", dummy("rsc1"), dummy("rsc2"));
+    let text = cib("", &["node1"], &rscs, order, &status);
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Start rsc1 ( node1 )",
+            "* Restart rsc2 ( node1 ) due to required rsc1 start"
+        ]
+    );
+}
+
+#[test]
+fn a_mandatory_colocation_follows_the_primary_and_blocks_when_it_cannot_run() {
+    let rscs = format!("{}{}", dummy("rsc1"), dummy("rsc2"));
+    let coloc = r#"<rsc_colocation id="c" rsc="rsc2" with-rsc="rsc1" score="INFINITY"/>
+                   <rsc_location id="l" rsc="rsc1" node="node2" score="10"/>"#;
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &rscs,
+        coloc,
+        &online(&["node1", "node2"]),
+    );
+    assert_eq!(
+        plan(&text),
+        vec!["* Start rsc1 ( node2 )", "* Start rsc2 ( node2 )"]
+    );
+    let coloc = r#"<rsc_colocation id="c" rsc="rsc2" with-rsc="rsc1" score="INFINITY"/>
+                   <rsc_location id="l" rsc="rsc1" node="node1" score="-INFINITY"/>
+                   <rsc_location id="l2" rsc="rsc1" node="node2" score="-INFINITY"/>"#;
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &rscs,
+        coloc,
+        &online(&["node1", "node2"]),
+    );
+    assert!(plan(&text).is_empty(), "neither can run: {:?}", plan(&text));
+}
+
+#[test]
+fn a_group_starts_its_members_on_one_node() {
+    let grp = format!(r#"<group id="g">{}{}</group>"#, dummy("m1"), dummy("m2"));
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &grp,
+        "",
+        &online(&["node1", "node2"]),
+    );
+    assert_eq!(
+        plan(&text),
+        vec!["* Start m1 ( node1 )", "* Start m2 ( node1 )"]
+    );
+}
+
+#[test]
+fn a_standby_node_gives_up_its_resources() {
+    let lrm = op("rsc1", "start", 0, 0, 1, 0);
+    let status = format!(
+        r#"<node_state id="node1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+             <transient_attributes id="t1"><instance_attributes id="ta1"><nvpair id="sb" name="standby" value="on"/></instance_attributes></transient_attributes>
+             <lrm id="node1"><lrm_resources>{lrm}</lrm_resources></lrm></node_state>"#
+    ) + &node_state("node2", "");
+    let text = cib("", &["node1", "node2"], &dummy("rsc1"), "", &status);
+    assert_eq!(plan(&text), vec!["* Move rsc1 ( node1 -> node2 )"]);
+}
+
+#[test]
+fn target_role_stopped_stops_the_resource() {
+    let rsc = r#"<primitive id="rsc1" class="ocf" provider="heartbeat" type="Dummy">
+                   <meta_attributes id="m"><nvpair id="tr" name="target-role" value="Stopped"/></meta_attributes></primitive>"#;
+    let status = node_state("node1", &op("rsc1", "start", 0, 0, 1, 0));
+    let text = cib("", &["node1"], rsc, "", &status);
+    assert_eq!(
+        plan(&text),
+        vec!["* Stop rsc1 ( node1 ) due to node availability"]
+    );
+}
+
+#[test]
+fn a_lost_node_is_fenced_before_its_resources_move() {
+    let rscs = format!(
+        r#"<primitive id="fencer" class="stonith" type="fence_dummy"/>{}"#,
+        dummy("rsc1")
+    );
+    let status = node_state("node1", "")
+        + &format!(
+            r#"<node_state id="node2" uname="node2" in_ccm="false" crmd="offline" join="down" expected="member"><lrm id="node2"><lrm_resources>{}</lrm_resources></lrm></node_state>"#,
+            op("rsc1", "start", 0, 0, 1, 0)
+        );
+    let text = cib("", &["node1", "node2"], &rscs, "", &status).replace(
+        r#"name="stonith-enabled" value="false""#,
+        r#"name="stonith-enabled" value="true""#,
+    );
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Fence (reboot) node2 'peer is no longer part of the cluster'",
+            "* Start fencer ( node1 )",
+            "* Move rsc1 ( node2 -> node1 )"
+        ]
+    );
+}
+
+#[test]
+fn clone_instances_run_everywhere_and_one_is_promoted() {
+    let clone = format!(r#"<clone id="c">{}</clone>"#, dummy("cr"));
+    let text = cib(
+        "",
+        &["node1", "node2", "node3"],
+        &clone,
+        "",
+        &online(&["node1", "node2", "node3"]),
+    );
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Start cr:0 ( node1 )",
+            "* Start cr:1 ( node2 )",
+            "* Start cr:2 ( node3 )"
+        ]
+    );
+    let ms = r#"<clone id="ms"><meta_attributes id="mm"><nvpair id="p" name="promotable" value="true"/></meta_attributes>
+                  <primitive id="st" class="ocf" provider="pacemaker" type="Stateful"/></clone>"#;
+    let status: String = ["node1", "node2"]
+        .iter()
+        .map(|n| {
+            let score = if *n == "node2" { 10 } else { 5 };
+            format!(
+                r#"<node_state id="{n}" uname="{n}" in_ccm="true" crmd="online" join="member" expected="member">
+                     <transient_attributes id="t{n}"><instance_attributes id="a{n}"><nvpair id="ms{n}" name="master-st" value="{score}"/></instance_attributes></transient_attributes></node_state>"#
+            )
+        })
+        .collect();
+    let text = cib("", &["node1", "node2"], ms, "", &status);
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Promote st:0 ( Stopped -> Promoted node2 )",
+            "* Start st:1 ( node1 )"
+        ]
+    );
+}
+
+#[test]
+fn without_quorum_nothing_starts_by_default() {
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &dummy("rsc1"),
+        "",
+        &online(&["node1", "node2"]),
+    )
+    .replace(r#"have-quorum="true""#, r#"have-quorum="false""#);
+    assert_eq!(
+        plan(&text),
+        vec!["* Start rsc1 ( node1 ) due to no quorum (blocked)"]
+    );
+}
+
+#[test]
+fn a_document_that_is_not_a_cib_is_rejected() {
+    let root = xml::parse("<configuration/>", &Limits::default()).unwrap();
+    let err = pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).err();
+    assert!(err.is_some_and(|e| e.to_string().contains("not <cib>")));
+}
