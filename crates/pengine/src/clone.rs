@@ -25,14 +25,27 @@ fn is_anon_clone(ws: &WorkingSet, r: RscId) -> bool {
 /// Finds a resource by id (or by the id its history is recorded under)
 /// anywhere in the tree, like pe_find_resource.
 fn find_by_id(ws: &WorkingSet, id: &str) -> Option<RscId> {
-    fn walk(ws: &WorkingSet, r: RscId, id: &str) -> Option<RscId> {
-        let rsc = &ws.resources[r];
-        if rsc.id == id || rsc.clone_name.as_deref() == Some(id) {
+    // The first match in list order (top-level resources, then children
+    // depth-first), among resources whose id or history name matches.
+    let cands = ws.rsc_index.get(id)?;
+    let cands: Vec<RscId> = cands
+        .iter()
+        .copied()
+        .filter(|&r| ws.resources[r].id == id || ws.resources[r].clone_name.as_deref() == Some(id))
+        .collect();
+    if cands.len() <= 1 {
+        return cands.first().copied();
+    }
+    fn walk(ws: &WorkingSet, r: RscId, cands: &[RscId]) -> Option<RscId> {
+        if cands.contains(&r) {
             return Some(r);
         }
-        rsc.children.iter().find_map(|&c| walk(ws, c, id))
+        ws.resources[r]
+            .children
+            .iter()
+            .find_map(|&c| walk(ws, c, cands))
     }
-    ws.top.iter().find_map(|&r| walk(ws, r, id))
+    ws.top.iter().find_map(|&r| walk(ws, r, &cands))
 }
 
 /// native_find_rsc with pe_find_clone under an instance.
@@ -159,6 +172,7 @@ pub(crate) fn find_history_resource(
                 .is_some_and(|c| c.eq_ignore_ascii_case(id))
         {
             ws.resources[r].clone_name = Some(id.to_string());
+            ws.rsc_index.entry(id.to_string()).or_default().push(r);
         }
     }
     rsc

@@ -29,7 +29,8 @@ impl Ctx<'_, '_> {
 }
 
 pub(crate) fn unpack_constraints(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
-    let Some(cons) = ws.cib.path(&["configuration", "constraints"]).cloned() else {
+    let cib = ws.cib.clone();
+    let Some(cons) = cib.path(&["configuration", "constraints"]) else {
         return;
     };
     let ctx = Ctx {

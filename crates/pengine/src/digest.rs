@@ -98,7 +98,8 @@ fn digest_params(
         }
     }
     params.retain(|k, _| {
-        !(k.starts_with("CRM_meta_") && k != "CRM_meta_timeout")
+        let filtered_meta = k.starts_with("CRM_meta_") && k != "CRM_meta_timeout";
+        !filtered_meta
             && !matches!(
                 k.as_str(),
                 "id" | "crm_feature_set"
@@ -355,7 +356,8 @@ fn schedule_cancel(ws: &mut WorkingSet, r: RscId, task: &str, interval: u64, n: 
 
 /// pcmk__handle_rsc_config_changes (phase 7).
 pub(crate) fn handle_rsc_config_changes(ws: &mut WorkingSet) {
-    let Some(status) = ws.cib.child("status").cloned() else {
+    let cib = ws.cib.clone();
+    let Some(status) = cib.child("status") else {
         return;
     };
     for n in 0..ws.nodes.len() {
@@ -378,7 +380,12 @@ pub(crate) fn handle_rsc_config_changes(ws: &mut WorkingSet) {
                 continue;
             }
             let id = entry.id();
-            let matching: Vec<RscId> = (0..ws.resources.len())
+            let matching: Vec<RscId> = ws
+                .rsc_index
+                .get(id)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
                 .filter(|&r| {
                     let rsc = &ws.resources[r];
                     rsc.variant == Variant::Primitive

@@ -58,6 +58,7 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
             cib.name
         )));
     }
+    let cib = std::rc::Rc::new(cib);
     let idx_owner = cib.clone();
     let idx = IdIndex::new(&idx_owner);
     let options = unpack::unpack_config(&cib, &idx, now);
@@ -87,6 +88,7 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
         disabled_instances: 0,
         blocked_instances: 0,
         rsc_tickets: Vec::new(),
+        rsc_index: HashMap::new(),
         failed_ops: Vec::new(),
         forced_restart_digest: HashSet::new(),
     };
@@ -164,11 +166,11 @@ fn check_failure_threshold(ws: &mut WorkingSet, r: model::RscId, n: model::NodeI
 }
 
 fn actions_rsc_clear_exists(ws: &WorkingSet, r: model::RscId, n: model::NodeId) -> bool {
-    let key = util::op_key(&ws.resources[r].id, "clear_failcount", 0);
+    // The key of such an action is <rsc>_clear_failcount_0.
     ws.resources[r]
         .actions
         .iter()
-        .any(|&a| ws.actions[a].node == Some(n) && ws.actions[a].key.eq_ignore_ascii_case(&key))
+        .any(|&a| ws.actions[a].node == Some(n) && ws.actions[a].task == "clear_failcount")
 }
 
 /// pcmk__threshold_reached: the resource (or the clone/group it fails as)

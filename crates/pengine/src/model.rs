@@ -53,6 +53,8 @@ pub struct Node {
     /// The connection resource, for remote and guest nodes.
     pub remote_rsc: Option<RscId>,
     pub priority: i32,
+    /// The node has fail-count-* or last-failure-* attributes.
+    pub has_fail_attrs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -372,7 +374,9 @@ pub struct ClusterOptions {
 
 /// The whole working set of one scheduler run.
 pub struct WorkingSet {
-    pub cib: Element,
+    /// The input document, shared so phases can read it while mutating the
+    /// working set without copying it.
+    pub cib: std::rc::Rc<Element>,
     pub now: cib_xml::time::DateTime,
     pub options: ClusterOptions,
     pub nodes: Vec<Node>,
@@ -398,6 +402,8 @@ pub struct WorkingSet {
     pub messages: Vec<String>,
     pub disabled_instances: usize,
     pub blocked_instances: usize,
+    /// Resources by id and by the id their history is recorded under.
+    pub rsc_index: HashMap<String, Vec<RscId>>,
     /// Ticket constraints (resource, ticket, role).
     pub rsc_tickets: Vec<(RscId, String, cib_xml::Role)>,
     /// Failed operations seen in the history (rsc, node, key).

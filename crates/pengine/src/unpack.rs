@@ -259,6 +259,7 @@ pub(crate) fn new_node(
         running: Vec::new(),
         remote_rsc: None,
         priority: 0,
+        has_fail_attrs: false,
     }
 }
 
@@ -300,6 +301,10 @@ fn add_node_attrs(
             &mut node.attrs,
         );
     }
+    node.has_fail_attrs = node
+        .attrs
+        .keys()
+        .any(|k| k.starts_with("fail-count-") || k.starts_with("last-failure-"));
     if !node.attrs.contains_key("#site-name") {
         if let Some(s) = node.attrs.get("site-name").cloned() {
             node.attrs.insert("#site-name".into(), s);
@@ -662,6 +667,11 @@ impl ResourceUnpacker<'_, '_> {
             promotion_added: false,
             promotion_constrained: false,
         };
+        self.ws
+            .rsc_index
+            .entry(rsc.id.clone())
+            .or_default()
+            .push(rid);
         self.ws.resources.push(rsc);
         if let Some(role) = target_role(self.ws, rid) {
             self.ws.resources[rid].next_role = role;
@@ -911,7 +921,8 @@ pub(crate) fn unpack_resources(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
 
 /// Node attribute and status unpacking.
 pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
-    let Some(status) = ws.cib.child("status").cloned() else {
+    let cib = ws.cib.clone();
+    let Some(status) = cib.child("status") else {
         // No status: every node remains unseen.
         finish_unseen(ws);
         return;
@@ -1247,6 +1258,9 @@ pub(crate) fn failcount(ws: &WorkingSet, n: NodeId, r: RscId, effective: bool) -
     let name = rsc.clone_name.as_deref().unwrap_or(&rsc.id);
     let unique = rsc.has(rf::UNIQUE);
     let name = if unique { name } else { clone_strip(name) };
+    if !ws.nodes[n].has_fail_attrs {
+        return (0, 0);
+    }
     let legacy = ws
         .cib
         .attr("crm_feature_set")

@@ -153,7 +153,6 @@ fn main() -> ExitCode {
         show_scores: args.show_scores,
         sanitized: args.xml_file.is_some(),
     };
-    let pre_status = if args.quiet { None } else { Some(cib.clone()) };
     let mut ws = match pengine::schedule(cib, now, &opts) {
         Ok(ws) => ws,
         Err(e) => return die(EXIT_DATAERR, &e.to_string()),
@@ -162,7 +161,6 @@ fn main() -> ExitCode {
         if let Some(d) = printed_date {
             println!("Using the original execution date of: {}", d.to_iso());
         }
-        let _ = pre_status;
         println!("Current cluster status:");
         print_status(&ws);
         println!();
@@ -191,6 +189,9 @@ fn main() -> ExitCode {
             }
         }
     }
+    // The working set holds the whole CIB and every action; freeing it
+    // piece by piece costs as much as building it, and the process ends.
+    std::mem::forget(ws);
     ExitCode::from(EXIT_OK)
 }
 
