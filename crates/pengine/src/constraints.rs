@@ -15,6 +15,8 @@ use crate::util::{is_true, op_key, parse_bool};
 struct Ctx<'a, 'b> {
     idx: &'a IdIndex<'b>,
     ids: HashMap<String, RscId>,
+    /// Tags and templates: id -> the resource ids they stand for.
+    tags: HashMap<String, Vec<String>>,
 }
 
 impl Ctx<'_, '_> {
@@ -36,8 +38,11 @@ pub(crate) fn unpack_constraints(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     let ctx = Ctx {
         idx,
         ids: crate::unpack::rsc_by_id(ws),
+        tags: tag_table(&cib),
     };
     for c in &cons.children {
+        let expanded = expand_tags(ws, &ctx, c);
+        let c = expanded.as_ref().unwrap_or(c);
         // Lifetime rules (deprecated) disable the whole constraint.
         if let Some(lt) = c.child("lifetime") {
             let rctx = RuleContext {
@@ -56,6 +61,187 @@ pub(crate) fn unpack_constraints(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
             _ => {}
         }
     }
+}
+
+// ------------------------------------------------------ tags and templates
+
+/// Tags (`<tags><tag><obj_ref>`) and templates (the primitives that use
+/// each, in document order), as Pacemaker registers both.
+fn tag_table(cib: &Element) -> HashMap<String, Vec<String>> {
+    let mut t: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(rscs) = cib.path(&["configuration", "resources"]) {
+        rscs.walk(&mut |e| {
+            if e.name == "template" {
+                t.entry(e.id().to_string()).or_default();
+            }
+            if e.name == "primitive" {
+                if let Some(tpl) = e.attr("template") {
+                    t.entry(tpl.to_string())
+                        .or_default()
+                        .push(e.id().to_string());
+                }
+            }
+        });
+    }
+    if let Some(tags) = cib.path(&["configuration", "tags"]) {
+        for tag in tags.children_named("tag") {
+            let refs = tag
+                .children_named("obj_ref")
+                .map(|o| o.id().to_string())
+                .collect();
+            t.insert(tag.id().to_string(), refs);
+        }
+    }
+    t
+}
+
+fn is_tag(ws: &WorkingSet, ctx: &Ctx<'_, '_>, id: &str) -> bool {
+    ctx.rsc(ws, id).is_none() && ctx.tags.contains_key(id)
+}
+
+/// pcmk__tag_to_set: a tag/template named by `attr` becomes a resource set
+/// (sequential=false) appended to the constraint; with `convert_rsc` a plain
+/// resource does too. Returns the new set's index, or None.
+fn tag_to_set(
+    ws: &WorkingSet,
+    ctx: &Ctx<'_, '_>,
+    c: &mut Element,
+    attr: &str,
+    convert_rsc: bool,
+) -> Option<usize> {
+    let id = c.attr(attr)?.to_string();
+    let mut set = Element::new("resource_set").with_attr("id", &id);
+    if is_tag(ws, ctx, &id) {
+        for r in ctx.tags.get(&id).cloned().unwrap_or_default() {
+            set.children
+                .push(Element::new("resource_ref").with_attr("id", &r));
+        }
+        set.set_attr("sequential", "false");
+    } else if ctx.rsc(ws, &id).is_some() && convert_rsc {
+        set.children
+            .push(Element::new("resource_ref").with_attr("id", &id));
+    } else {
+        return None;
+    }
+    c.remove_attr(attr);
+    c.children.push(set);
+    Some(c.children.len() - 1)
+}
+
+/// Expands tags and templates in a constraint (inside resource sets, and in
+/// the rsc/with-rsc/first/then attributes), as Pacemaker rewrites the XML.
+fn expand_tags(ws: &WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) -> Option<Element> {
+    let has_sets = c.child("resource_set").is_some();
+    if has_sets {
+        let mut new = c.clone();
+        let mut any = false;
+        for set in new.children.iter_mut().filter(|s| s.name == "resource_set") {
+            let mut refs = Vec::new();
+            for r in std::mem::take(&mut set.children) {
+                if r.name == "resource_ref" && is_tag(ws, ctx, r.id()) {
+                    any = true;
+                    for m in ctx.tags.get(r.id()).cloned().unwrap_or_default() {
+                        refs.push(Element::new("resource_ref").with_attr("id", &m));
+                    }
+                } else {
+                    refs.push(r);
+                }
+            }
+            set.children = refs;
+        }
+        return any.then_some(new);
+    }
+    let mut new = c.clone();
+    let any = match c.name.as_str() {
+        "rsc_location" => {
+            let role = c.attr("role").map(str::to_string);
+            match c.attr("rsc").filter(|r| is_tag(ws, ctx, r)) {
+                Some(_) => {
+                    let i = tag_to_set(ws, ctx, &mut new, "rsc", false);
+                    if let (Some(i), Some(role)) = (i, role) {
+                        new.children[i].set_attr("role", &role);
+                        new.remove_attr("role");
+                    }
+                    i.is_some()
+                }
+                None => false,
+            }
+        }
+        "rsc_colocation" => {
+            let (d, p) = (c.attr("rsc"), c.attr("with-rsc"));
+            let (Some(d), Some(p)) = (d, p) else {
+                return None;
+            };
+            if !is_tag(ws, ctx, d) && !is_tag(ws, ctx, p) {
+                return None;
+            }
+            let (dr, pr) = (
+                c.attr("rsc-role").map(str::to_string),
+                c.attr("with-rsc-role").map(str::to_string),
+            );
+            let mut any = false;
+            if let Some(i) = tag_to_set(ws, ctx, &mut new, "rsc", true) {
+                if let Some(r) = &dr {
+                    new.children[i].set_attr("role", r);
+                    new.remove_attr("rsc-role");
+                }
+                any = true;
+            }
+            if let Some(i) = tag_to_set(ws, ctx, &mut new, "with-rsc", true) {
+                if let Some(r) = &pr {
+                    new.children[i].set_attr("role", r);
+                    new.remove_attr("with-rsc-role");
+                }
+                any = true;
+            }
+            any
+        }
+        "rsc_order" => {
+            let (f, t) = (c.attr("first"), c.attr("then"));
+            let (Some(f), Some(t)) = (f, t) else {
+                return None;
+            };
+            if !is_tag(ws, ctx, f) && !is_tag(ws, ctx, t) {
+                return None;
+            }
+            let (fa, ta) = (
+                c.attr("first-action").map(str::to_string),
+                c.attr("then-action").map(str::to_string),
+            );
+            let mut any = false;
+            if let Some(i) = tag_to_set(ws, ctx, &mut new, "first", true) {
+                if let Some(a) = &fa {
+                    new.children[i].set_attr("action", a);
+                    new.remove_attr("first-action");
+                }
+                any = true;
+            }
+            if let Some(i) = tag_to_set(ws, ctx, &mut new, "then", true) {
+                if let Some(a) = &ta {
+                    new.children[i].set_attr("action", a);
+                    new.remove_attr("then-action");
+                }
+                any = true;
+            }
+            any
+        }
+        "rsc_ticket" => {
+            let role = c.attr("rsc-role").map(str::to_string);
+            match c.attr("rsc").filter(|r| is_tag(ws, ctx, r)) {
+                Some(_) => {
+                    let i = tag_to_set(ws, ctx, &mut new, "rsc", false);
+                    if let (Some(i), Some(role)) = (i, role) {
+                        new.children[i].set_attr("role", &role);
+                        new.remove_attr("rsc-role");
+                    }
+                    i.is_some()
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    };
+    any.then_some(new)
 }
 
 // ---------------------------------------------------------------- location
@@ -114,15 +300,8 @@ fn unpack_location(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
         return;
     }
     if let Some(rid) = c.attr("rsc") {
-        match ctx.rsc(ws, rid) {
-            Some(r) => unpack_rsc_location(ws, ctx, c, r, None, None, None),
-            None => {
-                if let Some(tag_rscs) = crate::tickets::tag_members(ws, &ctx.ids, rid) {
-                    for r in tag_rscs {
-                        unpack_rsc_location(ws, ctx, c, r, None, None, None);
-                    }
-                }
-            }
+        if let Some(r) = ctx.rsc(ws, rid) {
+            unpack_rsc_location(ws, ctx, c, r, None, None, None);
         }
     }
     if let Some(pattern) = c.attr("rsc-pattern") {

@@ -7,21 +7,6 @@ use cib_xml::{Element, Role};
 
 use crate::model::*;
 
-/// Members of a tag (by id), if `id` names a tag.
-pub(crate) fn tag_members(
-    ws: &WorkingSet,
-    ids: &HashMap<String, RscId>,
-    id: &str,
-) -> Option<Vec<RscId>> {
-    let tags = ws.cib.path(&["configuration", "tags"])?;
-    let tag = tags.children_named("tag").find(|t| t.id() == id)?;
-    Some(
-        tag.children_named("obj_ref")
-            .filter_map(|o| ids.get(o.id()).copied())
-            .collect(),
-    )
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum LossPolicy {
     Stop,
@@ -142,15 +127,8 @@ pub(crate) fn unpack_ticket_constraint(
         return;
     }
     let Some(rid) = c.attr("rsc") else { return };
-    match lookup(ws, rid) {
-        Some(r) => rsc_ticket_new(ws, r, ticket, c.attr("rsc-role"), loss),
-        None => {
-            if let Some(members) = tag_members(ws, ids, rid) {
-                for r in members {
-                    rsc_ticket_new(ws, r, ticket, c.attr("rsc-role"), loss);
-                }
-            }
-        }
+    if let Some(r) = lookup(ws, rid) {
+        rsc_ticket_new(ws, r, ticket, c.attr("rsc-role"), loss);
     }
 }
 
