@@ -96,6 +96,8 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
     unpack::unpack_nodes(&mut ws, &idx);
     unpack::unpack_resources(&mut ws, &idx);
     unpack::unpack_status(&mut ws, &idx);
+    // Phase 3: node health.
+    apply_node_health(&mut ws);
     // Phase 4: constraints.
     constraints::unpack_constraints(&mut ws, &idx);
     // Phase 5: node criteria.
@@ -129,6 +131,54 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
     // Phase 12: orderings.
     order::apply_orderings(&mut ws);
     Ok(ws)
+}
+
+/// pcmk__apply_node_health: with a health strategy, the sum of a node's
+/// #health* attributes becomes a location score of every resource there.
+fn apply_node_health(ws: &mut WorkingSet) {
+    let strategy = ws.options.node_health_strategy.clone();
+    if matches!(strategy.as_str(), "none" | "") {
+        return;
+    }
+    let health = ws.options.health;
+    let base = if strategy == "progressive" {
+        ws.options
+            .config
+            .get("node-health-base")
+            .map(|v| cib_xml::score::parse_score(v, &cib_xml::score::HealthScores::default()))
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    for n in 0..ws.nodes.len() {
+        let mut sum = base;
+        for (k, v) in &ws.nodes[n].attrs {
+            if k.starts_with("#health") {
+                sum = cib_xml::score::add(cib_xml::score::parse_score(v, &health), sum);
+            }
+        }
+        if sum == 0 {
+            continue;
+        }
+        for r in ws.top.clone() {
+            let immune = sum < 0
+                && util::is_true(
+                    ws.resources[r]
+                        .meta
+                        .get("allow-unhealthy-nodes")
+                        .map(String::as_str),
+                );
+            if !immune {
+                ws.locations.push(model::Location {
+                    id: strategy.clone(),
+                    rsc: r,
+                    role_filter: cib_xml::Role::Unknown,
+                    discover: model::Discover::Always,
+                    nodes: vec![(n, sum)],
+                });
+            }
+        }
+    }
 }
 
 fn apply_stickiness(ws: &mut WorkingSet, r: model::RscId) {
