@@ -171,6 +171,17 @@ fn only_sanitized_changed(
     md5_of(&secure) == recorded
 }
 
+/// The digest to record with a result of `task`/`interval` of `r` on `n`.
+pub(crate) fn op_digest(
+    ws: &WorkingSet,
+    r: RscId,
+    n: NodeId,
+    task: &str,
+    interval_ms: u64,
+) -> String {
+    md5_of(&digest_params(ws, r, n, task, interval_ms))
+}
+
 /// rsc_action_digest_cmp.
 pub(crate) fn compare(ws: &WorkingSet, r: RscId, n: NodeId, op: &Element) -> DigestResult {
     let task = op.attr("operation").unwrap_or("");

@@ -27,6 +27,7 @@ mod promotable;
 mod regex;
 mod remote;
 mod resource;
+pub mod simulate;
 mod tickets;
 mod unpack;
 pub mod util;

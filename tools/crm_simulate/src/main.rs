@@ -63,6 +63,45 @@ struct Args {
     /// Increase debugging output.
     #[arg(short = 'V', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Simulate bringing a node online.
+    #[arg(short = 'u', long = "node-up", value_name = "NODE")]
+    node_up: Vec<String>,
+    /// Simulate taking a node offline.
+    #[arg(short = 'd', long = "node-down", value_name = "NODE")]
+    node_down: Vec<String>,
+    /// Simulate a node failing.
+    #[arg(short = 'f', long = "node-fail", value_name = "NODE")]
+    node_fail: Vec<String>,
+    /// Inject an operation result: rsc_task_interval@node=rc.
+    #[arg(short = 'i', long = "op-inject", value_name = "OPSPEC")]
+    op_inject: Vec<String>,
+    /// Make an operation of the simulated transition fail: rsc_task_interval@node=rc.
+    #[arg(short = 'F', long = "op-fail", value_name = "OPSPEC")]
+    op_fail: Vec<String>,
+    /// Set to 1 (or true) to say the cluster has quorum.
+    #[arg(short = 'q', long = "quorum", value_name = "QUORUM")]
+    quorum: Option<String>,
+    /// Set to 1 (or true) to say the cluster has an active watchdog device.
+    #[arg(short = 'w', long = "watchdog", value_name = "DEVICE")]
+    watchdog: Option<String>,
+    /// Simulate granting a ticket.
+    #[arg(short = 'g', long = "ticket-grant", value_name = "TICKET")]
+    ticket_grant: Vec<String>,
+    /// Simulate revoking a ticket.
+    #[arg(short = 'r', long = "ticket-revoke", value_name = "TICKET")]
+    ticket_revoke: Vec<String>,
+    /// Simulate making a ticket standby.
+    #[arg(short = 'b', long = "ticket-standby", value_name = "TICKET")]
+    ticket_standby: Vec<String>,
+    /// Simulate activating a ticket.
+    #[arg(short = 'e', long = "ticket-activate", value_name = "TICKET")]
+    ticket_activate: Vec<String>,
+    /// Save the input configuration (after modifications) to this file.
+    #[arg(short = 'I', long = "save-input", value_name = "FILE")]
+    save_input: Option<String>,
+    /// Like --simulate, and store the result back in the input file.
+    #[arg(short = 'X', long = "in-place")]
+    in_place: bool,
     /// Output format (text or xml).
     #[arg(long = "output-as", value_name = "FORMAT", default_value = "text")]
     output_as: String,
@@ -109,7 +148,7 @@ fn main() -> ExitCode {
     } else {
         return die(EXIT_USAGE, "no input given (use -x FILE, -p or -L)");
     };
-    let cib = match cib_xml::xml::parse(&text, &Limits::default()) {
+    let mut cib = match cib_xml::xml::parse(&text, &Limits::default()) {
         Ok(c) => c,
         Err(e) => return die(EXIT_DATAERR, &format!("invalid CIB: {e}")),
     };
@@ -143,28 +182,55 @@ fn main() -> ExitCode {
             return die(EXIT_USAGE, &format!("{name} is not supported yet"));
         }
     }
-    if let Some(o) = &args.save_output {
-        if let Err(e) = std::fs::write(o, cib.to_pretty()) {
-            return die(EXIT_ERROR, &format!("could not write {o}: {e}"));
-        }
-    }
     let _ = (args.verbose, args.show_utilization);
+    let injections = requested_injections(&args);
+    let simulate = args.simulate || args.in_place;
     let opts = pengine::Options {
         show_scores: args.show_scores,
         sanitized: args.xml_file.is_some(),
     };
-    let mut ws = match pengine::schedule(cib, now, &opts) {
-        Ok(ws) => ws,
-        Err(e) => return die(EXIT_DATAERR, &e.to_string()),
-    };
+    let secs = now.0;
     if !args.quiet {
         if let Some(d) = printed_date {
             println!("Using the original execution date of: {}", d.to_iso());
         }
-        println!("Current cluster status:");
-        print_status(&ws);
-        println!();
+        // The status before any synthetic events.
+        match pengine::schedule(cib.clone(), now, &pengine::Options::default()) {
+            Ok(before) => {
+                println!("Current cluster status:");
+                print_status(&before);
+                println!();
+                std::mem::forget(before);
+            }
+            Err(e) => return die(EXIT_DATAERR, &e.to_string()),
+        }
     }
+    if !injections.is_empty() {
+        let list: Vec<_> = injections.iter().map(|(i, _)| i.clone()).collect();
+        let notes = match pengine::simulate::inject(&mut cib, &list, secs) {
+            Ok(n) => n,
+            Err(e) => return die(EXIT_USAGE, &e),
+        };
+        if !args.quiet {
+            println!("Performing Requested Modifications:");
+            for (_, what) in &injections {
+                println!("  * {what}");
+            }
+            for n in notes {
+                println!("  * {n}");
+            }
+            println!();
+        }
+    }
+    if let Some(f) = &args.save_input {
+        if let Err(e) = std::fs::write(f, cib.to_pretty()) {
+            return die(EXIT_ERROR, &format!("could not write {f}: {e}"));
+        }
+    }
+    let mut ws = match pengine::schedule(cib.clone(), now, &opts) {
+        Ok(ws) => ws,
+        Err(e) => return die(EXIT_DATAERR, &e.to_string()),
+    };
     if args.show_scores {
         if !args.quiet {
             println!("Allocation scores:");
@@ -173,7 +239,7 @@ fn main() -> ExitCode {
             println!("{l}");
         }
     }
-    if args.simulate || args.run || !args.show_scores {
+    if simulate || args.run || !args.show_scores {
         let lines = summary(&mut ws);
         if !args.quiet {
             println!("Transition Summary:");
@@ -181,18 +247,109 @@ fn main() -> ExitCode {
                 println!("{l}");
             }
         }
-        if args.simulate && !args.quiet {
+    }
+    if simulate {
+        if !args.quiet {
             println!();
             println!("Executing Cluster Transition:");
             for l in executed(&ws) {
                 println!("{l}");
             }
         }
+        pengine::simulate::execute(&mut cib, &ws, &args.op_fail, secs);
+        if !args.quiet {
+            match pengine::schedule(cib.clone(), now, &pengine::Options::default()) {
+                Ok(after) => {
+                    println!();
+                    if let Some(d) = printed_date {
+                        println!("Using the original execution date of: {}", d.to_iso());
+                    }
+                    println!("Revised Cluster Status:");
+                    print_status(&after);
+                    std::mem::forget(after);
+                }
+                Err(e) => return die(EXIT_DATAERR, &e.to_string()),
+            }
+        }
+    }
+    let output = args.save_output.clone().or(if args.in_place {
+        args.xml_file.clone()
+    } else {
+        None
+    });
+    if let Some(o) = output {
+        let tmp = format!("{o}.tmp{}", std::process::id());
+        let written = std::fs::write(&tmp, cib.to_pretty()).and_then(|_| std::fs::rename(&tmp, &o));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return die(EXIT_ERROR, &format!("could not write {o}: {e}"));
+        }
     }
     // The working set holds the whole CIB and every action; freeing it
     // piece by piece costs as much as building it, and the process ends.
     std::mem::forget(ws);
     ExitCode::from(EXIT_OK)
+}
+
+/// The synthetic events of the command line, with the line announcing each.
+fn requested_injections(args: &Args) -> Vec<(pengine::simulate::Injection, String)> {
+    use pengine::simulate::Injection;
+    let mut v = Vec::new();
+    if let Some(q) = &args.quorum {
+        v.push((Injection::Quorum(q.clone()), format!("Setting quorum: {q}")));
+    }
+    if let Some(w) = &args.watchdog {
+        v.push((
+            Injection::Watchdog(w.clone()),
+            format!("Setting watchdog: {w}"),
+        ));
+    }
+    for n in &args.node_up {
+        v.push((
+            Injection::NodeUp(n.clone()),
+            format!("Bringing node {n} online"),
+        ));
+    }
+    for n in &args.node_down {
+        v.push((
+            Injection::NodeDown(n.clone()),
+            format!("Taking node {n} offline"),
+        ));
+    }
+    for n in &args.node_fail {
+        v.push((Injection::NodeFail(n.clone()), format!("Failing node {n}")));
+    }
+    for t in &args.ticket_grant {
+        v.push((
+            Injection::TicketGrant(t.clone()),
+            format!("Granting ticket {t}"),
+        ));
+    }
+    for t in &args.ticket_revoke {
+        v.push((
+            Injection::TicketRevoke(t.clone()),
+            format!("Revoking ticket {t}"),
+        ));
+    }
+    for t in &args.ticket_standby {
+        v.push((
+            Injection::TicketStandby(t.clone()),
+            format!("Making ticket {t} standby"),
+        ));
+    }
+    for t in &args.ticket_activate {
+        v.push((
+            Injection::TicketActivate(t.clone()),
+            format!("Activating ticket {t}"),
+        ));
+    }
+    for s in &args.op_inject {
+        v.push((
+            Injection::Op(s.clone()),
+            format!("Injecting {s} into the configuration"),
+        ));
+    }
+    v
 }
 
 /// A short crm_mon-style status (node list and resources with roles).
