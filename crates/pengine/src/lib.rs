@@ -15,6 +15,7 @@ mod constraints;
 mod create;
 mod digest;
 mod fencing;
+pub mod graph;
 mod group;
 mod history;
 mod migration;

@@ -87,3 +87,36 @@ fn a_failing_action_is_recorded_as_failed() {
     assert_eq!(lines, vec!["* Recover rsc1 ( node1 )"]);
     assert!(inject(&mut c, &[Injection::Op("nonsense".into())], NOW).is_err());
 }
+
+#[test]
+fn the_transition_graph_orders_the_start_after_the_probes() {
+    let c = cib();
+    let (_, ws) = plan(&c);
+    let g = pengine::graph::transition_graph(&ws, 7);
+    assert_eq!(g.attr("transition_id"), Some("7"));
+    let synapses: Vec<&Element> = g.children_named("synapse").collect();
+    let start = synapses
+        .iter()
+        .find(|s| {
+            s.find(&|e| e.attr("operation_key") == Some("rsc1_start_0") && e.name == "rsc_op")
+                .is_some()
+                && s.child("action_set").unwrap().children[0].attr("operation") == Some("start")
+        })
+        .expect("a synapse starts rsc1");
+    let triggers: Vec<&str> = start
+        .child("inputs")
+        .unwrap()
+        .children_named("trigger")
+        .filter_map(|t| t.children[0].attr("operation_key"))
+        .collect();
+    assert_eq!(
+        triggers.iter().filter(|k| **k == "rsc1_monitor_0").count(),
+        2,
+        "{triggers:?}"
+    );
+    let dot = pengine::graph::dot(&ws);
+    assert!(
+        dot.contains("\"rsc1_monitor_0 node2\" -> \"rsc1_start_0 node1\""),
+        "{dot}"
+    );
+}

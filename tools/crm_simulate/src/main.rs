@@ -177,11 +177,6 @@ fn main() -> ExitCode {
             .unwrap_or(0);
         DateTime(secs)
     };
-    for (flag, name) in [(&args.save_graph, "-G"), (&args.save_dotfile, "-D")] {
-        if flag.is_some() {
-            return die(EXIT_USAGE, &format!("{name} is not supported yet"));
-        }
-    }
     let _ = (args.verbose, args.show_utilization);
     let injections = requested_injections(&args);
     let simulate = args.simulate || args.in_place;
@@ -223,7 +218,7 @@ fn main() -> ExitCode {
         }
     }
     if let Some(f) = &args.save_input {
-        if let Err(e) = std::fs::write(f, cib.to_pretty()) {
+        if let Err(e) = write_atomic(f, &cib.to_pretty()) {
             return die(EXIT_ERROR, &format!("could not write {f}: {e}"));
         }
     }
@@ -246,6 +241,17 @@ fn main() -> ExitCode {
             for l in format_summary(&lines) {
                 println!("{l}");
             }
+        }
+    }
+    if let Some(g) = &args.save_graph {
+        let text = pengine::graph::transition_graph(&ws, 0).to_pretty();
+        if let Err(e) = write_atomic(g, &text) {
+            return die(EXIT_ERROR, &format!("could not write {g}: {e}"));
+        }
+    }
+    if let Some(d) = &args.save_dotfile {
+        if let Err(e) = write_atomic(d, &pengine::graph::dot(&ws)) {
+            return die(EXIT_ERROR, &format!("could not write {d}: {e}"));
         }
     }
     if simulate {
@@ -278,10 +284,7 @@ fn main() -> ExitCode {
         None
     });
     if let Some(o) = output {
-        let tmp = format!("{o}.tmp{}", std::process::id());
-        let written = std::fs::write(&tmp, cib.to_pretty()).and_then(|_| std::fs::rename(&tmp, &o));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = write_atomic(&o, &cib.to_pretty()) {
             return die(EXIT_ERROR, &format!("could not write {o}: {e}"));
         }
     }
@@ -289,6 +292,17 @@ fn main() -> ExitCode {
     // piece by piece costs as much as building it, and the process ends.
     std::mem::forget(ws);
     ExitCode::from(EXIT_OK)
+}
+
+/// Writes a file through a temporary name in the same directory, so a
+/// reader never sees half of it.
+fn write_atomic(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.tmp{}", std::process::id());
+    let r = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }
 
 /// The synthetic events of the command line, with the line announcing each.
