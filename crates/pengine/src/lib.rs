@@ -29,6 +29,7 @@ mod regex;
 mod remote;
 mod resource;
 pub mod simulate;
+pub mod status;
 mod tickets;
 mod unpack;
 pub mod util;
@@ -52,8 +53,18 @@ pub struct Options {
     pub sanitized: bool,
 }
 
+/// Unpacks the CIB only (configuration, nodes, resources, status): what a
+/// status display shows, before any scheduling decision.
+pub fn unpack_cib(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
+    run(cib, now, opts, false)
+}
+
 /// Unpacks the CIB and runs every scheduling phase.
 pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
+    run(cib, now, opts, true)
+}
+
+fn run(cib: Element, now: DateTime, opts: &Options, plan: bool) -> Result<WorkingSet, UnpackError> {
     if cib.name != "cib" {
         return Err(UnpackError(format!(
             "root element is <{}>, not <cib>",
@@ -98,6 +109,9 @@ pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSe
     unpack::unpack_nodes(&mut ws, &idx);
     unpack::unpack_resources(&mut ws, &idx);
     unpack::unpack_status(&mut ws, &idx);
+    if !plan {
+        return Ok(ws);
+    }
     // Phase 3: node health.
     apply_node_health(&mut ws);
     // Phase 4: constraints.

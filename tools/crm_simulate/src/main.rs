@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use cib_xml::time::DateTime;
 use cib_xml::{Element, Limits};
 use clap::Parser;
-use pengine::model::{rf, Variant, WorkingSet};
+use pengine::model::WorkingSet;
 use pengine::output::{executed, format_summary, summary};
 
 /// Pacemaker's exit codes used here.
@@ -190,7 +190,7 @@ fn main() -> ExitCode {
             println!("Using the original execution date of: {}", d.to_iso());
         }
         // The status before any synthetic events.
-        match pengine::schedule(cib.clone(), now, &pengine::Options::default()) {
+        match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
             Ok(before) => {
                 println!("Current cluster status:");
                 print_status(&before);
@@ -264,7 +264,7 @@ fn main() -> ExitCode {
         }
         pengine::simulate::execute(&mut cib, &ws, &args.op_fail, secs);
         if !args.quiet {
-            match pengine::schedule(cib.clone(), now, &pengine::Options::default()) {
+            match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
                 Ok(after) => {
                     println!();
                     if let Some(d) = printed_date {
@@ -366,81 +366,10 @@ fn requested_injections(args: &Args) -> Vec<(pengine::simulate::Injection, Strin
     v
 }
 
-/// A short crm_mon-style status (node list and resources with roles).
+/// The cluster status in crm_mon's text layout.
 fn print_status(ws: &WorkingSet) {
-    println!("  * Node List:");
-    let mut online = Vec::new();
-    let mut offline = Vec::new();
-    for n in &ws.nodes {
-        if n.unclean {
-            println!(
-                "    * Node {}: UNCLEAN ({})",
-                n.uname,
-                if n.online { "online" } else { "offline" }
-            );
-        } else if n.online && n.standby {
-            println!("    * Node {}: standby", n.uname);
-        } else if n.online {
-            online.push(n.uname.as_str());
-        } else {
-            offline.push(n.uname.as_str());
-        }
-    }
-    if !online.is_empty() {
-        println!("    * Online: [ {} ]", online.join(" "));
-    }
-    if !offline.is_empty() {
-        println!("    * OFFLINE: [ {} ]", offline.join(" "));
-    }
-    println!();
-    println!("  * Full List of Resources:");
-    for &r in &ws.top {
-        print_rsc(ws, r, 4);
-    }
-}
-
-fn print_rsc(ws: &WorkingSet, r: usize, indent: usize) {
-    let rsc = &ws.resources[r];
-    let pad = " ".repeat(indent);
-    match rsc.variant {
-        Variant::Primitive => {
-            let agent = format!(
-                "{}{}:{}",
-                rsc.class.as_deref().unwrap_or(""),
-                rsc.provider
-                    .as_deref()
-                    .map(|p| format!(":{p}"))
-                    .unwrap_or_default(),
-                rsc.agent.as_deref().unwrap_or("")
-            );
-            let state = if rsc.running_on.is_empty() {
-                "Stopped".to_string()
-            } else {
-                let nodes: Vec<&str> = rsc
-                    .running_on
-                    .iter()
-                    .map(|&n| ws.nodes[n].uname.as_str())
-                    .collect();
-                format!("{} {}", rsc.role.as_str(), nodes.join(" "))
-            };
-            let flags = if !rsc.has(rf::MANAGED) {
-                " (unmanaged)"
-            } else {
-                ""
-            };
-            println!("{pad}* {}\t({agent}):\t {state}{flags}", rsc.id);
-        }
-        _ => {
-            let kind = match rsc.variant {
-                Variant::Group => "Resource Group",
-                Variant::Clone => "Clone Set",
-                _ => "Container bundle",
-            };
-            println!("{pad}* {kind}: {}:", rsc.id);
-            for &c in &rsc.children {
-                print_rsc(ws, c, indent + 2);
-            }
-        }
+    for l in pengine::status::cluster_status(ws) {
+        println!("{l}");
     }
 }
 
