@@ -107,6 +107,30 @@ fn set_active(ws: &mut WorkingSet, r: RscId) {
     };
 }
 
+/// record_failed_op: remembers a failed operation once per key and node
+/// (operations on offline nodes are not recorded).
+fn record_failed_op(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>) {
+    if !ws.nodes[n].online {
+        return;
+    }
+    let key = op.key();
+    if ws
+        .failed_ops
+        .iter()
+        .any(|f| f.node == n && f.key.eq_ignore_ascii_case(key))
+    {
+        return;
+    }
+    ws.failed_ops.push(FailedOp {
+        rsc: r,
+        node: n,
+        key: key.to_string(),
+        rc: op.rc,
+        masked_probe: mask_probe_failure(op),
+        on_node: op.xml.attr("on_node").map(str::to_string),
+    });
+}
+
 fn is_probe(op: &HistOp<'_>) -> bool {
     op.task == "monitor" && op.interval_ms == 0
 }
@@ -117,7 +141,7 @@ fn mask_probe_failure(op: &HistOp<'_>) -> bool {
     if !is_probe(op) {
         return false;
     }
-    op.status == EXEC_NOT_INSTALLED || op.rc == OCF_NOT_INSTALLED
+    op.status == EXEC_NOT_INSTALLED || op.rc == OCF_NOT_INSTALLED || op.rc == OCF_INVALID_PARAM
 }
 
 pub(crate) fn unpack_lrm_resource(ws: &mut WorkingSet, n: NodeId, entry: &Element) {
@@ -290,6 +314,7 @@ fn unpack_rsc_op<'a>(
         }
     }
     if maskable {
+        record_failed_op(ws, r, n, op);
         update_resource_state(
             ws,
             r,
@@ -561,7 +586,7 @@ fn unpack_rsc_op_failure<'a>(
     if cmp_on_fail(*on_fail, info.on_fail) < 0 {
         *on_fail = info.on_fail;
     }
-    ws.failed_ops.push((r, n, op.key().to_string()));
+    record_failed_op(ws, r, n, op);
     match task {
         "stop" => location_node(ws, r, n, -INFINITY, false),
         "migrate_to" => crate::migration::unpack_migrate_to_failure(ws, r, n, op),

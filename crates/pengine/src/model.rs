@@ -131,6 +131,22 @@ pub struct OpConfig {
     pub xml: Element,
 }
 
+/// A failed (or masked) operation from the history.
+#[derive(Debug, Clone)]
+pub struct FailedOp {
+    pub rsc: RscId,
+    pub node: NodeId,
+    /// The operation key (rsc_task_interval).
+    pub key: String,
+    /// The recorded return code (before any remapping).
+    pub rc: i32,
+    /// A probe whose failure is shown as "not running" (not installed,
+    /// invalid parameter): status displays show its result.
+    pub masked_probe: bool,
+    /// The operation's on_node attribute (absent in older histories).
+    pub on_node: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub id: String,
@@ -406,8 +422,8 @@ pub struct WorkingSet {
     pub rsc_index: HashMap<String, Vec<RscId>>,
     /// Ticket constraints (resource, ticket, role).
     pub rsc_tickets: Vec<(RscId, String, cib_xml::Role)>,
-    /// Failed operations seen in the history (rsc, node, key).
-    pub failed_ops: Vec<(RscId, NodeId, String)>,
+    /// Failed operations seen in the history (Pacemaker's data_set->failed).
+    pub failed_ops: Vec<FailedOp>,
     /// Recurring operations whose expired failure forces a reschedule.
     pub forced_restart_digest: std::collections::HashSet<(RscId, NodeId, String)>,
 }

@@ -1,45 +1,218 @@
 //! The cluster status as crm_mon's text output prints it (the "Current
 //! cluster status" and "Revised Cluster Status" sections of crm_simulate):
-//! a node list and the full list of resources.
+//! a node list and the full list of resources, with inactive resources and
+//! pending actions shown.
+//!
+//! The layout follows Pacemaker's text formatter: nodes in a bad or special
+//! state get a line each, the rest are summarised as `Online: [ ... ]`;
+//! anonymous clone instances in a plain role are summarised by role, while
+//! failed, unmanaged, orphaned or partially active instances are listed in
+//! full; the nodes where an anonymous clone could run but does not are
+//! listed as `Stopped`, split by a failed probe's result.
+
+use std::collections::BTreeMap;
 
 use cib_xml::Role;
 
 use crate::model::*;
+use crate::util::natural_cmp;
 
-fn role_text(ws: &WorkingSet, r: RscId) -> &'static str {
-    // native_displayable_role: Started shows as Unpromoted in promotable clones.
-    let rsc = &ws.resources[r];
-    let top = ws.top_parent(r);
-    if rsc.role == Role::Started && ws.resources[top].has(rf::PROMOTABLE) {
-        return "Unpromoted";
+/// Displayed state of each result code (services_ocf_exitcode_str).
+fn ocf_exitcode_str(rc: i32) -> &'static str {
+    match rc {
+        0 => "ok",
+        1 => "error",
+        2 => "invalid parameter",
+        3 => "unimplemented feature",
+        4 => "insufficient privileges",
+        5 => "not installed",
+        6 => "not configured",
+        7 => "not running",
+        8 => "promoted",
+        9 => "promoted (failed)",
+        190 => "degraded",
+        191 => "promoted (degraded)",
+        _ => "unknown",
     }
-    rsc.role.as_str()
 }
 
+/// The role shown for a resource: Started reads Unpromoted inside a
+/// promotable clone.
 fn displayable_role(ws: &WorkingSet, r: RscId) -> Role {
     let rsc = &ws.resources[r];
-    let top = ws.top_parent(r);
-    if rsc.role == Role::Started && ws.resources[top].has(rf::PROMOTABLE) {
+    if rsc.role == Role::Started && ws.resources[ws.top_parent(r)].has(rf::PROMOTABLE) {
         Role::Unpromoted
     } else {
         rsc.role
     }
 }
 
-fn target_role(ws: &WorkingSet, r: RscId) -> Option<String> {
+/// The resource's target-role meta attribute, inherited from its parents.
+fn target_role(ws: &WorkingSet, r: RscId) -> Option<&str> {
     let mut x = Some(r);
     while let Some(i) = x {
         if let Some(t) = ws.resources[i].meta.get("target-role") {
-            return Some(t.clone());
+            return Some(t.as_str());
         }
         x = ws.resources[i].parent;
     }
     None
 }
 
-/// One primitive's line (pcmk__native_output_string).
-fn primitive_line(ws: &WorkingSet, r: RscId, name: &str) -> String {
+/// Whether the target role keeps the resource from running fully
+/// (pe__resource_is_disabled).
+fn is_disabled(ws: &WorkingSet, r: RscId) -> bool {
+    match target_role(ws, r).and_then(Role::parse) {
+        Some(Role::Stopped) => true,
+        Some(Role::Unpromoted) => ws.resources[ws.top_parent(r)].has(rf::PROMOTABLE),
+        _ => false,
+    }
+}
+
+/// The id a resource is shown under: members of anonymous clones go by
+/// the configured id, without the instance number (rsc_printable_id).
+fn printable_id(ws: &WorkingSet, r: RscId) -> String {
     let rsc = &ws.resources[r];
+    let mut p = rsc.parent;
+    while let Some(x) = p {
+        let pr = &ws.resources[x];
+        if pr.variant == Variant::Clone && !pr.has(rf::UNIQUE) {
+            if let Some(id) = rsc.xml.attr("id") {
+                return id.to_string();
+            }
+        }
+        p = pr.parent;
+    }
+    rsc.id.clone()
+}
+
+/// Whether the resource (all of it when `all`) is active.
+fn active(ws: &WorkingSet, r: RscId, all: bool) -> bool {
+    let rsc = &ws.resources[r];
+    match rsc.variant {
+        Variant::Primitive => rsc.running_on.iter().any(|&n| {
+            let node = &ws.nodes[n];
+            node.unclean || node.online || !rsc.has(rf::MANAGED)
+        }),
+        Variant::Group => {
+            let states: Vec<bool> = rsc.children.iter().map(|&c| active(ws, c, all)).collect();
+            let any = states.iter().any(|&a| a);
+            any && !(all && states.iter().any(|&a| !a))
+        }
+        Variant::Clone | Variant::Bundle => {
+            if all {
+                rsc.children.iter().all(|&c| active(ws, c, true))
+            } else {
+                rsc.children.iter().any(|&c| active(ws, c, false))
+            }
+        }
+    }
+}
+
+/// The single node the resource is active on, if exactly one.
+fn location(ws: &WorkingSet, r: RscId) -> Option<NodeId> {
+    let mut prims = Vec::new();
+    ws.primitives_of(r, &mut prims);
+    let mut nodes: Vec<NodeId> = Vec::new();
+    for p in prims {
+        for &n in &ws.resources[p].running_on {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+    }
+    if nodes.len() == 1 {
+        Some(nodes[0])
+    } else {
+        None
+    }
+}
+
+/// The highest current role of the resource's members.
+fn state(ws: &WorkingSet, r: RscId) -> Role {
+    let rsc = &ws.resources[r];
+    if rsc.children.is_empty() {
+        return rsc.role;
+    }
+    rsc.children
+        .iter()
+        .map(|&c| state(ws, c))
+        .max()
+        .unwrap_or(Role::Unknown)
+}
+
+/// Whether any (or all, when `any` is false) of the resource and its
+/// descendants carry `flag`.
+fn is_set_recursive(ws: &WorkingSet, r: RscId, flag: u64, any: bool) -> bool {
+    let rsc = &ws.resources[r];
+    if rsc.has(flag) {
+        if any {
+            return true;
+        }
+    } else if !any {
+        return false;
+    }
+    for &c in &rsc.children {
+        let set = is_set_recursive(ws, c, flag, any);
+        if set && any {
+            return true;
+        }
+        if !set && !any {
+            return false;
+        }
+    }
+    !any
+}
+
+/// The result of a failed probe that is displayed as "not running"
+/// (pe__failed_probe_for_rsc), on `node` or on any node when None. Only
+/// history entries that name their node (on_node) count.
+fn failed_probe_rc(ws: &WorkingSet, r: RscId, node: Option<NodeId>) -> Option<i32> {
+    let top = ws.top_parent(r);
+    let clone_child_id = |c: RscId| {
+        ws.resources[c]
+            .xml
+            .children
+            .iter()
+            .find(|x| matches!(x.name.as_str(), "primitive" | "group"))
+            .and_then(|x| x.attr("id"))
+            .unwrap_or("")
+    };
+    let rsc_id = if ws.resources[r].variant == Variant::Clone {
+        clone_child_id(r)
+    } else if ws.resources[top].variant == Variant::Clone {
+        clone_child_id(top)
+    } else {
+        ws.resources[r].id.as_str()
+    };
+    ws.failed_ops
+        .iter()
+        .filter(|f| f.masked_probe)
+        .filter(|f| {
+            f.on_node
+                .as_deref()
+                .is_some_and(|on| node.is_none_or(|n| on.eq_ignore_ascii_case(&ws.nodes[n].uname)))
+        })
+        .find(|f| crate::util::parse_op_key(&f.key).is_some_and(|(id, _, _)| id == rsc_id))
+        .map(|f| f.rc)
+}
+
+/// The pending action shown as the resource's state.
+fn pending_state(rsc: &Resource) -> Option<&'static str> {
+    match rsc.pending_task.as_deref()? {
+        "start" => Some("Starting"),
+        "stop" => Some("Stopping"),
+        "migrate_to" | "migrate_from" => Some("Migrating"),
+        "promote" => Some("Promoting"),
+        "demote" => Some("Demoting"),
+        _ => None,
+    }
+}
+
+/// One primitive's line (the text of pcmk__native_output_string).
+fn primitive_line(ws: &WorkingSet, r: RscId) -> String {
+    let rsc = &ws.resources[r];
+    let name = printable_id(ws, r);
     let class = rsc.class.as_deref().unwrap_or("unknown");
     let kind = rsc.agent.as_deref().unwrap_or("unknown");
     let provider = if class == "ocf" {
@@ -51,13 +224,16 @@ fn primitive_line(ws: &WorkingSet, r: RscId, name: &str) -> String {
     let node = if multiple {
         None
     } else {
-        rsc.running_on.first().copied()
+        rsc.running_on
+            .first()
+            .copied()
+            .or(rsc.pending_node)
+            .or(rsc.lock_node)
     };
-    let mut out = format!(
-        "{name}\t({class}{}{}:{kind}):\t",
-        if provider.is_some() { ":" } else { "" },
-        provider.unwrap_or("")
-    );
+    let mut out = match provider {
+        Some(p) => format!("{name}\t({class}:{p}:{kind}):\t"),
+        None => format!("{name}\t({class}:{kind}):\t"),
+    };
     if rsc.has(rf::ORPHAN) {
         out.push_str(" ORPHANED");
     }
@@ -70,20 +246,31 @@ fn primitive_line(ws: &WorkingSet, r: RscId, name: &str) -> String {
         }
     } else {
         out.push(' ');
-        out.push_str(role_text(ws, r));
+        out.push_str(pending_state(rsc).unwrap_or(displayable_role(ws, r).as_str()));
     }
     if let Some(n) = node {
         out.push(' ');
         out.push_str(&ws.nodes[n].uname);
+    }
+    if displayable_role(ws, r) == Role::Stopped {
+        if let Some(rc) = failed_probe_rc(ws, r, node) {
+            out.push_str(&format!(" ({}) ", ocf_exitcode_str(rc)));
+        }
     }
     let mut flags: Vec<String> = Vec::new();
     if let Some(n) = node {
         if !ws.nodes[n].online && ws.nodes[n].unclean {
             flags.push("UNCLEAN".into());
         }
+        if rsc.lock_node == Some(n) {
+            flags.push("LOCKED".into());
+        }
+    }
+    if rsc.pending_task.as_deref() == Some("monitor") {
+        flags.push("Monitoring".into());
     }
     if let Some(t) = target_role(ws, r) {
-        match Role::parse(&t) {
+        match Role::parse(t) {
             Some(Role::Stopped) => flags.push("disabled".into()),
             Some(Role::Unpromoted) if ws.resources[ws.top_parent(r)].has(rf::PROMOTABLE) => {
                 flags.push(format!("target-role:{t}"))
@@ -103,6 +290,10 @@ fn primitive_line(ws: &WorkingSet, r: RscId, name: &str) -> String {
         out.push_str(&format!(" ({})", flags.join(", ")));
     }
     if multiple {
+        if let Some(desc) = rsc.xml.attr("description") {
+            out.push(' ');
+            out.push_str(desc);
+        }
         let nodes: Vec<&str> = rsc
             .running_on
             .iter()
@@ -113,6 +304,69 @@ fn primitive_line(ws: &WorkingSet, r: RscId, name: &str) -> String {
     out
 }
 
+/// Node health as the status shows it: -1 red, 0 yellow, 1 green.
+fn node_health(ws: &WorkingSet, n: NodeId) -> i32 {
+    if matches!(ws.options.node_health_strategy.as_str(), "none" | "") {
+        return 1;
+    }
+    let scores = &ws.options.health;
+    let mut rc = 1;
+    for (k, v) in &ws.nodes[n].attrs {
+        if !k.starts_with("#health") {
+            continue;
+        }
+        if v.eq_ignore_ascii_case("red") {
+            return -1;
+        }
+        if v.eq_ignore_ascii_case("yellow") {
+            rc = 0;
+            continue;
+        }
+        let score = cib_xml::score::parse_score(v, scores);
+        if score <= scores.red {
+            return -1;
+        }
+        if score <= scores.yellow && scores.yellow != scores.green {
+            rc = 0;
+        }
+    }
+    rc
+}
+
+fn node_state_text(node: &Node) -> &'static str {
+    if node.unclean {
+        if node.online {
+            "UNCLEAN (online)"
+        } else if node.pending {
+            "UNCLEAN (pending)"
+        } else {
+            "UNCLEAN (offline)"
+        }
+    } else if node.pending {
+        "pending"
+    } else if node.standby_onfail && node.online {
+        "standby (on-fail)"
+    } else if node.standby {
+        if !node.online {
+            "OFFLINE (standby)"
+        } else if !node.running.is_empty() {
+            "standby (with active resources)"
+        } else {
+            "standby"
+        }
+    } else if node.maintenance {
+        if node.online {
+            "maintenance"
+        } else {
+            "OFFLINE (maintenance)"
+        }
+    } else if node.online {
+        "online"
+    } else {
+        "OFFLINE"
+    }
+}
+
 fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
     out.push("  * Node List:".into());
     let mut online = Vec::new();
@@ -120,55 +374,51 @@ fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
     let mut remote_online = Vec::new();
     let mut remote_offline = Vec::new();
     let mut guest_online = Vec::new();
-    let mut lines = Vec::new();
     for (i, n) in ws.nodes.iter().enumerate() {
         if n.kind == NodeKind::Ping {
             continue;
         }
         let guest = crate::actions::is_guest_node(ws, i);
         let remote = n.kind == NodeKind::Remote && !guest;
-        let name = n.uname.clone();
-        let prefix = if guest {
-            "GuestNode"
-        } else if remote {
-            "RemoteNode"
-        } else {
-            "Node"
-        };
-        if n.unclean {
-            lines.push(format!(
-                "    * {prefix} {name}: UNCLEAN ({})",
-                if n.online { "online" } else { "offline" }
+        let health = node_health(ws, i);
+        let individually = n.unclean
+            || n.pending
+            || (n.standby_onfail && n.online)
+            || n.standby
+            || n.maintenance
+            || health <= 0;
+        if individually {
+            let prefix = if guest {
+                "GuestNode"
+            } else if remote {
+                "RemoteNode"
+            } else {
+                "Node"
+            };
+            let health_text = match health {
+                h if h < 0 => " (health is RED)",
+                0 => " (health is YELLOW)",
+                _ => "",
+            };
+            out.push(format!(
+                "    * {prefix} {}: {}{health_text}",
+                n.uname,
+                node_state_text(n)
             ));
-        } else if n.pending {
-            lines.push(format!("    * {prefix} {name}: pending"));
-        } else if n.standby && n.online {
-            let active = !n.running.is_empty();
-            lines.push(format!(
-                "    * {prefix} {name}: standby{}",
-                if active {
-                    " (with active resources)"
-                } else {
-                    ""
-                }
-            ));
-        } else if n.maintenance && n.online {
-            lines.push(format!("    * {prefix} {name}: maintenance"));
         } else if n.online {
             if guest {
-                guest_online.push(name);
+                guest_online.push(n.uname.as_str());
             } else if remote {
-                remote_online.push(name);
+                remote_online.push(n.uname.as_str());
             } else {
-                online.push(name);
+                online.push(n.uname.as_str());
             }
-        } else if remote || guest {
-            remote_offline.push(name);
-        } else {
-            offline.push(name);
+        } else if remote {
+            remote_offline.push(n.uname.as_str());
+        } else if !guest {
+            offline.push(n.uname.as_str());
         }
     }
-    out.extend(lines);
     for (label, list) in [
         ("Online", online),
         ("OFFLINE", offline),
@@ -182,8 +432,20 @@ fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
     }
 }
 
-fn is_disabled(ws: &WorkingSet, r: RscId) -> bool {
-    target_role(ws, r).and_then(|t| Role::parse(&t)) == Some(Role::Stopped)
+/// Emits a list header once, before its first item.
+struct Header {
+    text: Option<String>,
+}
+
+impl Header {
+    fn new(text: String) -> Self {
+        Header { text: Some(text) }
+    }
+    fn emit(&mut self, out: &mut Vec<String>) {
+        if let Some(t) = self.text.take() {
+            out.push(t);
+        }
+    }
 }
 
 fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
@@ -196,115 +458,176 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
         .and_then(|c| c.attr("id"))
         .unwrap_or("");
     let mut flags = Vec::new();
-    if rsc.has(rf::UNIQUE) {
-        flags.push("unique");
-    }
     if rsc.has(rf::PROMOTABLE) {
         flags.push("promotable");
     }
-    if is_disabled(ws, r) {
-        flags.push("disabled");
+    if rsc.has(rf::UNIQUE) {
+        flags.push("unique");
     }
     if !rsc.has(rf::MANAGED) {
         flags.push("unmanaged");
+    }
+    if is_disabled(ws, r) {
+        flags.push("disabled");
     }
     let flag_text = if flags.is_empty() {
         String::new()
     } else {
         format!(" ({})", flags.join(", "))
     };
-    out.push(format!(
+    let mut header = Header::new(format!(
         "{indent}* Clone Set: {} [{child_xml_id}]{flag_text}:",
         rsc.id
     ));
     let inner = format!("{indent}  ");
-    if rsc.has(rf::UNIQUE) {
-        for &c in &rsc.children {
-            resource_lines(ws, c, &inner, out);
-        }
-        return;
-    }
-    // Anonymous: instances in a plain role are summarised by role.
-    let mut promoted = Vec::new();
-    let mut started = Vec::new();
-    let mut active_nodes: Vec<NodeId> = Vec::new();
+    let unique = rsc.has(rf::UNIQUE);
+
+    // Status label -> instance ids or node names.
+    let mut stopped: Option<BTreeMap<String, String>> = None;
+    let mut promoted: Vec<NodeId> = Vec::new();
+    let mut started: Vec<NodeId> = Vec::new();
     for &c in &rsc.children {
-        let ch = &ws.resources[c];
-        let mut prims = Vec::new();
-        ws.primitives_of(c, &mut prims);
-        let plain = prims.iter().all(|&p| {
-            let x = &ws.resources[p];
-            !x.has(rf::FAILED)
-                && x.has(rf::MANAGED)
-                && x.running_on.len() <= 1
-                && !x.has(rf::ORPHAN)
-        }) && ch.variant == Variant::Primitive;
-        if ch.running_on.is_empty() {
-            continue;
+        let child = &ws.resources[c];
+        let partially_active = active(ws, c, false);
+        let mut print_full = false;
+        if unique {
+            if partially_active || !rsc.has(rf::ORPHAN) {
+                print_full = true;
+            }
+        } else if child.pending_task.as_deref().is_some_and(|t| t != "probe") {
+            print_full = true;
+        } else if !partially_active {
+            if !child.has(rf::ORPHAN) {
+                stopped
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(child.id.clone(), "Stopped".into());
+            }
+        } else if is_set_recursive(ws, c, rf::ORPHAN, true)
+            || !is_set_recursive(ws, c, rf::MANAGED, false)
+            || is_set_recursive(ws, c, rf::FAILED, true)
+        {
+            print_full = true;
+        } else if active(ws, c, true) {
+            match location(ws, c) {
+                Some(n) => {
+                    if !ws.nodes[n].online && ws.nodes[n].unclean {
+                        print_full = true;
+                    } else if state(ws, c) > Role::Unpromoted {
+                        promoted.push(n);
+                    } else {
+                        started.push(n);
+                    }
+                }
+                None => print_full = true,
+            }
+        } else {
+            print_full = true;
         }
-        if !plain || ch.running_on.len() > 1 {
+        if print_full {
+            header.emit(out);
             resource_lines(ws, c, &inner, out);
-            active_nodes.extend(ch.running_on.iter().copied());
-            continue;
-        }
-        let n = ch.running_on[0];
-        active_nodes.push(n);
-        match displayable_role(ws, c) {
-            Role::Promoted => promoted.push(n),
-            _ => started.push(n),
         }
     }
-    let names = |v: &mut Vec<NodeId>| {
-        v.sort_by(|&a, &b| crate::util::natural_cmp(&ws.nodes[a].uname, &ws.nodes[b].uname));
+
+    let sort_names = |v: &mut Vec<NodeId>| {
+        v.sort_by(|&a, &b| natural_cmp(&ws.nodes[a].uname, &ws.nodes[b].uname));
         v.iter()
-            .map(|&n| ws.nodes[n].uname.clone())
+            .map(|&n| ws.nodes[n].uname.as_str())
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let active_instances = promoted.len() + started.len();
     if !promoted.is_empty() {
-        out.push(format!("{inner}* Promoted: [ {} ]", names(&mut promoted)));
+        header.emit(out);
+        out.push(format!(
+            "{inner}* Promoted: [ {} ]",
+            sort_names(&mut promoted)
+        ));
     }
     if !started.is_empty() {
-        let label = if rsc.has(rf::PROMOTABLE) {
-            "Unpromoted"
-        } else {
+        header.emit(out);
+        let label = if !rsc.has(rf::PROMOTABLE) {
             "Started"
-        };
-        out.push(format!("{inner}* {label}: [ {} ]", names(&mut started)));
-    }
-    let mut stopped: Vec<NodeId> = (0..ws.nodes.len())
-        .filter(|&n| ws.nodes[n].kind != NodeKind::Ping && !active_nodes.contains(&n))
-        .filter(|&n| {
-            rsc.allowed[n].is_some_and(|e| e.weight >= 0)
-                || rsc.allowed[n].is_none() && ws.options.symmetric
-        })
-        .collect();
-    if !stopped.is_empty() {
-        let label = if is_disabled(ws, r) {
-            "Stopped (disabled)"
+        } else if configured_role(ws, r) == Some(Role::Unpromoted) {
+            "Unpromoted (target-role)"
         } else {
-            "Stopped"
+            "Unpromoted"
         };
-        out.push(format!("{inner}* {label}: [ {} ]", names(&mut stopped)));
+        out.push(format!(
+            "{inner}* {label}: [ {} ]",
+            sort_names(&mut started)
+        ));
     }
+
+    if !unique && rsc.clone_max > active_instances {
+        // Nodes where the clone could run but does not.
+        let mut table = BTreeMap::new();
+        let candidates: Vec<NodeId> = if ws.options.symmetric {
+            (0..ws.nodes.len())
+                .filter(|&n| ws.nodes[n].kind != NodeKind::Ping)
+                .collect()
+        } else {
+            rsc.known_on.iter().copied().collect()
+        };
+        let disabled = configured_role(ws, r) == Some(Role::Stopped);
+        for n in candidates {
+            if rsc.running_on.contains(&n) {
+                continue;
+            }
+            let state = match failed_probe_rc(ws, r, Some(n)) {
+                Some(rc) => format!("Stopped ({})", ocf_exitcode_str(rc)),
+                None if disabled => "Stopped (disabled)".into(),
+                None => "Stopped".into(),
+            };
+            table.insert(ws.nodes[n].uname.clone(), state);
+        }
+        stopped = if table.is_empty() { None } else { Some(table) };
+    }
+    match stopped {
+        Some(table) => {
+            header.emit(out);
+            let mut states: Vec<&String> = table.values().collect();
+            states.sort();
+            states.dedup();
+            for status in states {
+                let mut names: Vec<&str> = table
+                    .iter()
+                    .filter(|(_, s)| *s == status)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                names.sort_by(|a, b| natural_cmp(a, b));
+                out.push(format!("{inner}* {status}: [ {} ]", names.join(" ")));
+            }
+        }
+        None if active_instances == 0 => header.emit(out),
+        None => {}
+    }
+}
+
+/// The clone's own target-role, or else its first child's.
+fn configured_role(ws: &WorkingSet, r: RscId) -> Option<Role> {
+    let rsc = &ws.resources[r];
+    rsc.meta
+        .get("target-role")
+        .or_else(|| {
+            rsc.children
+                .first()
+                .and_then(|&c| ws.resources[c].meta.get("target-role"))
+        })
+        .and_then(|t| Role::parse(t))
 }
 
 fn resource_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
     let rsc = &ws.resources[r];
     match rsc.variant {
-        Variant::Primitive => {
-            if rsc.has(rf::ORPHAN) && rsc.running_on.is_empty() {
-                return;
-            }
-            out.push(format!("{indent}* {}", primitive_line(ws, r, &rsc.id)));
-        }
+        Variant::Primitive => out.push(format!("{indent}* {}", primitive_line(ws, r))),
         Variant::Group => {
             let mut flags = Vec::new();
-            if is_disabled(ws, r) {
-                flags.push("disabled");
-            }
             if !rsc.has(rf::MANAGED) {
                 flags.push("unmanaged");
+            }
+            if is_disabled(ws, r) {
+                flags.push("disabled");
             }
             let flag_text = if flags.is_empty() {
                 String::new()
@@ -328,8 +651,72 @@ pub fn cluster_status(ws: &WorkingSet) -> Vec<String> {
     node_list(ws, &mut out);
     out.push(String::new());
     out.push("  * Full List of Resources:".into());
+    let before = out.len();
     for &r in &ws.top {
+        if ws.resources[r].has(rf::ORPHAN) && !active(ws, r, true) {
+            continue;
+        }
+        // Partially active but recorded on no node (its only instance is
+        // on an offline node, unmanaged): Pacemaker's node filter drops it.
+        if active(ws, r, false) && ws.resources[r].running_on.is_empty() {
+            continue;
+        }
         resource_lines(ws, r, "    ", &mut out);
+    }
+    if out.len() == before {
+        out.push("    * No resources".into());
+    }
+    out
+}
+
+/// Instances counted the way the status header counts them
+/// (pe__count_common): (instances, disabled, blocked).
+pub fn resource_counts(ws: &WorkingSet) -> (usize, usize, usize) {
+    fn count(ws: &WorkingSet, r: RscId, acc: &mut (usize, usize, usize)) {
+        let rsc = &ws.resources[r];
+        if !rsc.children.is_empty() {
+            for &c in &rsc.children {
+                count(ws, c, acc);
+            }
+        } else if !rsc.has(rf::ORPHAN) || rsc.role > Role::Stopped {
+            acc.0 += 1;
+            if is_disabled(ws, r) {
+                acc.1 += 1;
+            }
+            if rsc.has(rf::BLOCK) {
+                acc.2 += 1;
+            }
+        }
+    }
+    let mut acc = (0, 0, 0);
+    for &r in &ws.top {
+        count(ws, r, &mut acc);
+    }
+    acc
+}
+
+/// The lines crm_simulate prints before "Current cluster status": the
+/// maintenance-mode banner and the disabled/blocked instance counts. Each
+/// block is preceded by a blank line when something came before it.
+pub fn status_preamble(ws: &WorkingSet) -> Vec<String> {
+    let mut out = Vec::new();
+    if ws.options.maintenance_mode {
+        out.push(String::new());
+        out.push("              *** Resource management is DISABLED ***".into());
+        out.push("  The cluster will not attempt to start, stop or recover services".into());
+    } else if ws.options.stop_all {
+        out.push(String::new());
+        out.push("    *** Resource management is DISABLED ***".into());
+        out.push("  The cluster will keep all resources stopped".into());
+    }
+    let (instances, disabled, blocked) = resource_counts(ws);
+    if disabled > 0 || blocked > 0 {
+        if !out.is_empty() {
+            out.push(String::new());
+        }
+        out.push(format!(
+            "{disabled} of {instances} resource instances DISABLED and {blocked} BLOCKED from further action due to failure"
+        ));
     }
     out
 }

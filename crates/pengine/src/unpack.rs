@@ -603,6 +603,28 @@ impl ResourceUnpacker<'_, '_> {
             self.ws.options.have_stonith_resource = true;
             flags |= rf::FENCE_DEVICE;
         }
+        // Only OCF and stonith agents can be unique clones: otherwise the
+        // clone becomes anonymous, cleared on the clone and on whatever of
+        // it exists so far, as Pacemaker's native_unpack does (so members
+        // of a cloned group created before this one keep the flag).
+        if variant == Variant::Primitive
+            && top_is_clone
+            && flags & rf::UNIQUE != 0
+            && !class
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("ocf") || c.eq_ignore_ascii_case("stonith"))
+        {
+            flags &= !rf::UNIQUE;
+            let mut top = parent;
+            while let Some(p) = top.and_then(|t| self.ws.resources[t].parent) {
+                top = Some(p);
+            }
+            let mut stack: Vec<RscId> = top.into_iter().collect();
+            while let Some(x) = stack.pop() {
+                self.ws.resources[x].clear(rf::UNIQUE);
+                stack.extend(self.ws.resources[x].children.iter().copied());
+            }
+        }
         let is_remote_node = variant == Variant::Primitive
             && class.as_deref() == Some("ocf")
             && xml.attr("provider") == Some("pacemaker")

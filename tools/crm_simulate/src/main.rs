@@ -192,6 +192,13 @@ fn main() -> ExitCode {
         // The status before any synthetic events.
         match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
             Ok(before) => {
+                let preamble = pengine::status::status_preamble(&before);
+                for l in &preamble {
+                    println!("{l}");
+                }
+                if !preamble.is_empty() {
+                    println!();
+                }
                 println!("Current cluster status:");
                 print_status(&before);
                 println!();
