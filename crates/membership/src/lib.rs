@@ -9,13 +9,15 @@
 //! `msg` crate into [`Packet`]s and drives a [`Membership`]; the [`sim`]
 //! module drives several of them over a simulated network and clock.
 //!
-//! Layout, leaving room for consensus membership (ccm) as a sibling module:
+//! Layout:
 //! - [`detector`]: node and link status from heartbeats and timeouts;
 //! - [`seq`]: receive-side sequence tracking and hold-back;
 //! - [`history`]: the send-side history for retransmission;
 //! - [`engine`]: the three wired together ([`Membership`]);
 //! - [`ping`]: ping nodes (routers as pseudo-members) and `deadping`;
-//! - [`sim`]: the simulated cluster used by the tests.
+//! - [`sim`]: the simulated cluster used by the tests;
+//! - [`ccm`]: consensus membership over heartbeat's node status, with
+//!   [`quorum`], and [`ccm_sim`], its simulated cluster.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -43,11 +45,14 @@
 
 #![deny(missing_docs)]
 
+pub mod ccm;
+pub mod ccm_sim;
 pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod history;
 pub mod ping;
+pub mod quorum;
 pub mod rng;
 pub mod seq;
 pub mod sim;
