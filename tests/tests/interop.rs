@@ -164,6 +164,53 @@ fn our_node_and_a_real_heartbeat_node_see_each_other_and_notice_deaths() {
         it.cl_status("rs1")
     );
 
+    // `cl_status hbparameter` answers as Heartbeat does, for the settings
+    // both ha.cf files share, the defaults and the derived timings (and a
+    // setting neither has).
+    for param in [
+        "keepalive",
+        "warntime",
+        "deadtime",
+        "initdead",
+        "deadping",
+        "auto_failback",
+        "logfacility",
+        "use_logd",
+        "cluster",
+        "hopfudge",
+        "baud",
+        "udpport",
+        "realtime",
+        "msgfmt",
+        "compression",
+        "traditional_compression",
+        "max_rexmit_delay",
+        "memreserve",
+        "autojoin",
+        "uuidfrom",
+        "hbgenmethod",
+        "coredumps",
+        "watchdog",
+    ] {
+        let real = it.script(
+            "hbexec",
+            &["1", "cl_status", "hbparameter", "-p", param],
+            &[],
+        );
+        let mine = ours.run("cl_status", &["hbparameter", "-p", param]);
+        assert_eq!(
+            (
+                String::from_utf8_lossy(&mine.stdout).into_owned(),
+                mine.status.code()
+            ),
+            (
+                String::from_utf8_lossy(&real.stdout).into_owned(),
+                real.status.code()
+            ),
+            "hbparameter -p {param}"
+        );
+    }
+
     // Client status across implementations (query-cstatus and
     // respond-cstatus between the masters), both ways.
     let mut client = hbapi::connect(&ours.paths()).expect("connect to our heartbeat");

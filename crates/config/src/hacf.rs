@@ -136,6 +136,12 @@ pub struct HaCf {
     /// `use_apphbd`.
     pub use_apphbd: bool,
 
+    /// Heartbeat's parameter table, as `cl_status hbparameter` reports it:
+    /// each recorded directive's value as written in ha.cf (the last one
+    /// wins), else Heartbeat's default string; derived timings read
+    /// `<n>ms` as Heartbeat writes them.
+    pub parameters: BTreeMap<String, String>,
+
     /// Line of the last explicit occurrence of each single-valued directive.
     pub(crate) set_at: BTreeMap<Directive, u32>,
 }
@@ -193,6 +199,7 @@ impl HaCf {
             traditional_compression: false,
             max_rexmit_delay: Duration::ZERO,
             use_apphbd: false,
+            parameters: BTreeMap::new(),
             set_at: BTreeMap::new(),
         }
     }

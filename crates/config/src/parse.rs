@@ -200,6 +200,11 @@ impl<'a> Parser<'a> {
                 if rule != Repeat::Accumulate {
                     self.cfg.set_at.insert(spec.directive, line);
                 }
+                if let Some(key) = recorded_parameter(spec.name) {
+                    self.cfg
+                        .parameters
+                        .insert(key.to_string(), value.to_string());
+                }
             }
             Err(msg) => self.errors.push(ConfigError::at(
                 self.path,
@@ -1012,6 +1017,7 @@ impl<'a> Parser<'a> {
             }
         }
 
+        self.fill_parameter_defaults();
         if self.errors.is_empty() {
             Ok((self.cfg, self.warnings))
         } else {
@@ -1021,6 +1027,37 @@ impl<'a> Parser<'a> {
 
     /// Heartbeat's `check_logd_usage`: with nowhere else to log, logd is
     /// implied; otherwise recommend it, or note what it makes irrelevant.
+    /// Completes the parameter table the way Heartbeat does once the file
+    /// is read: fixed defaults, the debug level, derived timings in
+    /// milliseconds, the UDP port, and /dev/null log files under syslog.
+    fn fill_parameter_defaults(&mut self) {
+        let cfg = &mut self.cfg;
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let mut derived = vec![
+            ("debug", cfg.debug.to_string()),
+            ("warntime", ms(cfg.warntime)),
+            ("initdead", ms(cfg.initdead)),
+            ("deadping", ms(cfg.deadping)),
+            ("udpport", cfg.udpport.to_string()),
+        ];
+        if cfg.logfacility.is_some() {
+            for (key, path) in [("logfile", &cfg.logfile), ("debugfile", &cfg.debugfile)] {
+                if let Some(p) = path {
+                    derived.push((key, p.display().to_string()));
+                }
+            }
+        }
+        let params = &mut cfg.parameters;
+        for (key, value) in HEARTBEAT_DEFAULTS {
+            params
+                .entry((*key).to_string())
+                .or_insert_with(|| (*value).to_string());
+        }
+        for (key, value) in derived {
+            params.entry(key.to_string()).or_insert(value);
+        }
+    }
+
     fn check_logging(&mut self) {
         let at = self.cfg.line_of(Directive::UseLogd);
         let explicit = at.is_some();
@@ -1062,6 +1099,85 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// Directives whose value Heartbeat records in its parameter table (its
+/// `record_value` column), under the key it records them; `crm` is recorded
+/// as `pacemaker`.
+fn recorded_parameter(name: &str) -> Option<&'static str> {
+    const RECORDED: &[&str] = &[
+        "cluster",
+        "hopfudge",
+        "keepalive",
+        "deadtime",
+        "deadping",
+        "initdead",
+        "warntime",
+        "watchdog",
+        "baud",
+        "udpport",
+        "logfacility",
+        "logfile",
+        "debugfile",
+        "auto_failback",
+        "rtprio",
+        "hbgenmethod",
+        "realtime",
+        "debug",
+        "msgfmt",
+        "use_logd",
+        "conn_logd_time",
+        "log_badpack",
+        "syslogmsgfmt",
+        "coredumps",
+        "coreroot",
+        "crm_daemon_dir",
+        "crmd_spawns_pengine",
+        "pacemaker",
+        "autojoin",
+        "uuidfrom",
+        "compression",
+        "compression_threshold",
+        "traditional_compression",
+        "max_rexmit_delay",
+        "record_config_changes",
+        "record_pengine_inputs",
+        "enable_config_writes",
+        "memreserve",
+        "quorum_server",
+    ];
+    if name == "crm" {
+        return Some("pacemaker");
+    }
+    RECORDED.iter().copied().find(|&r| r == name)
+}
+
+/// Heartbeat's fixed defaults, as it records them when ha.cf is silent.
+const HEARTBEAT_DEFAULTS: &[(&str, &str)] = &[
+    ("cluster", "linux-ha"),
+    ("hopfudge", "1"),
+    ("keepalive", "1000ms"),
+    ("deadtime", "30000ms"),
+    ("baud", "19200"),
+    ("auto_failback", "legacy"),
+    ("hbgenmethod", "file"),
+    ("realtime", "true"),
+    ("msgfmt", "classic"),
+    ("conn_logd_time", "60"),
+    ("log_badpack", "true"),
+    ("syslogmsgfmt", "true"),
+    ("coredumps", "true"),
+    ("pacemaker", "false"),
+    ("autojoin", "none"),
+    ("uuidfrom", "file"),
+    ("compression", "zlib"),
+    ("compression_threshold", "2"),
+    ("traditional_compression", "no"),
+    ("max_rexmit_delay", "250"),
+    ("record_config_changes", "on"),
+    ("record_pengine_inputs", "on"),
+    ("enable_config_writes", "on"),
+    ("memreserve", "6500"),
+];
 
 fn unknown_directive_message(name: &str) -> String {
     let lower = name.to_ascii_lowercase();

@@ -94,18 +94,10 @@ fn resolve(cf: &HaCf) -> Vec<Grant> {
         .collect()
 }
 
-/// The parameters `cl_status hbparameter` can ask for, from the same
-/// rendering `heartbeat --check` prints (one source for both).
+/// The parameters `cl_status hbparameter` can ask for: Heartbeat's
+/// parameter table (values as written in ha.cf, or Heartbeat's defaults).
 fn parameters(cf: &HaCf) -> BTreeMap<String, String> {
-    config::render_effective(cf, None)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let l = l.split("  #").next().unwrap_or(l).trim();
-            let (k, v) = l.split_once(' ')?;
-            Some((k.to_owned(), v.trim().to_owned()))
-        })
-        .collect()
+    cf.parameters.clone()
 }
 
 impl Api {

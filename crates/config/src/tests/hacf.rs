@@ -1401,3 +1401,28 @@ fn the_node_table_follows_the_order_of_node_and_ping_lines() {
         ["zed", "b", "10.0.0.254", "gw", "c", "fe80::1", "a"]
     );
 }
+
+#[test]
+fn parameter_table_keeps_values_as_written_and_heartbeats_defaults() {
+    let text = "keepalive 100ms\ndeadtime 500ms\nrealtime off\ncrm respawn\nbcast eth0\nnode a b\n";
+    let (cfg, _) = parse_ha_cf(text, "/etc/ha.d/ha.cf").expect("valid ha.cf");
+    let p = |k: &str| cfg.parameters.get(k).map(String::as_str);
+    // As written, not normalised.
+    assert_eq!(p("keepalive"), Some("100ms"));
+    assert_eq!(p("deadtime"), Some("500ms"));
+    assert_eq!(p("realtime"), Some("off"));
+    assert_eq!(p("pacemaker"), Some("respawn"));
+    // Derived timings in milliseconds, as Heartbeat records them.
+    assert_eq!(p("warntime"), Some("250ms"));
+    assert_eq!(p("initdead"), Some("12000ms"));
+    assert_eq!(p("deadping"), Some("500ms"));
+    // Heartbeat's fixed defaults.
+    assert_eq!(p("traditional_compression"), Some("no"));
+    assert_eq!(p("cluster"), Some("linux-ha"));
+    assert_eq!(p("udpport"), Some("694"));
+    assert_eq!(p("debug"), Some("0"));
+    // Not recorded: nodes and media, and anything Heartbeat has no value for.
+    assert_eq!(p("node"), None);
+    assert_eq!(p("bcast"), None);
+    assert_eq!(p("watchdog"), None);
+}
