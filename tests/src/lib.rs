@@ -170,6 +170,18 @@ pub struct TestCluster {
     links: usize,
     /// Namespaces of the routers `add_router` made.
     routers: Vec<String>,
+    /// Bridge ports that have the dropping qdisc of `block`.
+    shaped: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+fn tc(args: &[&str]) {
+    let out = Command::new("tc").args(args).output().expect("run tc");
+    assert!(
+        out.status.success(),
+        "tc {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn ip(args: &[&str]) {
@@ -196,6 +208,7 @@ impl TestCluster {
             prefix,
             links,
             routers: Vec::new(),
+            shaped: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         };
         let br = cluster.bridge_ns();
         ip(&["netns", "add", &br]);
@@ -336,6 +349,94 @@ impl TestCluster {
         ]);
     }
 
+    /// Node `to` stops hearing node `from` on link `link` (a one-way cut):
+    /// the bridge drops what `from` sends (by its IPv4 source address)
+    /// before it leaves through `to`'s port. Undone by [`TestCluster::unblock_all`].
+    pub fn block(&self, from: usize, to: usize, link: usize) {
+        let br = self.bridge_ns();
+        let port = self.port(to, link);
+        let mut shaped = self.shaped.lock().unwrap_or_else(|e| e.into_inner());
+        if !shaped.contains(&port) {
+            // Class 1:10 passes everything, 1:20 ends in a queue of length 0.
+            let tc = |args: &[&str]| {
+                let mut a = vec!["-n", br.as_str()];
+                a.extend_from_slice(args);
+                tc(&a);
+            };
+            tc(&[
+                "qdisc", "add", "dev", &port, "root", "handle", "1:", "htb", "default", "10",
+            ]);
+            for class in ["1:10", "1:20"] {
+                tc(&[
+                    "class", "add", "dev", &port, "parent", "1:", "classid", class, "htb", "rate",
+                    "10gbit",
+                ]);
+            }
+            tc(&[
+                "qdisc", "add", "dev", &port, "parent", "1:20", "handle", "20:", "pfifo", "limit",
+                "0",
+            ]);
+            shaped.insert(port.clone());
+        }
+        let src = format!("10.213.{link}.{from}/32");
+        tc(&[
+            "-n", &br, "filter", "add", "dev", &port, "parent", "1:", "protocol", "ip", "u32",
+            "match", "ip", "src", &src, "flowid", "1:20",
+        ]);
+    }
+
+    /// Splits the cluster on link `link`: the nodes of `side` hear only each
+    /// other, the others only each other.
+    pub fn partition(&self, side: &[usize], link: usize) {
+        for a in 1..=self.nodes.len() {
+            for b in 1..=self.nodes.len() {
+                if side.contains(&a) != side.contains(&b) {
+                    self.block(a, b, link);
+                }
+            }
+        }
+    }
+
+    /// Removes every cut [`TestCluster::block`] made.
+    pub fn unblock_all(&self) {
+        let br = self.bridge_ns();
+        let mut shaped = self.shaped.lock().unwrap_or_else(|e| e.into_inner());
+        for port in std::mem::take(&mut *shaped) {
+            tc(&["-n", &br, "qdisc", "del", "dev", &port, "root"]);
+        }
+    }
+
+    /// The pid in node `i`'s `run/<daemon>.pid`, if that daemon runs.
+    pub fn daemon_pid(&self, i: usize, daemon: &str) -> Option<i32> {
+        plumbing::daemon::PidFile::running_pid(&self.node(i).root.join(format!("run/{daemon}.pid")))
+            .ok()
+            .flatten()
+    }
+
+    /// Sends `signal` to node `i`'s heartbeat and to its children that keep
+    /// a pid file in run/ (ccm, ...): SIGSTOP freezes the whole node.
+    pub fn signal_node(&self, i: usize, signal: nix::sys::signal::Signal) {
+        for pid in self.node_pids(i) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        }
+    }
+
+    fn node_pids(&self, i: usize) -> Vec<i32> {
+        let run = self.node(i).root.join("run");
+        let mut pids = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(&run) {
+            for e in dir.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "pid") {
+                    if let Ok(Some(pid)) = plumbing::daemon::PidFile::running_pid(&p) {
+                        pids.push(pid);
+                    }
+                }
+            }
+        }
+        pids
+    }
+
     /// Adds a router on link `link`: a namespace of its own with addresses
     /// `10.213.<link>.<host>` and [`TestCluster::addr6`] on an interface
     /// plugged into the link's bridge,
@@ -449,6 +550,18 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         for i in 1..=self.nodes.len() {
+            // Children with pid files first (a frozen ccm would not notice
+            // its heartbeat going away).
+            for pid in self.node_pids(i) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGCONT,
+                );
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             if let Some(pid) = self.pid(i) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
