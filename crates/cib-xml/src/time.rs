@@ -144,6 +144,26 @@ impl DateTime {
         )
     }
 
+    /// Formats like C's ctime() in UTC, as Pacemaker's status shows times:
+    /// `Tue Nov 14 22:13:20 2023`.
+    pub fn to_ctime(self) -> String {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let f = self.fields();
+        format!(
+            "{} {} {:2} {:02}:{:02}:{:02} {}",
+            DAYS[(f.weekday as usize + 6) % 7],
+            MONTHS[(f.month as usize + 11) % 12],
+            f.monthday,
+            f.hour,
+            f.minute,
+            f.second,
+            f.year
+        )
+    }
+
     /// Parses an ISO 8601 date/time: `YYYY-MM-DD`, `YYYYMMDD`, `YYYY-DDD`,
     /// `YYYY-Www-D`, each optionally followed by ` ` or `T` and a time
     /// `hh:mm[:ss]` with an optional `Z` or `±hh[:mm]` offset; or `epoch`.

@@ -169,6 +169,15 @@ pub(crate) fn finalize_assignment(
         e.count += 1;
     }
     crate::utilization::consume(ws, c, r);
+    if ws.show_utilization {
+        let line = format!(
+            "pcmk__finalize_assignment: {} utilization on {}:{}",
+            ws.resources[r].id,
+            ws.nodes[c].uname,
+            crate::utilization::dump(&ws.resources[r].utilization)
+        );
+        ws.score_lines.push(line);
+    }
     true
 }
 

@@ -48,6 +48,8 @@ pub use unpack::UnpackError;
 pub struct Options {
     /// Collect allocation and promotion score lines (crm_simulate -s).
     pub show_scores: bool,
+    /// Record node capacities and assigned utilization (crm_simulate -U).
+    pub show_utilization: bool,
     /// The CIB comes from a file and may have secrets removed: compare
     /// secure digests when full digests differ (crm_simulate -x).
     pub sanitized: bool,
@@ -94,6 +96,7 @@ fn run(cib: Element, now: DateTime, opts: &Options, plan: bool) -> Result<Workin
         tickets: BTreeMap::new(),
         score_lines: Vec::new(),
         show_scores: opts.show_scores,
+        show_utilization: opts.show_utilization,
         sanitized: opts.sanitized,
         rsc_defaults,
         op_defaults,
@@ -134,7 +137,9 @@ fn run(cib: Element, now: DateTime, opts: &Options, plan: bool) -> Result<Workin
     // Phase 7: definition changes (digests).
     digest::handle_rsc_config_changes(&mut ws);
     // Phase 8: assignment.
+    utilization::show_node_capacities(&mut ws, "Original");
     assign::allocate_resources(&mut ws);
+    utilization::show_node_capacities(&mut ws, "Remaining");
     // Phase 9: probes and resource actions.
     if ws.options.startup_probes {
         probes::schedule_probes(&mut ws);

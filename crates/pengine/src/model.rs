@@ -410,6 +410,7 @@ pub struct WorkingSet {
     /// Lines printed with -s (allocation and promotion scores).
     pub score_lines: Vec<String>,
     pub show_scores: bool,
+    pub show_utilization: bool,
     /// Input is a saved CIB whose secrets may be sanitized (crm_simulate -x).
     pub sanitized: bool,
     pub rsc_defaults: Option<Element>,

@@ -24,7 +24,7 @@ pub enum SummaryLine {
     Resource(SummaryItem),
 }
 
-/// Formats summary lines with Pacemaker's column widths (computed over all
+/// Formats summary lines (list items, without the bullet) with Pacemaker's column widths (computed over all
 /// lines first, as its hidden logging pass does).
 pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
     let mut rsc_width = 5usize;
@@ -42,7 +42,7 @@ pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
     lines
         .iter()
         .map(|l| match l {
-            SummaryLine::Node(s) => format!("  * {s}"),
+            SummaryLine::Node(s) => s.clone(),
             SummaryLine::Resource(i) => {
                 let reason = i
                     .reason
@@ -50,7 +50,7 @@ pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
                     .map(|r| format!("  {r}"))
                     .unwrap_or_default();
                 format!(
-                    "  * {:<8}   {:<rw$}   ( {:>dw$} ){}",
+                    "{:<8}   {:<rw$}   ( {:>dw$} ){}",
                     i.change,
                     i.rsc,
                     i.details,
@@ -337,9 +337,9 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
             .unwrap_or_default();
         if act.has(af::PSEUDO) {
             if act.task == "stonith" && !node.is_empty() {
-                out.push(format!("  * Pseudo action:   {} on {node}", act.key));
+                out.push(format!("Pseudo action:   {} on {node}", act.key));
             } else {
-                out.push(format!("  * Pseudo action:   {}", act.key));
+                out.push(format!("Pseudo action:   {}", act.key));
             }
             continue;
         }
@@ -350,17 +350,14 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
                     .get("stonith_action")
                     .map(String::as_str)
                     .unwrap_or("reboot");
-                out.push(format!("  * Fencing {node} ({op})"));
+                out.push(format!("Fencing {node} ({op})"));
             }
             "do_shutdown" | "probe_complete" => {
-                out.push(format!("  * Cluster action:  {} on {node}", act.task))
+                out.push(format!("Cluster action:  {} on {node}", act.task))
             }
             "clear_failcount" | "lrm_delete" => {
                 let rid = act.rsc.map(|r| display_name(ws, r)).unwrap_or_default();
-                out.push(format!(
-                    "  * Cluster action:  {} for {rid} on {node}",
-                    act.task
-                ));
+                out.push(format!("Cluster action:  {} for {rid} on {node}", act.task));
             }
             _ => {
                 let Some(r) = act.rsc else { continue };
@@ -372,10 +369,10 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
                 };
                 if interval > 0 {
                     out.push(format!(
-                        "  * Resource action: {name:<15} {task}={interval} on {node}"
+                        "Resource action: {name:<15} {task}={interval} on {node}"
                     ));
                 } else {
-                    out.push(format!("  * Resource action: {name:<15} {task} on {node}"));
+                    out.push(format!("Resource action: {name:<15} {task} on {node}"));
                 }
             }
         }
@@ -388,5 +385,98 @@ fn display_name(ws: &WorkingSet, r: RscId) -> String {
     match &rsc.clone_name {
         Some(c) if !ws.resources[r].has(rf::UNIQUE) => c.clone(),
         _ => rsc.id.clone(),
+    }
+}
+
+/// One piece of Pacemaker-style text output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// Opens a (nested) list with a title.
+    Begin(String),
+    /// Closes the innermost list.
+    End,
+    /// A list item; the name, when given, is shown only in fancy text.
+    Item(Option<String>, String),
+    /// A blank line between sections.
+    Spacer,
+    /// A line printed as it is in both styles (Pacemaker's `info`).
+    Raw(String),
+}
+
+/// Text output organised as Pacemaker's formatter organises it: nested
+/// lists of items. Rendered "fancy" (list titles, `* ` bullets, two
+/// spaces of indent per level; crm_simulate's default) or plain (items
+/// only, as crm_simulate prints with --show-scores or --show-utilization).
+#[derive(Debug, Clone, Default)]
+pub struct TextOut {
+    entries: Vec<Entry>,
+}
+
+impl TextOut {
+    pub fn new() -> Self {
+        TextOut::default()
+    }
+    pub fn begin(&mut self, title: impl Into<String>) {
+        self.entries.push(Entry::Begin(title.into()));
+    }
+    pub fn end(&mut self) {
+        self.entries.push(Entry::End);
+    }
+    pub fn item(&mut self, text: impl Into<String>) {
+        self.entries.push(Entry::Item(None, text.into()));
+    }
+    /// An item with a name (`Online: [ ... ]`); plain text shows the value only.
+    pub fn named(&mut self, name: impl Into<String>, text: impl Into<String>) {
+        self.entries
+            .push(Entry::Item(Some(name.into()), text.into()));
+    }
+    pub fn spacer(&mut self) {
+        self.entries.push(Entry::Spacer);
+    }
+    pub fn raw(&mut self, text: impl Into<String>) {
+        self.entries.push(Entry::Raw(text.into()));
+    }
+    /// Whether anything has been written.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// Appends another output's entries.
+    pub fn append(&mut self, other: TextOut) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The output's lines in the fancy or the plain style.
+    pub fn render(&self, fancy: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut depth = 0usize;
+        for e in &self.entries {
+            match e {
+                Entry::Begin(title) => {
+                    if fancy {
+                        if depth == 0 {
+                            lines.push(format!("{title}:"));
+                        } else {
+                            lines.push(format!("{}* {title}:", "  ".repeat(depth)));
+                        }
+                    }
+                    depth += 1;
+                }
+                Entry::End => depth = depth.saturating_sub(1),
+                Entry::Item(name, text) => {
+                    if !fancy {
+                        lines.push(text.clone());
+                    } else {
+                        let pad = "  ".repeat(depth.max(1));
+                        match name {
+                            Some(n) => lines.push(format!("{pad}* {n}: {text}")),
+                            None => lines.push(format!("{pad}* {text}")),
+                        }
+                    }
+                }
+                Entry::Spacer => lines.push(String::new()),
+                Entry::Raw(text) => lines.push(text.clone()),
+            }
+        }
+        lines
     }
 }

@@ -15,7 +15,20 @@ use std::collections::BTreeMap;
 use cib_xml::Role;
 
 use crate::model::*;
+use crate::output::TextOut;
 use crate::util::natural_cmp;
+
+/// What the status shows besides nodes and resources.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusOptions {
+    /// Show pending actions (Starting, Monitoring, ...), as the current
+    /// status does; the revised status after a simulation does not.
+    pub show_pending: bool,
+    /// The "Node Attributes" section (crm_simulate -A).
+    pub attributes: bool,
+    /// The "Migration Summary" section with fail counts (crm_simulate -c).
+    pub failcounts: bool,
+}
 
 /// Displayed state of each result code (services_ocf_exitcode_str).
 fn ocf_exitcode_str(rc: i32) -> &'static str {
@@ -210,7 +223,7 @@ fn pending_state(rsc: &Resource) -> Option<&'static str> {
 }
 
 /// One primitive's line (the text of pcmk__native_output_string).
-fn primitive_line(ws: &WorkingSet, r: RscId) -> String {
+fn primitive_line(ws: &WorkingSet, r: RscId, show_pending: bool) -> String {
     let rsc = &ws.resources[r];
     let name = printable_id(ws, r);
     let class = rsc.class.as_deref().unwrap_or("unknown");
@@ -246,7 +259,12 @@ fn primitive_line(ws: &WorkingSet, r: RscId) -> String {
         }
     } else {
         out.push(' ');
-        out.push_str(pending_state(rsc).unwrap_or(displayable_role(ws, r).as_str()));
+        let pending = if show_pending {
+            pending_state(rsc)
+        } else {
+            None
+        };
+        out.push_str(pending.unwrap_or(displayable_role(ws, r).as_str()));
     }
     if let Some(n) = node {
         out.push(' ');
@@ -266,7 +284,7 @@ fn primitive_line(ws: &WorkingSet, r: RscId) -> String {
             flags.push("LOCKED".into());
         }
     }
-    if rsc.pending_task.as_deref() == Some("monitor") {
+    if show_pending && rsc.pending_task.as_deref() == Some("monitor") {
         flags.push("Monitoring".into());
     }
     if let Some(t) = target_role(ws, r) {
@@ -367,8 +385,8 @@ fn node_state_text(node: &Node) -> &'static str {
     }
 }
 
-fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
-    out.push("  * Node List:".into());
+fn node_list(ws: &WorkingSet, out: &mut TextOut) {
+    out.begin("Node List");
     let mut online = Vec::new();
     let mut offline = Vec::new();
     let mut remote_online = Vec::new();
@@ -400,8 +418,8 @@ fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
                 0 => " (health is YELLOW)",
                 _ => "",
             };
-            out.push(format!(
-                "    * {prefix} {}: {}{health_text}",
+            out.item(format!(
+                "{prefix} {}: {}{health_text}",
                 n.uname,
                 node_state_text(n)
             ));
@@ -427,28 +445,39 @@ fn node_list(ws: &WorkingSet, out: &mut Vec<String>) {
         ("GuestOnline", guest_online),
     ] {
         if !list.is_empty() {
-            out.push(format!("    * {label}: [ {} ]", list.join(" ")));
+            out.named(label, format!("[ {} ]", list.join(" ")));
         }
     }
+    out.end();
 }
 
 /// Emits a list header once, before its first item.
 struct Header {
     text: Option<String>,
+    opened: bool,
 }
 
 impl Header {
     fn new(text: String) -> Self {
-        Header { text: Some(text) }
+        Header {
+            text: Some(text),
+            opened: false,
+        }
     }
-    fn emit(&mut self, out: &mut Vec<String>) {
+    fn emit(&mut self, out: &mut TextOut) {
         if let Some(t) = self.text.take() {
-            out.push(t);
+            out.begin(t);
+            self.opened = true;
+        }
+    }
+    fn close(self, out: &mut TextOut) {
+        if self.opened {
+            out.end();
         }
     }
 }
 
-fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
+fn clone_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOut) {
     let rsc = &ws.resources[r];
     let child_xml_id = rsc
         .xml
@@ -475,11 +504,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
     } else {
         format!(" ({})", flags.join(", "))
     };
-    let mut header = Header::new(format!(
-        "{indent}* Clone Set: {} [{child_xml_id}]{flag_text}:",
-        rsc.id
-    ));
-    let inner = format!("{indent}  ");
+    let mut header = Header::new(format!("Clone Set: {} [{child_xml_id}]{flag_text}", rsc.id));
     let unique = rsc.has(rf::UNIQUE);
 
     // Status label -> instance ids or node names.
@@ -494,7 +519,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
             if partially_active || !rsc.has(rf::ORPHAN) {
                 print_full = true;
             }
-        } else if child.pending_task.as_deref().is_some_and(|t| t != "probe") {
+        } else if opts.show_pending && child.pending_task.as_deref().is_some_and(|t| t != "probe") {
             print_full = true;
         } else if !partially_active {
             if !child.has(rf::ORPHAN) {
@@ -525,7 +550,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
         }
         if print_full {
             header.emit(out);
-            resource_lines(ws, c, &inner, out);
+            resource_lines(ws, c, opts, out);
         }
     }
 
@@ -539,10 +564,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
     let active_instances = promoted.len() + started.len();
     if !promoted.is_empty() {
         header.emit(out);
-        out.push(format!(
-            "{inner}* Promoted: [ {} ]",
-            sort_names(&mut promoted)
-        ));
+        out.item(format!("Promoted: [ {} ]", sort_names(&mut promoted)));
     }
     if !started.is_empty() {
         header.emit(out);
@@ -553,10 +575,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
         } else {
             "Unpromoted"
         };
-        out.push(format!(
-            "{inner}* {label}: [ {} ]",
-            sort_names(&mut started)
-        ));
+        out.item(format!("{label}: [ {} ]", sort_names(&mut started)));
     }
 
     if !unique && rsc.clone_max > active_instances {
@@ -596,12 +615,13 @@ fn clone_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
                     .map(|(k, _)| k.as_str())
                     .collect();
                 names.sort_by(|a, b| natural_cmp(a, b));
-                out.push(format!("{inner}* {status}: [ {} ]", names.join(" ")));
+                out.item(format!("{status}: [ {} ]", names.join(" ")));
             }
         }
         None if active_instances == 0 => header.emit(out),
         None => {}
     }
+    header.close(out);
 }
 
 /// The clone's own target-role, or else its first child's.
@@ -617,10 +637,10 @@ fn configured_role(ws: &WorkingSet, r: RscId) -> Option<Role> {
         .and_then(|t| Role::parse(t))
 }
 
-fn resource_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>) {
+fn resource_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOut) {
     let rsc = &ws.resources[r];
     match rsc.variant {
-        Variant::Primitive => out.push(format!("{indent}* {}", primitive_line(ws, r))),
+        Variant::Primitive => out.item(primitive_line(ws, r, opts.show_pending)),
         Variant::Group => {
             let mut flags = Vec::new();
             if !rsc.has(rf::MANAGED) {
@@ -634,24 +654,124 @@ fn resource_lines(ws: &WorkingSet, r: RscId, indent: &str, out: &mut Vec<String>
             } else {
                 format!(" ({})", flags.join(", "))
             };
-            out.push(format!("{indent}* Resource Group: {}{flag_text}:", rsc.id));
-            let inner = format!("{indent}  ");
+            out.begin(format!("Resource Group: {}{flag_text}", rsc.id));
             for &c in &rsc.children {
-                resource_lines(ws, c, &inner, out);
+                resource_lines(ws, c, opts, out);
             }
+            out.end();
         }
-        Variant::Clone => clone_lines(ws, r, indent, out),
-        Variant::Bundle => out.push(format!("{indent}* Container bundle: {}:", rsc.id)),
+        Variant::Clone => clone_lines(ws, r, opts, out),
+        Variant::Bundle => out.item(format!("Container bundle: {}", rsc.id)),
     }
 }
 
-/// The status lines (node list, blank line, full list of resources).
-pub fn cluster_status(ws: &WorkingSet) -> Vec<String> {
-    let mut out = Vec::new();
-    node_list(ws, &mut out);
-    out.push(String::new());
-    out.push("  * Full List of Resources:".into());
-    let before = out.len();
+/// The nodes' own attributes (not fail counts, standby and the like), as
+/// the "Node Attributes" section lists them for online nodes.
+fn node_attributes(ws: &WorkingSet, out: &mut TextOut) {
+    const HIDDEN: [&str; 6] = [
+        "fail-count-",
+        "last-failure-",
+        "shutdown",
+        "terminate",
+        "standby",
+        "#",
+    ];
+    let mut header = Header::new("Node Attributes".into());
+    for node in ws.nodes.iter().filter(|n| n.online) {
+        let mut names: Vec<&String> = node
+            .attrs
+            .keys()
+            .filter(|k| !HIDDEN.iter().any(|h| k.starts_with(h)))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        names.sort();
+        if header.text.is_some() {
+            out.spacer();
+        }
+        header.emit(out);
+        out.begin(format!("Node: {}", node.uname));
+        for name in names {
+            let value = node.attrs.get(name).map(String::as_str).unwrap_or("");
+            out.item(format!("{name:<32}\t: {value:<10}"));
+        }
+        out.end();
+    }
+    header.close(out);
+}
+
+/// Fail counts per online node, in the status section's node order (the
+/// "Migration Summary" section).
+fn migration_summary(ws: &WorkingSet, out: &mut TextOut) {
+    let Some(status) = ws.cib.child("status") else {
+        return;
+    };
+    let mut opened = false;
+    for state in status.children_named("node_state") {
+        let Some(n) = state
+            .attr("id")
+            .and_then(|id| ws.nodes.iter().position(|x| x.id == id))
+        else {
+            continue;
+        };
+        if !ws.nodes[n].online {
+            continue;
+        }
+        if !opened {
+            out.spacer();
+            out.begin("Migration Summary");
+            opened = true;
+        }
+        let mut node_open = false;
+        let entries = state
+            .path(&["lrm", "lrm_resources"])
+            .into_iter()
+            .flat_map(|l| l.children_named("lrm_resource"));
+        for entry in entries {
+            let Some(rsc_id) = entry.attr("id") else {
+                continue;
+            };
+            let Some(&r) = ws.rsc_index.get(rsc_id).and_then(|v| v.first()) else {
+                continue;
+            };
+            let (count, last) = crate::unpack::failcount(ws, n, r, false);
+            if count <= 0 {
+                continue;
+            }
+            if !node_open {
+                out.begin(format!("Node: {}", ws.nodes[n].uname));
+                node_open = true;
+            }
+            let mut text = format!(
+                "{rsc_id}: migration-threshold={} fail-count={}",
+                ws.resources[r].migration_threshold, count
+            );
+            if last > 0 {
+                text.push_str(&format!(
+                    " last-failure='{}'",
+                    cib_xml::time::DateTime(last).to_ctime()
+                ));
+            }
+            out.item(text);
+        }
+        if node_open {
+            out.end();
+        }
+    }
+    if opened {
+        out.end();
+    }
+}
+
+/// The cluster status: the node list, the full list of resources and the
+/// optional sections, as one list titled `title`.
+pub fn cluster_status(ws: &WorkingSet, title: &str, opts: &StatusOptions, out: &mut TextOut) {
+    out.begin(title);
+    node_list(ws, out);
+    out.spacer();
+    out.begin("Full List of Resources");
+    let mut printed = false;
     for &r in &ws.top {
         if ws.resources[r].has(rf::ORPHAN) && !active(ws, r, true) {
             continue;
@@ -661,12 +781,28 @@ pub fn cluster_status(ws: &WorkingSet) -> Vec<String> {
         if active(ws, r, false) && ws.resources[r].running_on.is_empty() {
             continue;
         }
-        resource_lines(ws, r, "    ", &mut out);
+        resource_lines(ws, r, opts, out);
+        printed = true;
     }
-    if out.len() == before {
-        out.push("    * No resources".into());
+    if !printed {
+        out.item("No resources");
     }
-    out
+    out.end();
+    if opts.attributes {
+        node_attributes(ws, out);
+    }
+    if opts.failcounts {
+        migration_summary(ws, out);
+    }
+    out.end();
+}
+
+/// The status rendered in crm_simulate's default (fancy) style, without
+/// the title line: the lines under "Current cluster status:".
+pub fn cluster_status_lines(ws: &WorkingSet, opts: &StatusOptions) -> Vec<String> {
+    let mut out = TextOut::new();
+    cluster_status(ws, "", opts, &mut out);
+    out.render(true).into_iter().skip(1).collect()
 }
 
 /// Instances counted the way the status header counts them
@@ -699,7 +835,7 @@ pub fn resource_counts(ws: &WorkingSet) -> (usize, usize, usize) {
 /// maintenance-mode banner and the disabled/blocked instance counts. Each
 /// block is preceded by a blank line when something came before it.
 pub fn status_preamble(ws: &WorkingSet) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     if ws.options.maintenance_mode {
         out.push(String::new());
         out.push("              *** Resource management is DISABLED ***".into());

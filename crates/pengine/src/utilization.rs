@@ -51,6 +51,27 @@ fn adjust(ws: &mut WorkingSet, n: NodeId, r: RscId, sign: i64) {
     }
 }
 
+/// Utilization values as the status shows them: ` name=value` each.
+pub(crate) fn dump(util: &std::collections::BTreeMap<String, String>) -> String {
+    util.iter().map(|(k, v)| format!(" {k}={v}")).collect()
+}
+
+/// The nodes' capacities, when utilization display is on ("Original"
+/// before assignment, "Remaining" after).
+pub(crate) fn show_node_capacities(ws: &mut WorkingSet, desc: &str) {
+    if !ws.show_utilization {
+        return;
+    }
+    for n in 0..ws.nodes.len() {
+        let line = format!(
+            "{desc}: {} capacity:{}",
+            ws.nodes[n].uname,
+            dump(&ws.nodes[n].utilization)
+        );
+        ws.score_lines.push(line);
+    }
+}
+
 pub(crate) fn consume(ws: &mut WorkingSet, n: NodeId, r: RscId) {
     adjust(ws, n, r, 1);
 }

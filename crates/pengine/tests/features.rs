@@ -64,7 +64,7 @@ fn plan(text: &str) -> Vec<String> {
     let lines = summary(&mut ws);
     format_summary(&lines)
         .into_iter()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| format!("* {}", l.split_whitespace().collect::<Vec<_>>().join(" ")))
         .collect()
 }
 

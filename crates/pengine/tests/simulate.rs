@@ -29,7 +29,7 @@ fn plan(cib: &Element) -> (Vec<String>, pengine::WorkingSet) {
         pengine::schedule(cib.clone(), DateTime(NOW), &pengine::Options::default()).unwrap();
     let lines = format_summary(&summary(&mut ws))
         .into_iter()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| format!("* {}", l.split_whitespace().collect::<Vec<_>>().join(" ")))
         .collect();
     (lines, ws)
 }

@@ -4,7 +4,7 @@
 
 use cib_xml::time::DateTime;
 use cib_xml::{xml, Limits};
-use pengine::status::{cluster_status, resource_counts, status_preamble};
+use pengine::status::{cluster_status_lines, resource_counts, status_preamble, StatusOptions};
 
 fn unpack(text: &str) -> pengine::WorkingSet {
     let cib = xml::parse(text, &Limits::default()).expect("test CIB parses");
@@ -35,7 +35,11 @@ fn status_shows_node_states_clone_summaries_probes_and_pending_actions() {
         "      * g1\t(ocf:heartbeat:Dummy):\t Started node1",
         "      * g2\t(ocf:heartbeat:Dummy):\t Stopped",
     ];
-    assert_eq!(cluster_status(&ws), expected);
+    let opts = StatusOptions {
+        show_pending: true,
+        ..StatusOptions::default()
+    };
+    assert_eq!(cluster_status_lines(&ws, &opts), expected);
     assert_eq!(resource_counts(&ws), (9, 1, 0));
     assert_eq!(
         status_preamble(&ws),
@@ -73,7 +77,7 @@ fn maintenance_mode_banner_and_unmanaged_resources() {
         ]
     );
     assert_eq!(
-        cluster_status(&ws)[4..],
+        cluster_status_lines(&ws, &StatusOptions::default())[4..],
         ["    * r\t(ocf:heartbeat:Dummy):\t Started node1 (unmanaged)"]
     );
 }

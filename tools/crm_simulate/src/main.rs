@@ -5,10 +5,9 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use cib_xml::time::DateTime;
-use cib_xml::{Element, Limits};
+use cib_xml::Limits;
 use clap::Parser;
-use pengine::model::WorkingSet;
-use pengine::output::{executed, format_summary, summary};
+use pengine::output::{executed, format_summary, summary, TextOut};
 
 /// Pacemaker's exit codes used here.
 const EXIT_OK: u8 = 0;
@@ -45,6 +44,12 @@ struct Args {
     /// Show utilization information.
     #[arg(short = 'U', long = "show-utilization")]
     show_utilization: bool,
+    /// Show node attributes.
+    #[arg(short = 'A', long = "show-attrs")]
+    show_attrs: bool,
+    /// Show resource fail counts.
+    #[arg(short = 'c', long = "show-failcounts")]
+    show_failcounts: bool,
     /// Display only essential output.
     #[arg(short = 'Q', long = "quiet")]
     quiet: bool,
@@ -152,24 +157,29 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return die(EXIT_DATAERR, &format!("invalid CIB: {e}")),
     };
-    let mut printed_date = None;
-    let now = if let Some(t) = &args.set_datetime {
-        match DateTime::parse(t) {
-            Some(d) => {
-                if !args.quiet {
-                    println!("Setting effective cluster time: {}", d.to_iso());
-                }
-                d
-            }
-            None => return die(EXIT_USAGE, &format!("invalid date/time '{t}'")),
+    // The line crm_simulate prints each time it (re)reads the input.
+    let date_line = if let Some(t) = &args.set_datetime {
+        if DateTime::parse(t).is_none() {
+            return die(EXIT_USAGE, &format!("invalid date/time '{t}'"));
         }
+        Some(format!("Setting effective cluster time: {t}"))
+    } else {
+        cib.attr("execution-date")
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|ed| {
+                format!(
+                    "Using the original execution date of: {}",
+                    DateTime(ed).to_iso()
+                )
+            })
+    };
+    let now = if let Some(t) = &args.set_datetime {
+        DateTime::parse(t).unwrap_or(DateTime(0))
     } else if let Some(ed) = cib
         .attr("execution-date")
         .and_then(|v| v.parse::<i64>().ok())
     {
-        let d = DateTime(ed);
-        printed_date = Some(d);
-        d
+        DateTime(ed)
     } else {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -177,31 +187,53 @@ fn main() -> ExitCode {
             .unwrap_or(0);
         DateTime(secs)
     };
-    let _ = (args.verbose, args.show_utilization);
+    let _ = args.verbose;
     let injections = requested_injections(&args);
     let simulate = args.simulate || args.in_place;
+    let process = simulate
+        || args.run
+        || args.show_scores
+        || args.show_utilization
+        || args.save_graph.is_some()
+        || args.save_dotfile.is_some();
+    // Pacemaker prints plain text (no list titles or bullets) when scores
+    // or utilization are shown.
+    let fancy = !(args.show_scores || args.show_utilization);
     let opts = pengine::Options {
         show_scores: args.show_scores,
+        show_utilization: args.show_utilization,
         sanitized: args.xml_file.is_some(),
     };
+    let status_opts = pengine::status::StatusOptions {
+        show_pending: true,
+        attributes: args.show_attrs,
+        failcounts: args.show_failcounts,
+    };
     let secs = now.0;
+    let mut out = TextOut::new();
+    let mut printed = false;
     if !args.quiet {
-        if let Some(d) = printed_date {
-            println!("Using the original execution date of: {}", d.to_iso());
+        if let Some(l) = &date_line {
+            out.raw(l.clone());
         }
         // The status before any synthetic events.
         match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
             Ok(before) => {
                 let preamble = pengine::status::status_preamble(&before);
-                for l in &preamble {
-                    println!("{l}");
+                printed = !preamble.is_empty();
+                for l in preamble {
+                    out.raw(l);
                 }
-                if !preamble.is_empty() {
-                    println!();
+                if printed {
+                    out.spacer();
                 }
-                println!("Current cluster status:");
-                print_status(&before);
-                println!();
+                pengine::status::cluster_status(
+                    &before,
+                    "Current cluster status",
+                    &status_opts,
+                    &mut out,
+                );
+                printed = true;
                 std::mem::forget(before);
             }
             Err(e) => return die(EXIT_DATAERR, &e.to_string()),
@@ -214,14 +246,21 @@ fn main() -> ExitCode {
             Err(e) => return die(EXIT_USAGE, &e),
         };
         if !args.quiet {
-            println!("Performing Requested Modifications:");
+            if printed {
+                out.spacer();
+            }
+            out.begin("Performing Requested Modifications");
             for (_, what) in &injections {
-                println!("  * {what}");
+                out.item(what.clone());
             }
             for n in notes {
-                println!("  * {n}");
+                out.item(n);
             }
-            println!();
+            out.end();
+            if let Some(l) = &date_line {
+                out.raw(l.clone());
+            }
+            printed = true;
         }
     }
     if let Some(f) = &args.save_input {
@@ -229,26 +268,40 @@ fn main() -> ExitCode {
             return die(EXIT_ERROR, &format!("could not write {f}: {e}"));
         }
     }
+    if !process {
+        print_out(&out, fancy);
+        return ExitCode::from(EXIT_OK);
+    }
     let mut ws = match pengine::schedule(cib.clone(), now, &opts) {
         Ok(ws) => ws,
         Err(e) => return die(EXIT_DATAERR, &e.to_string()),
     };
-    if args.show_scores {
-        if !args.quiet {
-            println!("Allocation scores:");
+    if args.show_scores || args.show_utilization {
+        if printed {
+            out.spacer();
         }
+        out.begin(match (args.show_scores, args.show_utilization) {
+            (true, true) => "Allocation Scores and Utilization Information",
+            (true, false) => "Allocation Scores",
+            _ => "Utilization Information",
+        });
         for l in &ws.score_lines {
-            println!("{l}");
+            out.item(l.clone());
         }
+        out.end();
+        printed = true;
     }
-    if simulate || args.run || !args.show_scores {
-        let lines = summary(&mut ws);
-        if !args.quiet {
-            println!("Transition Summary:");
-            for l in format_summary(&lines) {
-                println!("{l}");
-            }
+    let lines = summary(&mut ws);
+    if !args.quiet {
+        if printed {
+            out.spacer();
         }
+        out.begin("Transition Summary");
+        for l in format_summary(&lines) {
+            out.item(l);
+        }
+        out.end();
+        printed = true;
     }
     if let Some(g) = &args.save_graph {
         let text = pengine::graph::transition_graph(&ws, 0).to_pretty();
@@ -263,28 +316,40 @@ fn main() -> ExitCode {
     }
     if simulate {
         if !args.quiet {
-            println!();
-            println!("Executing Cluster Transition:");
-            for l in executed(&ws) {
-                println!("{l}");
+            if printed {
+                out.spacer();
             }
+            out.begin("Executing Cluster Transition");
+            for l in executed(&ws) {
+                out.item(l);
+            }
+            out.end();
         }
         pengine::simulate::execute(&mut cib, &ws, &args.op_fail, secs);
         if !args.quiet {
             match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
                 Ok(after) => {
-                    println!();
-                    if let Some(d) = printed_date {
-                        println!("Using the original execution date of: {}", d.to_iso());
+                    if let Some(l) = &date_line {
+                        out.raw(l.clone());
                     }
-                    println!("Revised Cluster Status:");
-                    print_status(&after);
+                    out.spacer();
+                    let revised = pengine::status::StatusOptions {
+                        show_pending: false,
+                        ..status_opts
+                    };
+                    pengine::status::cluster_status(
+                        &after,
+                        "Revised Cluster Status",
+                        &revised,
+                        &mut out,
+                    );
                     std::mem::forget(after);
                 }
                 Err(e) => return die(EXIT_DATAERR, &e.to_string()),
             }
         }
     }
+    print_out(&out, fancy);
     let output = args.save_output.clone().or(if args.in_place {
         args.xml_file.clone()
     } else {
@@ -373,12 +438,13 @@ fn requested_injections(args: &Args) -> Vec<(pengine::simulate::Injection, Strin
     v
 }
 
-/// The cluster status in crm_mon's text layout.
-fn print_status(ws: &WorkingSet) {
-    for l in pengine::status::cluster_status(ws) {
-        println!("{l}");
+/// Writes the output in the chosen style.
+fn print_out(out: &TextOut, fancy: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    for l in out.render(fancy) {
+        if writeln!(stdout, "{l}").is_err() {
+            return;
+        }
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: Element) {}
