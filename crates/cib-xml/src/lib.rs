@@ -10,10 +10,13 @@
 
 pub mod digest;
 pub mod doc;
+pub mod ops;
 pub mod patch;
 pub mod rules;
 pub mod score;
 pub mod time;
+pub mod upgrade;
+pub mod validate;
 pub mod version;
 pub mod xml;
 pub mod xpath;

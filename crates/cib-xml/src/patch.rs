@@ -334,7 +334,7 @@ fn apply_change(root: &mut Element, c: &Change) -> Result<(), PatchError> {
                 return Err(PatchError::NotFound(path.clone()));
             };
             match xpath::get_mut(root, parent) {
-                Some(par) if parent.len() >= 1 => {
+                Some(par) if !parent.is_empty() => {
                     par.children.remove(*last);
                 }
                 _ => {
