@@ -41,5 +41,7 @@ apt_install() {
 # (network namespaces of the multi-node tests), heartbeat (Debian's
 # Heartbeat 3.0.6, the reference peer of the interoperability test: run
 # only by the test harness, never linked or shipped), python3 (runs the
-# independent codec shared/interop/heartbeat/hbwire.py as a test oracle).
-DEB_PACKAGES=(procps iproute2 heartbeat python3)
+# independent codec shared/interop/heartbeat/hbwire.py as a test oracle),
+# pacemaker-cli-utils (Debian's Pacemaker 2.1.5 cibadmin, the oracle of the
+# cibadmin differential tests: run by absolute path, never linked or shipped).
+DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils)

@@ -101,7 +101,7 @@ pub enum ErrorKind {
     NoSuchObject,
     /// EEXIST: create of an existing object (108).
     Exists,
-    /// EINVAL: the request itself is wrong (1 as Pacemaker maps it).
+    /// EINVAL: the request itself is wrong (70 as Pacemaker maps it).
     Invalid,
     /// The result does not validate (78).
     Schema,
@@ -124,6 +124,9 @@ pub struct OpError {
     pub message: String,
     /// For create: `<failed>` with one `<failed_update>` per object.
     pub failed: Option<Box<Element>>,
+    /// For schema errors: the rejected result, for Pacemaker's numbered
+    /// dump.
+    pub candidate: Option<Box<Element>>,
 }
 
 impl OpError {
@@ -132,6 +135,7 @@ impl OpError {
             kind,
             message: message.into(),
             failed: None,
+            candidate: None,
         }
     }
 
@@ -140,7 +144,7 @@ impl OpError {
         match self.kind {
             ErrorKind::NoSuchObject => 105,
             ErrorKind::Exists => 108,
-            ErrorKind::Invalid => 1,
+            ErrorKind::Invalid => 70,
             ErrorKind::Schema => 78,
             ErrorKind::Old => 103,
             ErrorKind::Protocol => 76,
@@ -753,7 +757,9 @@ pub fn perform(current: &Element, req: &Request<'_>) -> Result<Outcome, OpError>
             msg.push_str(&e.to_string());
             msg.push('\n');
         }
-        return Err(OpError::new(ErrorKind::Schema, msg.trim_end().to_string()));
+        let mut e = OpError::new(ErrorKind::Schema, msg.trim_end().to_string());
+        e.candidate = Some(Box::new(scratch));
+        return Err(e);
     }
     let patch = patch::diff(current, &scratch).unwrap_or(Patch {
         source: Some(old_v),

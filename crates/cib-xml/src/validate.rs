@@ -275,9 +275,9 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
     }
     if let Some(st) = cib.child("status") {
         for ns in st.elements() {
-            if ns.name != "node_state" {
-                out.push(err(ns, "only <node_state> is allowed in <status>"));
-            } else {
+            // Pacemaker's status schema is open (tickets, stray lrm
+            // entries); only node_state entries are checked.
+            if ns.name == "node_state" {
                 need_id(ns, &mut out);
             }
         }
@@ -347,6 +347,9 @@ fn resource(r: &Element, out: &mut Vec<Invalid>) {
             out.push(err(r, "missing class or type"));
         }
         "group" => {
+            if !r.elements().any(|c| c.name == "primitive") {
+                out.push(err(r, "a group must contain at least one primitive"));
+            }
             for c in r
                 .elements()
                 .filter(|c| RESOURCE_KINDS.contains(&c.name.as_str()))
