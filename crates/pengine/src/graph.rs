@@ -151,6 +151,57 @@ fn graph_order(ws: &WorkingSet) -> Vec<ActionId> {
     out
 }
 
+/// Each graph action's inputs, deduplicated, in the graph's order.
+fn graph_inputs(ws: &WorkingSet, a: ActionId) -> Vec<ActionId> {
+    let mut seen: Vec<ActionId> = Vec::new();
+    for &(f, flags) in ws.actions[a].before.iter().rev() {
+        if !seen.contains(&f) && input_applies(ws, a, f, flags) {
+            seen.push(f);
+        }
+    }
+    seen
+}
+
+/// The order in which a simulated run of the graph executes its actions,
+/// as crm_simulate runs it (every action confirms at once): passes over
+/// the synapses in graph order, each firing the synapses whose inputs are
+/// all confirmed and succeeded. `fails` says which actions fail; a failure
+/// aborts the transition, after which only pseudo-actions still fire.
+/// Returns each fired action with whether it failed.
+pub fn simulated_run(ws: &WorkingSet, fails: &dyn Fn(ActionId) -> bool) -> Vec<(ActionId, bool)> {
+    let order = graph_order(ws);
+    let inputs: Vec<Vec<ActionId>> = order.iter().map(|&a| graph_inputs(ws, a)).collect();
+    let mut confirmed = vec![false; ws.actions.len()];
+    let mut failed = vec![false; ws.actions.len()];
+    let mut fired = vec![false; order.len()];
+    let mut aborted = false;
+    let mut run = Vec::new();
+    loop {
+        let mut progress = false;
+        for (i, &a) in order.iter().enumerate() {
+            if fired[i] || inputs[i].iter().any(|&f| !confirmed[f] || failed[f]) {
+                continue;
+            }
+            let pseudo = ws.actions[a].has(af::PSEUDO);
+            if aborted && !pseudo {
+                continue;
+            }
+            fired[i] = true;
+            progress = true;
+            let fail = !pseudo && fails(a);
+            confirmed[a] = true;
+            if fail {
+                failed[a] = true;
+                aborted = true;
+            }
+            run.push((a, fail));
+        }
+        if !progress {
+            return run;
+        }
+    }
+}
+
 /// The transition graph as Pacemaker's `<transition_graph>` XML.
 pub fn transition_graph(ws: &WorkingSet, transition_id: u64) -> Element {
     let cfg = &ws.options.config;
@@ -181,12 +232,7 @@ pub fn transition_graph(ws: &WorkingSet, transition_id: u64) -> Element {
         set.children.push(action_element(ws, a, true));
         syn.children.push(set);
         let mut inputs = Element::new("inputs");
-        let mut seen: Vec<ActionId> = Vec::new();
-        for &(f, flags) in ws.actions[a].before.iter().rev() {
-            if seen.contains(&f) || !input_applies(ws, a, f, flags) {
-                continue;
-            }
-            seen.push(f);
+        for f in graph_inputs(ws, a) {
             let mut trig = Element::new("trigger");
             trig.children.push(action_element(ws, f, false));
             inputs.children.push(trig);

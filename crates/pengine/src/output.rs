@@ -322,14 +322,68 @@ pub(crate) fn in_graph(ws: &WorkingSet, a: ActionId) -> bool {
     ws.nodes[n].online && !ws.nodes[n].unclean
 }
 
-/// The lines crm_simulate prints while executing the transition (their
-/// order is not significant; they are listed resource by resource).
+/// The lines crm_simulate prints while executing the transition, in the
+/// order a simulated run of the graph fires the actions.
 pub fn executed(ws: &WorkingSet) -> Vec<String> {
-    let mut out = Vec::new();
-    for a in 0..ws.actions.len() {
-        if !in_graph(ws, a) {
-            continue;
+    executed_with_failures(ws, &[], 0)
+        .into_iter()
+        .filter_map(|l| match l {
+            ExecLine::Action(t) => Some(t),
+            ExecLine::Note(_) => None,
+        })
+        .collect()
+}
+
+/// A line of the "Executing Cluster Transition" section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecLine {
+    /// An executed action (a list item).
+    Action(String),
+    /// A remark printed as it is (an injected failure).
+    Note(String),
+}
+
+/// Like [`executed`], with the actions the -F specs make fail (a failure
+/// aborts the rest of the transition) and a note after each failed one.
+pub fn executed_with_failures(ws: &WorkingSet, op_fail: &[String], now: i64) -> Vec<ExecLine> {
+    let fails = crate::simulate::parse_fail_specs(op_fail);
+    let run = crate::graph::simulated_run(ws, &|a| {
+        crate::simulate::injected_rc(ws, &fails, a).is_some()
+    });
+    let mut lines = Vec::new();
+    for (a, failed) in run {
+        let mut out = Vec::new();
+        action_line(ws, a, &mut out);
+        lines.extend(out.into_iter().map(ExecLine::Action));
+        if failed {
+            let rc = crate::simulate::injected_rc(ws, &fails, a).unwrap_or(1);
+            lines.push(ExecLine::Note(format!(
+                "Pretending action {} failed with rc={rc}",
+                ws.actions[a].id
+            )));
+            // The failure is recorded as the controller would: a fail
+            // count bump and the time of the failure.
+            let act = &ws.actions[a];
+            if let (Some(r), Some(n)) = (act.rsc, act.node) {
+                let rsc = &ws.resources[r];
+                let name = crate::util::clone_strip(rsc.clone_name.as_deref().unwrap_or(&rsc.id));
+                let key = format!("{name}#{}_{}", act.task, act.interval_ms);
+                let node_id = &ws.nodes[n].id;
+                lines.push(ExecLine::Action(format!(
+                    "Injecting attribute fail-count-{key}=value++ into /node_state '{node_id}'"
+                )));
+                lines.push(ExecLine::Action(format!(
+                    "Injecting attribute last-failure-{key}={now} into /node_state '{node_id}'"
+                )));
+            }
         }
+    }
+    lines
+}
+
+/// The executed-action line of action `a`, if it prints one.
+fn action_line(ws: &WorkingSet, a: ActionId, out: &mut Vec<String>) {
+    {
         let act = &ws.actions[a];
         let node = act
             .node
@@ -341,7 +395,7 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
             } else {
                 out.push(format!("Pseudo action:   {}", act.key));
             }
-            continue;
+            return;
         }
         match act.task.as_str() {
             "stonith" => {
@@ -360,7 +414,7 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
                 out.push(format!("Cluster action:  {} for {rid} on {node}", act.task));
             }
             _ => {
-                let Some(r) = act.rsc else { continue };
+                let Some(r) = act.rsc else { return };
                 let name = display_name(ws, r);
                 let (task, interval) = if act.task == "cancel" {
                     ("cancel".to_string(), act.interval_ms)
@@ -377,7 +431,6 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
             }
         }
     }
-    out
 }
 
 fn display_name(ws: &WorkingSet, r: RscId) -> String {

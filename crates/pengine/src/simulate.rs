@@ -88,6 +88,23 @@ fn set_node_up<'a>(cib: &'a mut Element, uname: &str, up: bool) -> &'a mut Eleme
     st
 }
 
+/// The current value of a transient attribute of a node_state.
+fn transient_value<'a>(st: &'a Element, name: &str) -> Option<&'a str> {
+    st.child("transient_attributes")?
+        .child("instance_attributes")?
+        .children
+        .iter()
+        .find(|p| p.attr("name") == Some(name))?
+        .attr("value")
+}
+
+/// A fail count one higher than `old`, as the simulator injects it (a
+/// value that is not an integer counts as 0).
+fn incremented(old: Option<&str>) -> String {
+    let current = old.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+    current.saturating_add(1).to_string()
+}
+
 fn set_transient(st: &mut Element, name: &str, value: &str) {
     let id = st.id().to_string();
     if st.child("transient_attributes").is_none() {
@@ -386,61 +403,48 @@ fn bump_failcounts(cib: &mut Element) {
     }
 }
 
-/// The in-graph actions in an order that respects their orderings (so
-/// history call ids follow execution order).
-fn execution_order(ws: &WorkingSet) -> Vec<ActionId> {
-    let in_graph: Vec<bool> = (0..ws.actions.len())
-        .map(|a| crate::output::in_graph(ws, a))
-        .collect();
-    let mut pending: Vec<usize> = vec![0; ws.actions.len()];
-    for a in 0..ws.actions.len() {
-        if !in_graph[a] {
-            continue;
-        }
-        let mut seen = Vec::new();
-        for &(b, f) in &ws.actions[a].before {
-            if f != of::NONE && in_graph[b] && !seen.contains(&b) {
-                seen.push(b);
-                pending[a] += 1;
-            }
-        }
-    }
-    let mut ready: std::collections::BTreeSet<ActionId> = (0..ws.actions.len())
-        .filter(|&a| in_graph[a] && pending[a] == 0)
-        .collect();
-    let mut order = Vec::new();
-    let mut done = vec![false; ws.actions.len()];
-    while let Some(&a) = ready.iter().next() {
-        ready.remove(&a);
-        done[a] = true;
-        order.push(a);
-        let mut seen = Vec::new();
-        for &(t, f) in &ws.actions[a].after {
-            if f == of::NONE || !in_graph[t] || done[t] || seen.contains(&t) {
-                continue;
-            }
-            seen.push(t);
-            pending[t] = pending[t].saturating_sub(1);
-            if pending[t] == 0 {
-                ready.insert(t);
-            }
-        }
-    }
-    // Anything left is in a cycle: run it in creation order.
-    for a in 0..ws.actions.len() {
-        if in_graph[a] && !done[a] {
-            order.push(a);
-        }
-    }
-    order
+/// The result an -F spec makes action `a` return, when one names it and
+/// differs from the expected result.
+pub(crate) fn injected_rc(
+    ws: &WorkingSet,
+    fails: &[(String, String, u64, String, i32)],
+    a: ActionId,
+) -> Option<i32> {
+    let act = &ws.actions[a];
+    let r = act.rsc?;
+    let rsc = &ws.resources[r];
+    let name = rsc.clone_name.as_deref().unwrap_or(&rsc.id);
+    let node = act.node.map(|n| ws.nodes[n].uname.as_str()).unwrap_or("");
+    let target: i32 = act
+        .meta
+        .get("op_target_rc")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    fails
+        .iter()
+        .rev()
+        .find(|(fr, ft, fi, fnode, _)| {
+            (fr == name || *fr == rsc.id)
+                && *ft == act.task
+                && *fi == act.interval_ms
+                && fnode == node
+        })
+        .map(|f| f.4)
+        .filter(|&rc| rc != target)
 }
 
-/// Records the simulated results of every action of the transition in the
-/// CIB (crm_simulate -S), failing those listed in `fail` (-F specs).
+/// Parses the -F specs (rsc_task_interval@node=rc) that are well formed.
+pub fn parse_fail_specs(fail: &[String]) -> Vec<(String, String, u64, String, i32)> {
+    fail.iter().filter_map(|s| parse_spec(s)).collect()
+}
+
+/// Records the simulated results of the transition's actions in the CIB
+/// (crm_simulate -S), in the order a simulated graph run fires them,
+/// failing those listed in `fail` (-F specs; a failure aborts the rest).
 pub fn execute(cib: &mut Element, ws: &WorkingSet, fail: &[String], now: i64) {
     let fails: Vec<(String, String, u64, String, i32)> =
         fail.iter().filter_map(|s| parse_spec(s)).collect();
-    for a in execution_order(ws) {
+    for (a, _) in crate::graph::simulated_run(ws, &|a| injected_rc(ws, &fails, a).is_some()) {
         let act = &ws.actions[a];
         if act.has(af::PSEUDO) {
             continue;
@@ -466,16 +470,7 @@ pub fn execute(cib: &mut Element, ws: &WorkingSet, fail: &[String], now: i64) {
                     .get("op_target_rc")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
-                let mut rc = target;
-                for (fr, ft, fi, fnode, frc) in &fails {
-                    if (fr == &name || fr == &rsc.id)
-                        && ft == task
-                        && *fi == act.interval_ms
-                        && fnode == &node
-                    {
-                        rc = *frc;
-                    }
-                }
+                let rc = injected_rc(ws, &fails, a).unwrap_or(target);
                 let class = rsc.class.clone().unwrap_or_else(|| "ocf".into());
                 let agent = rsc.agent.clone().unwrap_or_default();
                 let provider = rsc.provider.clone();
@@ -486,7 +481,9 @@ pub fn execute(cib: &mut Element, ws: &WorkingSet, fail: &[String], now: i64) {
                 let st = node_state(cib, &node);
                 if rc != target && !(rc == 7 && interval == 0) {
                     let base = crate::util::clone_strip(&name).to_string();
-                    set_transient(st, &format!("fail-count-{base}#{task}_{interval}"), "1");
+                    let fc = format!("fail-count-{base}#{task}_{interval}");
+                    let value = incremented(transient_value(st, &fc));
+                    set_transient(st, &fc, &value);
                     set_transient(
                         st,
                         &format!("last-failure-{base}#{task}_{interval}"),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use cib_xml::time::DateTime;
 use cib_xml::Limits;
 use clap::Parser;
-use pengine::output::{executed, format_summary, summary, TextOut};
+use pengine::output::{executed_with_failures, format_summary, summary, ExecLine, TextOut};
 
 /// Pacemaker's exit codes used here.
 const EXIT_OK: u8 = 0;
@@ -320,8 +320,11 @@ fn main() -> ExitCode {
                 out.spacer();
             }
             out.begin("Executing Cluster Transition");
-            for l in executed(&ws) {
-                out.item(l);
+            for l in executed_with_failures(&ws, &args.op_fail, secs) {
+                match l {
+                    ExecLine::Action(t) => out.item(t),
+                    ExecLine::Note(t) => out.raw(t),
+                }
             }
             out.end();
         }
