@@ -194,6 +194,39 @@ fn operations_match_pacemaker_on_corpus_cibs() {
 }
 
 #[test]
+fn upgrade_matches_pacemaker_on_older_schemas() {
+    let pcmk = Path::new(pacemaker());
+    let ours = bin("cibadmin");
+    let dir = tmpdir("upgrade");
+    let old: Vec<PathBuf> = corpus()
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| {
+                t.contains("validate-with=\"pacemaker-1.")
+                    || t.contains("validate-with=\"pacemaker-2.")
+            })
+        })
+        .collect();
+    assert!(!old.is_empty(), "no pre-3.0 CIB in the corpus");
+    let mut failures = Vec::new();
+    for f in &old {
+        let (a, b) = (dir.join("ours.xml"), dir.join("theirs.xml"));
+        std::fs::copy(f, &a).expect("copy");
+        std::fs::copy(f, &b).expect("copy");
+        let args = ["-u", "--force"];
+        let (x, y) = (run(&ours, &a, &args), run(pcmk, &b, &args));
+        if (x.code, &x.file) != (y.code, &y.file) {
+            failures.push(f.display().to_string());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        failures.is_empty(),
+        "upgrade differs from Pacemaker: {failures:?}"
+    );
+}
+
+#[test]
 fn digest_matches_pacemaker_on_every_corpus_cib() {
     let pcmk = pacemaker();
     let ours = bin("cibadmin");

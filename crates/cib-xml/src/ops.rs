@@ -560,8 +560,11 @@ fn write_op(scratch: &mut Element, current: &Element, req: &Request<'_>) -> Resu
                     "admin_epoch",
                     &(v.admin_epoch.saturating_add(1)).to_string(),
                 );
+                // Pacemaker's cib_update_counter(reset) sets 1; the bump
+                // after it then counts the change (epoch 2 and num_updates
+                // 0 if the configuration changed, else num_updates 2).
                 up.set_attr("epoch", "1");
-                up.set_attr("num_updates", "0");
+                up.set_attr("num_updates", "1");
                 *scratch = up;
                 Ok(())
             }
