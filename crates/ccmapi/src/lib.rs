@@ -25,6 +25,21 @@ pub enum Request {
     Join,
     /// Forget a node that is not a member (`crm_node -R`), by name or id.
     Remove(String),
+    /// The core's counters.
+    Stats,
+}
+
+/// ccm's counters (for benchmarks and debugging).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Cluster messages sent (a broadcast counts once).
+    pub sent: u64,
+    /// Rounds started as leader.
+    pub rounds: u64,
+    /// Rounds that ended without a view.
+    pub failed_rounds: u64,
+    /// Views installed.
+    pub views: u64,
 }
 
 /// A member of a view.
@@ -90,6 +105,8 @@ pub enum Response {
     View(Option<ViewInfo>),
     /// No such node.
     NoSuchNode(String),
+    /// The counters.
+    Stats(Stats),
     /// Refused, with the reason.
     Error(String),
 }

@@ -22,6 +22,12 @@
 //! stale rows of dead or unreachable nodes cannot pull a reachable node in,
 //! because that node's own (fresh) row does not list them.
 //!
+//! **Holding off.** While a node we are mutual with sits in a group with
+//! a node we do not hear (that node died and the others have not noticed
+//! yet, or a link is one-way), a leader waits up to `settle` before making
+//! a smaller view: a failure detected a few milliseconds apart on each node
+//! then gives one view change, not a burst of singleton views.
+//!
 //! **Rounds (safety).** A leader whose view differs from its group (or
 //! whose members have not all installed it within `settle`) picks an
 //! instance above everything it knows (its own and every row's `high`) and
@@ -311,6 +317,9 @@ pub struct Ccm {
     installed_at: Option<Instant>,
     /// Whether `settle` has passed since the last install.
     settled: bool,
+    /// While the partition is contested: until when to hold off, and
+    /// whether that time has passed.
+    flux: Option<(Instant, bool)>,
     round: Option<Round>,
     retry_at: Option<Instant>,
     next_announce: Instant,
@@ -366,6 +375,7 @@ impl Ccm {
             view: None,
             installed_at: None,
             settled: true,
+            flux: None,
             round: None,
             retry_at: None,
             next_announce: now,
@@ -543,6 +553,7 @@ impl Ccm {
         };
         consider(self.round.as_ref().map(|r| r.deadline));
         consider(self.retry_at);
+        consider(self.flux.filter(|f| !f.1).map(|f| f.0));
         consider(
             self.installed_at
                 .filter(|_| !self.settled)
@@ -693,6 +704,15 @@ impl Ccm {
 
     /// The greedy partition's group of the local node.
     fn my_group(&self) -> BTreeSet<NodeName> {
+        self.partition()
+            .into_iter()
+            .find(|g| g.contains(&self.cfg.local))
+            .unwrap_or_else(|| BTreeSet::from([self.cfg.local.clone()]))
+    }
+
+    /// The greedy partition of every node with a row.
+    fn partition(&self) -> Vec<BTreeSet<NodeName>> {
+        let mut groups = Vec::new();
         let mut unassigned: Vec<&NodeName> = self.rows.keys().collect();
         while let Some(&first) = unassigned.first() {
             let mut group: Vec<&NodeName> = vec![first];
@@ -701,12 +721,24 @@ impl Ccm {
                     group.push(x);
                 }
             }
-            if group.contains(&&self.cfg.local) {
-                return group.into_iter().cloned().collect();
-            }
             unassigned.retain(|n| !group.contains(n));
+            groups.push(group.into_iter().cloned().collect());
         }
-        BTreeSet::from([self.cfg.local.clone()])
+        groups
+    }
+
+    /// Whether a node we are mutual with sits in a group with a node we do
+    /// not hear: either that node is dead and the others have not noticed
+    /// yet, or a link is one-way. Worth waiting `settle` for before
+    /// splitting off.
+    fn contested(&self, groups: &[BTreeSet<NodeName>]) -> bool {
+        let me = &self.cfg.local;
+        let hears = &self.own_row().hears;
+        groups.iter().any(|g| {
+            !g.contains(me)
+                && g.iter().any(|x| !hears.contains(x))
+                && g.iter().any(|x| self.mutual(me, x))
+        })
     }
 
     /// Recomputes the own row and decides what to do next.
@@ -742,15 +774,38 @@ impl Ccm {
             let answered = r.accepted.len() + r.refused.len() >= r.group.len();
             if answered || now >= r.deadline {
                 self.decide(now);
+            } else if self.my_group() != r.group {
+                // What we know changed under the round (a member died, say):
+                // waiting for its answers is pointless; start over now.
+                self.round = None;
+                self.stats.failed_rounds += 1;
             }
         }
         if self.round.is_some() || self.retry_at.is_some_and(|t| now < t) {
             return;
         }
         self.retry_at = None;
-        let group = self.my_group();
+        let groups = self.partition();
+        let group = groups
+            .iter()
+            .find(|g| g.contains(&self.cfg.local))
+            .cloned()
+            .unwrap_or_else(|| BTreeSet::from([self.cfg.local.clone()]));
         if group.first() != Some(&self.cfg.local) {
+            self.flux = None;
             return;
+        }
+        if self.contested(&groups) {
+            match self.flux {
+                None => {
+                    self.flux = Some((now + self.cfg.settle, false));
+                    return;
+                }
+                Some((until, false)) if now < until => return,
+                Some((until, _)) => self.flux = Some((until, true)),
+            }
+        } else {
+            self.flux = None;
         }
         let need = match &self.view {
             None => true,

@@ -87,6 +87,19 @@ pub struct Install {
     pub view: View,
 }
 
+/// A status report heartbeat gave a running node's ccm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Simulated time.
+    pub at: Instant,
+    /// The node told.
+    pub observer: usize,
+    /// The node it is about.
+    pub subject: usize,
+    /// Reported active (`true`) or dead.
+    pub alive: bool,
+}
+
 #[derive(Debug)]
 enum Ev {
     Deliver {
@@ -149,6 +162,7 @@ pub struct CcmSim {
     registry: HashMap<(usize, u64), Vec<NodeName>>,
     last_instance: Vec<u64>,
     installs: Vec<Install>,
+    reports: Vec<Report>,
     sent: BTreeMap<&'static str, u64>,
     steps: u64,
 }
@@ -180,6 +194,7 @@ impl CcmSim {
             registry: HashMap::new(),
             last_instance: vec![0; n],
             installs: Vec::new(),
+            reports: Vec::new(),
             sent: BTreeMap::new(),
             steps: 0,
             cfg,
@@ -258,6 +273,11 @@ impl CcmSim {
     /// Every view installed so far, in order.
     pub fn installs(&self) -> &[Install] {
         &self.installs
+    }
+
+    /// Every report heartbeat gave a running ccm, in order.
+    pub fn reports(&self) -> &[Report] {
+        &self.reports
     }
 
     /// Messages sent so far (a broadcast counts once), by kind.
@@ -458,6 +478,12 @@ impl CcmSim {
                             self.hb[observer][subject] = alive;
                             let name = self.names[subject].clone();
                             if let Some(core) = self.nodes[observer].as_mut() {
+                                self.reports.push(Report {
+                                    at: now,
+                                    observer,
+                                    subject,
+                                    alive,
+                                });
                                 core.peer_status(now, &name, alive);
                                 self.drain(observer);
                             }

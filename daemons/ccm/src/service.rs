@@ -352,6 +352,15 @@ impl Service {
     fn answer(&mut self, client: ClientId, body: ccmapi::Request) -> Response {
         match body {
             ccmapi::Request::Nodes => Response::Nodes(self.node_list()),
+            ccmapi::Request::Stats => {
+                let s = self.core.stats();
+                Response::Stats(ccmapi::Stats {
+                    sent: s.sent,
+                    rounds: s.rounds,
+                    failed_rounds: s.failed_rounds,
+                    views: s.views,
+                })
+            }
             ccmapi::Request::View => Response::View(self.core.view().map(|v| self.view_info(v))),
             ccmapi::Request::Join => {
                 self.joined.insert(client);

@@ -178,7 +178,9 @@ fn main() -> ExitCode {
         Response::Ok => return ExitCode::SUCCESS,
         Response::NoSuchNode(m) => return fail(EX_NOSUCH, &m),
         Response::Error(m) => return fail(EX_ERROR, &m),
-        Response::View(_) => return fail(EX_ERROR, "unexpected answer from ccm"),
+        Response::View(_) | Response::Stats(_) => {
+            return fail(EX_ERROR, "unexpected answer from ccm")
+        }
     };
     let mut nodes = list.nodes.clone();
     nodes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
