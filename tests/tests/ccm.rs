@@ -149,3 +149,38 @@ fn a_node_frozen_longer_than_deadtime_leaves_and_comes_back() {
     let back = agreed(&c, &[1, 2, 3], &["node1", "node2", "node3"]);
     assert!(back.instance > without.instance);
 }
+
+#[test]
+fn pacemaker_respawn_starts_ccm_as_hacluster_and_two_nodes_keep_quorum_with_one() {
+    let c = TestCluster::new("ccmpcmk", 2, 1);
+    c.configure("pacemaker respawn\n");
+    // ccm runs as hacluster: its socket, pid file and state live in the
+    // node's run/ and lib/, which a package would make hacluster's.
+    let hacluster = nix::unistd::User::from_name("hacluster")
+        .expect("user lookup")
+        .expect("user hacluster (test.sh installs heartbeat)");
+    for i in 1..=2 {
+        for d in ["run", "lib"] {
+            nix::unistd::chown(
+                &c.node(i).root.join(d),
+                Some(hacluster.uid),
+                Some(hacluster.gid),
+            )
+            .expect("chown");
+        }
+        c.start(i);
+    }
+    let v = agreed(&c, &[1, 2], &["node1", "node2"]);
+    assert!(v.quorate);
+    let pid = c.daemon_pid(1, "ccm").expect("ccm runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+    assert!(
+        uid_line.split_whitespace().nth(1) == Some(&hacluster.uid.to_string()),
+        "{uid_line}"
+    );
+    c.signal(2, Signal::SIGKILL);
+    let alone = agreed(&c, &[1], &["node1"]);
+    assert!(alone.quorate, "two-node cluster lost quorum: {alone:?}");
+    assert_eq!(crm_node(&c, 1, &["-q"]), (0, "1\n".into()));
+}

@@ -141,7 +141,18 @@ fn run(args: &Args) -> Result<(), String> {
     lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
     lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
     lc.stderr = args.verbose;
-    let logger = logging::init(lc).map_err(|e| format!("logging: {e}"))?;
+    // A log file we may not open (heartbeat created it as root, we run
+    // as hacluster) must not stop membership: go on without files, as
+    // Heartbeat's cl_log does when a write fails.
+    let logger = match logging::init(lc.clone()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ccm: {e}; logging without log files");
+            lc.logfile = None;
+            lc.debugfile = None;
+            logging::init(lc).map_err(|e| format!("logging: {e}"))?
+        }
+    };
 
     let local = NodeName::new(&paths.nodename)
         .map_err(|e| format!("node name {:?}: {e}", paths.nodename))?;
