@@ -5,23 +5,30 @@
 //! `CIB_file=PATH` works on a file without any daemon: the file is read,
 //! the request runs on it in memory, and only a successful change is
 //! written back (atomically, keeping the file's mode), so a rejected
-//! update leaves the file as it was. Without `CIB_file` the CIB daemon is
-//! needed; it does not exist yet, so that reports "not connected" (102).
+//! update leaves the file as it was. Without `CIB_file` the request goes
+//! to the local cib daemon through `cibapi` (`-t` bounds the wait; calls
+//! are always synchronous, so `-s` changes nothing; `-l` asks for this
+//! node's copy); a daemon that cannot be reached is "not connected" (102).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use cib_xml::doc::{parse_cib, to_pcmk_pretty};
 use cib_xml::ops::{self, Op, OpError, Outcome, Request};
 use cib_xml::{digest, Limits};
+use cibapi::{CibClient, OpKind, OpRequest, Response};
 use clap::{ArgAction, Parser};
+use ipc::IpcError;
 
 const EX_USAGE: u8 = 64;
 const EX_UNSAFE: u8 = 107;
 const EX_DISCONNECT: u8 = 102;
 const EX_NOINPUT: u8 = 66;
 const EX_CANTCREAT: u8 = 73;
+const EX_TIMEOUT: u8 = 124;
+const EX_INSUFFICIENT_PRIV: u8 = 4;
 
 const DANGEROUS: &str = "The supplied command is considered dangerous.  To prevent accidental destruction of the cluster, the --force flag is required in order to proceed.";
 
@@ -258,10 +265,105 @@ fn run(args: Args) -> u8 {
     };
     match std::env::var_os("CIB_file") {
         Some(f) if !f.is_empty() => run_file(Path::new(&f), &req, args.verbose),
-        _ => {
-            eprintln!("Could not connect to the CIB: Transport endpoint is not connected");
+        _ => run_daemon(&args, &req, input),
+    }
+}
+
+fn api_op(op: Op) -> OpKind {
+    match op {
+        Op::Query => OpKind::Query,
+        Op::Create => OpKind::Create,
+        Op::Modify => OpKind::Modify,
+        Op::Replace => OpKind::Replace,
+        Op::Delete => OpKind::Delete,
+        Op::Erase => OpKind::Erase,
+        Op::Bump => OpKind::Bump,
+        Op::Upgrade => OpKind::Upgrade,
+        Op::Patch => OpKind::Patch,
+    }
+}
+
+fn not_connected(why: &str) -> u8 {
+    eprintln!("Could not connect to the CIB: {why}");
+    eprintln!("Init failed, could not perform requested operations");
+    EX_DISCONNECT
+}
+
+/// The request through the local cib daemon.
+fn run_daemon(args: &Args, req: &Request<'_>, input: Option<String>) -> u8 {
+    let timeout = match args.timeout {
+        Some(0) | None => Some(Duration::from_secs(30)),
+        Some(t) => Some(Duration::from_secs(u64::from(t))),
+    };
+    let paths = plumbing::HaPaths::from_env();
+    let mut client = match CibClient::local(&paths, timeout) {
+        Ok(c) => c,
+        Err(IpcError::Refused { .. }) => {
+            eprintln!("Could not connect to the CIB: Permission denied");
             eprintln!("Init failed, could not perform requested operations");
-            EX_DISCONNECT
+            return EX_INSUFFICIENT_PRIV;
+        }
+        Err(e) => {
+            if args.verbose > 0 {
+                eprintln!("{e}");
+            }
+            return not_connected("Transport endpoint is not connected");
+        }
+    };
+    let op = OpRequest {
+        op: api_op(req.op),
+        section: req.section.map(str::to_string),
+        xpath: req.xpath.map(str::to_string),
+        data: input,
+        allow_create: req.allow_create,
+        no_children: req.no_children,
+        multiple: req.multiple,
+        node_path: req.node_path,
+        local: args.local,
+    };
+    match client.perform(op) {
+        Ok(Response::Xml(text)) => {
+            out(&text);
+            0
+        }
+        Ok(Response::Paths(paths)) => {
+            for p in paths {
+                out(&format!("{p}\n"));
+            }
+            0
+        }
+        Ok(Response::Done { .. }) => 0,
+        Ok(Response::Failed(f)) => {
+            if let Some(x) = &f.failed {
+                out(x);
+            }
+            if let Some(d) = &f.dump {
+                eprint!("{d}");
+            }
+            if !f.message.is_empty() && (args.verbose > 0 || f.code == 78) {
+                eprintln!("{}", f.message);
+            }
+            eprintln!("Call failed: {}", f.reason);
+            u8::try_from(f.code).unwrap_or(1)
+        }
+        Ok(other) => {
+            eprintln!("Call failed: unexpected answer from the CIB: {other:?}");
+            1
+        }
+        Err(IpcError::Timeout) => {
+            eprintln!("Call failed: Timer expired");
+            EX_TIMEOUT
+        }
+        Err(IpcError::Refused {
+            kind: ipc::ErrorKind::ReadOnly | ipc::ErrorKind::AccessDenied,
+            ..
+        }) => {
+            eprintln!("Call failed: Permission denied");
+            EX_INSUFFICIENT_PRIV
+        }
+        Err(e) => {
+            eprintln!("Call failed: {e}");
+            not_connected("Transport endpoint is not connected")
         }
     }
 }

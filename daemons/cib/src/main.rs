@@ -1,0 +1,172 @@
+//! cib, the Cluster Information Base daemon: heartbeat starts it as user
+//! hacluster (`pacemaker respawn` in ha.cf); it loads the CIB from
+//! `$HA_STATEDIR/crm` (see `store`), serves the cib API (`cibapi`) on
+//! `$HA_RUNDIR/crm/cib.sock` to local clients, persists every
+//! configuration change before acknowledging it, and replicates changes
+//! with the other nodes' cib over heartbeat messaging (`repl`).
+//!
+//! Started as root (by hand, or a `respawn root` line) it prepares its
+//! directories (owned by hacluster:haclient, mode 0750) and drops to
+//! hacluster, as the classic daemons do. `-s` runs it standalone: no
+//! heartbeat, no replication.
+
+mod ops;
+mod repl;
+mod service;
+mod store;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ipc::{AccessPolicy, Allow};
+use plumbing::daemon::{lookup_group, lookup_user, PidFile, PrivilegeDrop};
+use plumbing::HaPaths;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cib",
+    about = "The Cluster Information Base daemon: holds, persists and replicates the CIB"
+)]
+struct Args {
+    /// Run without heartbeat (no replication), as Pacemaker's --stand-alone.
+    #[arg(short = 's', long = "stand-alone")]
+    standalone: bool,
+    /// Backup slots (cib-N.raw) kept in the state directory.
+    #[arg(long = "backups", value_name = "N", default_value_t = store::DEFAULT_BACKUPS)]
+    backups: u32,
+    /// Also log to stderr.
+    #[arg(short = 'V', long = "verbose")]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("cib: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Creates `dir` (mode 0750) and, when we are root and the cluster user
+/// exists, gives it to hacluster:haclient.
+fn prepare_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+            .map_err(|e| format!("cannot chmod {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let paths = HaPaths::from_env();
+    let cf = match config::load_ha_cf(paths.ha_cf()) {
+        Ok((cf, _)) => Some(cf),
+        Err(errs) if !args.standalone => {
+            return Err(errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        Err(_) => None,
+    };
+    let mut lc = match &cf {
+        Some(cf) => logging::LogConfig::from_ha_cf(cf, "cib"),
+        None => logging::LogConfig {
+            entity: "cib".into(),
+            ..logging::LogConfig::default()
+        },
+    };
+    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
+    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
+    lc.stderr = args.verbose || cf.is_none();
+    let logger = logging::init(lc).map_err(|e| format!("logging: {e}"))?;
+
+    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
+    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let root = nix::unistd::geteuid().is_root();
+    let owner = match (root, cluster_uid, cluster_gid) {
+        (true, Some(u), Some(g)) => Some((u, g)),
+        _ => None,
+    };
+    let state_dir = paths.statedir.join("crm");
+    let run_dir = cibapi::crm_run_dir(&paths);
+    prepare_dir(&state_dir, owner)?;
+    prepare_dir(&run_dir, owner)?;
+    if owner.is_some() {
+        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
+            .and_then(|d| d.apply())
+            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+    }
+    let _pid = PidFile::acquire(&run_dir.join("cib.pid")).map_err(|e| e.to_string())?;
+
+    let store = store::Store::new(state_dir, args.backups);
+    let loaded = store.load()?;
+    for p in &loaded.problems {
+        log::warn!("{p}");
+    }
+    let doc = match loaded.cib {
+        Some(c) => {
+            log::info!(
+                "loaded the CIB {} from {}",
+                ops::version_of(&c),
+                loaded
+                    .source
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            if loaded.primary_bad {
+                // Leave a consistent cib.xml behind again.
+                store
+                    .write(&c)
+                    .map_err(|e| format!("cannot write {}: {e}", store.primary().display()))?;
+            }
+            c
+        }
+        None => {
+            log::info!(
+                "no CIB in {}: starting with an empty configuration",
+                store.primary().display()
+            );
+            cib_xml::ops::empty_cib()
+        }
+    };
+
+    // Reads: root, hacluster and members of haclient; writes: root and
+    // hacluster (Pacemaker's privileged users; ACLs for others later).
+    let policy = AccessPolicy {
+        read: Allow {
+            uids: [0].into_iter().chain(cluster_uid).collect(),
+            gids: cluster_gid.into_iter().collect(),
+            ..Allow::default()
+        },
+        write: Allow {
+            uids: [0].into_iter().chain(cluster_uid).collect(),
+            ..Allow::default()
+        },
+    };
+    let settings = service::Settings {
+        socket: cibapi::socket_path(&paths),
+        heartbeat: (!args.standalone).then(|| hbapi::socket_path(&paths)),
+        local: paths.nodename.to_ascii_lowercase(),
+        policy,
+    };
+    log::info!(
+        "cib starting{} on {}",
+        if args.standalone { " standalone" } else { "" },
+        settings.local
+    );
+    let result = service::run(settings, doc, store);
+    let _ = logger.flush(std::time::Duration::from_secs(2));
+    result
+}
