@@ -1,7 +1,7 @@
 //! What crm_simulate prints from a scheduled working set: the Transition
 //! Summary lines and the actions "executed" by the simulated transition.
 
-use cib_xml::Role;
+use cib_xml::{Element, Role};
 
 use crate::actions::{find_actions, rsc_actions};
 use crate::model::*;
@@ -14,13 +14,16 @@ pub struct SummaryItem {
     pub rsc: String,
     pub details: String,
     pub reason: Option<String>,
+    /// The same change as crm_simulate's XML output gives it.
+    pub xml: Element,
 }
 
 /// A line of the Transition Summary, either a node action (already a
 /// whole line) or a resource change.
 #[derive(Debug, Clone)]
 pub enum SummaryLine {
-    Node(String),
+    /// A node action: the line and its XML form.
+    Node(String, Element),
     Resource(SummaryItem),
 }
 
@@ -42,7 +45,7 @@ pub fn format_summary(lines: &[SummaryLine]) -> Vec<String> {
     lines
         .iter()
         .map(|l| match l {
-            SummaryLine::Node(s) => s.clone(),
+            SummaryLine::Node(s, _) => s.clone(),
             SummaryLine::Resource(i) => {
                 let reason = i
                     .reason
@@ -101,10 +104,14 @@ pub fn summary(ws: &mut WorkingSet) -> Vec<SummaryLine> {
             }
         });
         if let Some(reason) = &act.reason {
-            out.push(SummaryLine::Node(format!(
-                "{task} {} '{reason}'",
-                node_name.unwrap_or_default()
-            )));
+            let xml = Element::new("node_action")
+                .with_attr("task", &task)
+                .with_attr("node", node_name.as_deref().unwrap_or(""))
+                .with_attr("reason", reason);
+            out.push(SummaryLine::Node(
+                format!("{task} {} '{reason}'", node_name.unwrap_or_default()),
+                xml,
+            ));
         }
     }
     for r in ws.top.clone() {
@@ -176,17 +183,74 @@ fn item(
         )
     };
     let runnable = action.is_none_or(|a| ws.actions[a].has(af::RUNNABLE));
-    let reason = match source.and_then(|s| ws.actions[s].reason.clone()) {
+    let source_reason = source.and_then(|s| ws.actions[s].reason.clone());
+    let reason = match &source_reason {
         Some(r) if !runnable => Some(format!("due to {r} (blocked)")),
         Some(r) => Some(format!("due to {r}")),
         None if !runnable => Some("blocked".to_string()),
         None => None,
     };
+    // The XML form names the same nodes and roles as attributes.
+    let mut xml = Element::new("rsc_action")
+        .with_attr("action", &change.to_ascii_lowercase())
+        .with_attr("resource", &rsc.id);
+    let attrs: Vec<(&str, String)> = if need_role && origin.is_none() {
+        vec![
+            ("role", role.into()),
+            ("next-role", next_role.into()),
+            ("dest", name(destination)),
+        ]
+    } else if origin.is_none() {
+        vec![("node", name(destination))]
+    } else if need_role && destination.is_none() {
+        vec![("role", role.into()), ("node", name(origin))]
+    } else if destination.is_none() {
+        vec![("node", name(origin))]
+    } else if need_role && same_role && same_host {
+        vec![("role", role.into()), ("source", name(origin))]
+    } else if same_role && same_host {
+        vec![("source", name(origin))]
+    } else if need_role && same_role {
+        vec![
+            ("source", name(origin)),
+            ("dest", name(destination)),
+            ("role", role.into()),
+        ]
+    } else if same_role {
+        vec![("source", name(origin)), ("dest", name(destination))]
+    } else if same_host {
+        vec![
+            ("role", role.into()),
+            ("next-role", next_role.into()),
+            ("source", name(origin)),
+        ]
+    } else {
+        vec![
+            ("role", role.into()),
+            ("source", name(origin)),
+            ("next-role", next_role.into()),
+            ("dest", name(destination)),
+        ]
+    };
+    for (k, v) in attrs {
+        xml.set_attr(k, &v);
+    }
+    match &source_reason {
+        Some(r) => {
+            xml.set_attr("reason", r);
+            if !runnable {
+                xml.set_attr("blocked", "true");
+            }
+        }
+        None if !runnable => xml.set_attr("blocked", "true"),
+        None => {}
+    }
     SummaryLine::Resource(SummaryItem {
         change: change.to_string(),
         rsc: rsc.id.clone(),
         details,
         reason,
+        xml,
     })
 }
 
@@ -328,7 +392,7 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
     executed_with_failures(ws, &[], 0)
         .into_iter()
         .filter_map(|l| match l {
-            ExecLine::Action(t) => Some(t),
+            ExecLine::Action(t, _) => Some(t),
             ExecLine::Note(_) => None,
         })
         .collect()
@@ -337,8 +401,8 @@ pub fn executed(ws: &WorkingSet) -> Vec<String> {
 /// A line of the "Executing Cluster Transition" section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecLine {
-    /// An executed action (a list item).
-    Action(String),
+    /// An executed action (a list item) and its XML form.
+    Action(String, Element),
     /// A remark printed as it is (an injected failure).
     Note(String),
 }
@@ -352,9 +416,9 @@ pub fn executed_with_failures(ws: &WorkingSet, op_fail: &[String], now: i64) -> 
     });
     let mut lines = Vec::new();
     for (a, failed) in run {
-        let mut out = Vec::new();
-        action_line(ws, a, &mut out);
-        lines.extend(out.into_iter().map(ExecLine::Action));
+        if let Some(line) = action_line(ws, a) {
+            lines.push(line);
+        }
         if failed {
             let rc = crate::simulate::injected_rc(ws, &fails, a).unwrap_or(1);
             lines.push(ExecLine::Note(format!(
@@ -369,68 +433,97 @@ pub fn executed_with_failures(ws: &WorkingSet, op_fail: &[String], now: i64) -> 
                 let name = crate::util::clone_strip(rsc.clone_name.as_deref().unwrap_or(&rsc.id));
                 let key = format!("{name}#{}_{}", act.task, act.interval_ms);
                 let node_id = &ws.nodes[n].id;
-                lines.push(ExecLine::Action(format!(
-                    "Injecting attribute fail-count-{key}=value++ into /node_state '{node_id}'"
-                )));
-                lines.push(ExecLine::Action(format!(
-                    "Injecting attribute last-failure-{key}={now} into /node_state '{node_id}'"
-                )));
+                for (name, value) in [
+                    (format!("fail-count-{key}"), "value++".to_string()),
+                    (format!("last-failure-{key}"), now.to_string()),
+                ] {
+                    let xml = Element::new("inject_attr")
+                        .with_attr("name", &name)
+                        .with_attr("value", &value)
+                        .with_attr("node_path", "/node_state")
+                        .with_attr("cib_node", node_id);
+                    lines.push(ExecLine::Action(
+                        format!("Injecting attribute {name}={value} into /node_state '{node_id}'"),
+                        xml,
+                    ));
+                }
             }
         }
     }
     lines
 }
 
-/// The executed-action line of action `a`, if it prints one.
-fn action_line(ws: &WorkingSet, a: ActionId, out: &mut Vec<String>) {
-    {
-        let act = &ws.actions[a];
-        let node = act
-            .node
-            .map(|n| ws.nodes[n].uname.clone())
-            .unwrap_or_default();
-        if act.has(af::PSEUDO) {
-            if act.task == "stonith" && !node.is_empty() {
-                out.push(format!("Pseudo action:   {} on {node}", act.key));
-            } else {
-                out.push(format!("Pseudo action:   {}", act.key));
-            }
-            return;
+/// The executed-action line of action `a` with its XML form, if it prints one.
+fn action_line(ws: &WorkingSet, a: ActionId) -> Option<ExecLine> {
+    let act = &ws.actions[a];
+    let node = act
+        .node
+        .map(|n| ws.nodes[n].uname.clone())
+        .unwrap_or_default();
+    if act.has(af::PSEUDO) {
+        let mut xml = Element::new("pseudo_action").with_attr("task", &act.key);
+        if act.task == "stonith" && !node.is_empty() {
+            xml.set_attr("node", &node);
+            return Some(ExecLine::Action(
+                format!("Pseudo action:   {} on {node}", act.key),
+                xml,
+            ));
         }
-        match act.task.as_str() {
-            "stonith" => {
-                let op = act
-                    .meta
-                    .get("stonith_action")
-                    .map(String::as_str)
-                    .unwrap_or("reboot");
-                out.push(format!("Fencing {node} ({op})"));
-            }
-            "do_shutdown" | "probe_complete" => {
-                out.push(format!("Cluster action:  {} on {node}", act.task))
-            }
-            "clear_failcount" | "lrm_delete" => {
-                let rid = act.rsc.map(|r| display_name(ws, r)).unwrap_or_default();
-                out.push(format!("Cluster action:  {} for {rid} on {node}", act.task));
-            }
-            _ => {
-                let Some(r) = act.rsc else { return };
-                let name = display_name(ws, r);
-                let (task, interval) = if act.task == "cancel" {
-                    ("cancel".to_string(), act.interval_ms)
-                } else {
-                    (act.task.clone(), act.interval_ms)
-                };
-                if interval > 0 {
-                    out.push(format!(
-                        "Resource action: {name:<15} {task}={interval} on {node}"
-                    ));
-                } else {
-                    out.push(format!("Resource action: {name:<15} {task} on {node}"));
-                }
-            }
-        }
+        return Some(ExecLine::Action(
+            format!("Pseudo action:   {}", act.key),
+            xml,
+        ));
     }
+    let line = match act.task.as_str() {
+        "stonith" => {
+            let op = act
+                .meta
+                .get("stonith_action")
+                .map(String::as_str)
+                .unwrap_or("reboot");
+            let xml = Element::new("fencing_action")
+                .with_attr("target", &node)
+                .with_attr("op", op);
+            ExecLine::Action(format!("Fencing {node} ({op})"), xml)
+        }
+        "do_shutdown" | "probe_complete" => {
+            let xml = Element::new("cluster_action")
+                .with_attr("task", &act.task)
+                .with_attr("node", &node);
+            ExecLine::Action(format!("Cluster action:  {} on {node}", act.task), xml)
+        }
+        "clear_failcount" | "lrm_delete" => {
+            let rid = act.rsc.map(|r| display_name(ws, r)).unwrap_or_default();
+            let xml = Element::new("cluster_action")
+                .with_attr("task", &act.task)
+                .with_attr("node", &node)
+                .with_attr("id", &rid);
+            ExecLine::Action(
+                format!("Cluster action:  {} for {rid} on {node}", act.task),
+                xml,
+            )
+        }
+        _ => {
+            let r = act.rsc?;
+            let name = display_name(ws, r);
+            let task = act.task.clone();
+            let interval = act.interval_ms;
+            let mut xml = Element::new("rsc_action")
+                .with_attr("resource", &name)
+                .with_attr("op", &task)
+                .with_attr("node", &node);
+            if interval > 0 {
+                xml.set_attr("interval", &interval.to_string());
+                ExecLine::Action(
+                    format!("Resource action: {name:<15} {task}={interval} on {node}"),
+                    xml,
+                )
+            } else {
+                ExecLine::Action(format!("Resource action: {name:<15} {task} on {node}"), xml)
+            }
+        }
+    };
+    Some(line)
 }
 
 fn display_name(ws: &WorkingSet, r: RscId) -> String {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use cib_xml::Role;
+use cib_xml::{Element, Role};
 
 use crate::model::*;
 use crate::output::TextOut;
@@ -855,4 +855,195 @@ pub fn status_preamble(ws: &WorkingSet) -> Vec<String> {
         ));
     }
     out
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// Sets the attributes that have a value, in order.
+fn with_attrs(mut e: Element, attrs: &[(&str, Option<String>)]) -> Element {
+    for (k, v) in attrs {
+        if let Some(v) = v {
+            e.set_attr(k, v);
+        }
+    }
+    e
+}
+
+fn node_xml(ws: &WorkingSet, n: NodeId) -> Element {
+    let node = &ws.nodes[n];
+    let guest = crate::actions::is_guest_node(ws, n);
+    let health = match node_health(ws, n) {
+        h if h < 0 => "red",
+        0 => "yellow",
+        _ => "green",
+    };
+    let feature_set = (node.online && node.kind == NodeKind::Member).then(|| {
+        node.attrs
+            .get("#feature-set")
+            .cloned()
+            .unwrap_or_else(|| "<3.15.1".to_string())
+    });
+    let kind = match node.kind {
+        NodeKind::Member => "member",
+        NodeKind::Remote => "remote",
+        NodeKind::Ping => "ping",
+    };
+    let b = |v: bool| Some(bool_text(v).to_string());
+    let mut e = with_attrs(
+        Element::new("node"),
+        &[
+            ("name", Some(node.uname.clone())),
+            ("id", Some(node.id.clone())),
+            ("online", b(node.online)),
+            ("standby", b(node.standby)),
+            ("standby_onfail", b(node.standby_onfail)),
+            ("maintenance", b(node.maintenance)),
+            ("pending", b(node.pending)),
+            ("unclean", b(node.unclean)),
+            ("health", Some(health.to_string())),
+            ("feature_set", feature_set),
+            ("shutdown", b(node.shutdown)),
+            ("expected_up", b(node.expected_up)),
+            ("is_dc", b(node.is_dc)),
+            ("resources_running", Some(node.running.len().to_string())),
+            ("type", Some(kind.to_string())),
+        ],
+    );
+    if guest {
+        if let Some(c) = node.remote_rsc.and_then(|r| ws.resources[r].container) {
+            e.set_attr("id_as_resource", &ws.resources[c].id);
+        }
+    }
+    e
+}
+
+fn resource_xml(ws: &WorkingSet, r: RscId, show_pending: bool) -> Option<Element> {
+    let rsc = &ws.resources[r];
+    let b = |v: bool| Some(bool_text(v).to_string());
+    match rsc.variant {
+        Variant::Primitive => {
+            let class = rsc.class.as_deref().unwrap_or("unknown");
+            let kind = rsc.agent.as_deref().unwrap_or("unknown");
+            let agent = match rsc.provider.as_deref().filter(|_| class == "ocf") {
+                Some(p) => format!("{class}:{p}:{kind}"),
+                None => format!("{class}:{kind}"),
+            };
+            let pending = if show_pending {
+                pending_state(rsc)
+            } else {
+                None
+            };
+            let state = pending
+                .unwrap_or(displayable_role(ws, r).as_str())
+                .to_string();
+            let pending_task = (show_pending && rsc.pending_task.as_deref() == Some("monitor"))
+                .then(|| "Monitoring".to_string());
+            let mut e = with_attrs(
+                Element::new("resource"),
+                &[
+                    ("id", Some(printable_id(ws, r))),
+                    ("resource_agent", Some(agent)),
+                    ("role", Some(state)),
+                    ("target_role", target_role(ws, r).map(str::to_string)),
+                    ("active", b(active(ws, r, true))),
+                    ("orphaned", b(rsc.has(rf::ORPHAN))),
+                    ("blocked", b(rsc.has(rf::BLOCK))),
+                    ("managed", b(rsc.has(rf::MANAGED))),
+                    ("failed", b(rsc.has(rf::FAILED))),
+                    ("failure_ignored", b(rsc.has(rf::FAILURE_IGNORED))),
+                    ("nodes_running_on", Some(rsc.running_on.len().to_string())),
+                    ("pending", pending_task),
+                    (
+                        "locked_to",
+                        rsc.lock_node.map(|n| ws.nodes[n].uname.clone()),
+                    ),
+                ],
+            );
+            for &n in &rsc.running_on {
+                e.children.push(
+                    Element::new("node")
+                        .with_attr("name", &ws.nodes[n].uname)
+                        .with_attr("id", &ws.nodes[n].id)
+                        .with_attr("cached", bool_text(ws.nodes[n].online)),
+                );
+            }
+            Some(e)
+        }
+        Variant::Group => {
+            let mut e = Element::new("group")
+                .with_attr("id", &rsc.id)
+                .with_attr("number_resources", &rsc.children.len().to_string())
+                .with_attr("managed", bool_text(rsc.has(rf::MANAGED)))
+                .with_attr("disabled", bool_text(is_disabled(ws, r)));
+            e.children.extend(
+                rsc.children
+                    .iter()
+                    .filter_map(|&c| resource_xml(ws, c, show_pending)),
+            );
+            Some(e)
+        }
+        Variant::Clone => {
+            let configured = rsc
+                .meta
+                .get("target-role")
+                .or_else(|| {
+                    rsc.children
+                        .first()
+                        .and_then(|&c| ws.resources[c].meta.get("target-role"))
+                })
+                .cloned();
+            let mut e = with_attrs(
+                Element::new("clone"),
+                &[
+                    ("id", Some(rsc.id.clone())),
+                    ("multi_state", b(rsc.has(rf::PROMOTABLE))),
+                    ("unique", b(rsc.has(rf::UNIQUE))),
+                    ("managed", b(rsc.has(rf::MANAGED))),
+                    ("disabled", b(is_disabled(ws, r))),
+                    ("failed", b(rsc.has(rf::FAILED))),
+                    ("failure_ignored", b(rsc.has(rf::FAILURE_IGNORED))),
+                    ("target_role", configured),
+                ],
+            );
+            e.children.extend(
+                rsc.children
+                    .iter()
+                    .filter_map(|&c| resource_xml(ws, c, show_pending)),
+            );
+            (!e.children.is_empty()).then_some(e)
+        }
+        Variant::Bundle => None,
+    }
+}
+
+/// The status as crm_simulate's XML output holds it: `<nodes>` and
+/// `<resources>` in an element named `name` (cluster_status,
+/// revised_cluster_status).
+pub fn cluster_status_xml(ws: &WorkingSet, name: &str, show_pending: bool) -> Element {
+    let mut nodes = Element::new("nodes");
+    for n in 0..ws.nodes.len() {
+        nodes.children.push(node_xml(ws, n));
+    }
+    let mut resources = Element::new("resources");
+    for &r in &ws.top {
+        if ws.resources[r].has(rf::ORPHAN) && !active(ws, r, true) {
+            continue;
+        }
+        if active(ws, r, false) && ws.resources[r].running_on.is_empty() {
+            continue;
+        }
+        if let Some(e) = resource_xml(ws, r, show_pending) {
+            resources.children.push(e);
+        }
+    }
+    let mut e = Element::new(name);
+    e.children.push(nodes);
+    e.children.push(resources);
+    e
 }

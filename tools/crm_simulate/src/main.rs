@@ -5,9 +5,11 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use cib_xml::time::DateTime;
-use cib_xml::Limits;
+use cib_xml::{Element, Limits};
 use clap::Parser;
-use pengine::output::{executed_with_failures, format_summary, summary, ExecLine, TextOut};
+use pengine::output::{
+    executed_with_failures, format_summary, summary, ExecLine, SummaryLine, TextOut,
+};
 
 /// Pacemaker's exit codes used here.
 const EXIT_OK: u8 = 0;
@@ -112,8 +114,51 @@ struct Args {
     output_as: String,
 }
 
+/// Set once the output format is known: errors are then reported in the
+/// XML result too.
+static XML_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Pacemaker's text for an exit code (crm_exit_str), for XML results.
+fn exit_text(code: u8) -> &'static str {
+    match code {
+        EXIT_OK => "OK",
+        EXIT_USAGE => "Incorrect usage",
+        EXIT_DATAERR => "Invalid data given",
+        EXIT_NOINPUT => "Input file not available",
+        _ => "Error occurred",
+    }
+}
+
+/// The XML result document crm_simulate --output-as=xml prints.
+fn xml_result() -> Element {
+    let request: Vec<String> = std::env::args().collect();
+    Element::new("pacemaker-result")
+        .with_attr("api-version", "2.25")
+        .with_attr("request", &request.join(" "))
+}
+
+fn status_element(code: u8, error: Option<&str>) -> Element {
+    let mut st = Element::new("status")
+        .with_attr("code", &code.to_string())
+        .with_attr("message", exit_text(code));
+    if let Some(msg) = error {
+        let mut errors = Element::new("errors");
+        let mut e = Element::new("error");
+        e.text = Some(msg.to_string());
+        errors.children.push(e);
+        st.children.push(errors);
+    }
+    st
+}
+
 fn die(code: u8, msg: &str) -> ExitCode {
-    eprintln!("crm_simulate: {msg}");
+    if XML_MODE.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut doc = xml_result();
+        doc.children.push(status_element(code, Some(msg)));
+        println!("{}", doc.to_pretty().trim_end());
+    } else {
+        eprintln!("crm_simulate: {msg}");
+    }
     ExitCode::from(code)
 }
 
@@ -125,12 +170,18 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    if args.output_as != "text" {
-        return die(
-            EXIT_USAGE,
-            &format!("unsupported output format '{}'", args.output_as),
-        );
-    }
+    let xml_mode = match args.output_as.as_str() {
+        "text" => false,
+        "xml" => true,
+        other => {
+            return die(
+                EXIT_USAGE,
+                &format!("unsupported output format '{other}' (text or xml)"),
+            )
+        }
+    };
+    XML_MODE.store(xml_mode, std::sync::atomic::Ordering::Relaxed);
+    let mut xml = xml_result();
     let text = if let Some(f) = &args.xml_file {
         match std::fs::read(f) {
             Ok(b) => match String::from_utf8(b) {
@@ -233,6 +284,11 @@ fn main() -> ExitCode {
                     &status_opts,
                     &mut out,
                 );
+                xml.children.push(pengine::status::cluster_status_xml(
+                    &before,
+                    "cluster_status",
+                    true,
+                ));
                 printed = true;
                 std::mem::forget(before);
             }
@@ -253,10 +309,11 @@ fn main() -> ExitCode {
             for (_, what) in &injections {
                 out.item(what.clone());
             }
-            for n in notes {
-                out.item(n);
+            for n in &notes {
+                out.item(n.clone());
             }
             out.end();
+            xml.children.push(modifications_xml(&injections, &notes));
             if let Some(l) = &date_line {
                 out.raw(l.clone());
             }
@@ -269,7 +326,7 @@ fn main() -> ExitCode {
         }
     }
     if !process {
-        print_out(&out, fancy);
+        finish(&out, fancy, xml_mode.then_some(xml));
         return ExitCode::from(EXIT_OK);
     }
     let mut ws = match pengine::schedule(cib.clone(), now, &opts) {
@@ -301,6 +358,14 @@ fn main() -> ExitCode {
             out.item(l);
         }
         out.end();
+        let mut actions = Element::new("actions");
+        for l in &lines {
+            actions.children.push(match l {
+                SummaryLine::Node(_, x) => x.clone(),
+                SummaryLine::Resource(i) => i.xml.clone(),
+            });
+        }
+        xml.children.push(actions);
         printed = true;
     }
     if let Some(g) = &args.save_graph {
@@ -320,13 +385,18 @@ fn main() -> ExitCode {
                 out.spacer();
             }
             out.begin("Executing Cluster Transition");
+            let mut transition = Element::new("transition");
             for l in executed_with_failures(&ws, &args.op_fail, secs) {
                 match l {
-                    ExecLine::Action(t) => out.item(t),
+                    ExecLine::Action(t, x) => {
+                        out.item(t);
+                        transition.children.push(x);
+                    }
                     ExecLine::Note(t) => out.raw(t),
                 }
             }
             out.end();
+            xml.children.push(transition);
         }
         pengine::simulate::execute(&mut cib, &ws, &args.op_fail, secs);
         if !args.quiet {
@@ -346,13 +416,18 @@ fn main() -> ExitCode {
                         &revised,
                         &mut out,
                     );
+                    xml.children.push(pengine::status::cluster_status_xml(
+                        &after,
+                        "revised_cluster_status",
+                        false,
+                    ));
                     std::mem::forget(after);
                 }
                 Err(e) => return die(EXIT_DATAERR, &e.to_string()),
             }
         }
     }
-    print_out(&out, fancy);
+    finish(&out, fancy, xml_mode.then_some(xml));
     let output = args.save_output.clone().or(if args.in_place {
         args.xml_file.clone()
     } else {
@@ -439,6 +514,76 @@ fn requested_injections(args: &Args) -> Vec<(pengine::simulate::Injection, Strin
         ));
     }
     v
+}
+
+/// Prints the text output, or the XML result when asked for.
+fn finish(out: &TextOut, fancy: bool, xml: Option<Element>) {
+    match xml {
+        Some(mut doc) => {
+            doc.children.push(status_element(EXIT_OK, None));
+            println!("{}", doc.to_pretty().trim_end());
+        }
+        None => print_out(out, fancy),
+    }
+}
+
+/// The `<modifications>` element for the requested injections.
+fn modifications_xml(
+    injections: &[(pengine::simulate::Injection, String)],
+    notes: &[String],
+) -> Element {
+    use pengine::simulate::Injection;
+    let mut m = Element::new("modifications");
+    for (i, _) in injections {
+        let (name, action, key, value) = match i {
+            Injection::Quorum(q) => {
+                m.set_attr("quorum", q);
+                continue;
+            }
+            Injection::Watchdog(w) => {
+                m.set_attr("watchdog", w);
+                continue;
+            }
+            Injection::Op(spec) => {
+                m.children
+                    .push(Element::new("inject_spec").with_attr("spec", spec));
+                continue;
+            }
+            Injection::NodeUp(n) => ("modify_node", "Online", "node", n),
+            Injection::NodeDown(n) => ("modify_node", "Offline", "node", n),
+            Injection::NodeFail(n) => ("modify_node", "Failing", "node", n),
+            Injection::TicketGrant(t) => ("modify_ticket", "Granting", "ticket", t),
+            Injection::TicketRevoke(t) => ("modify_ticket", "Revoking", "ticket", t),
+            Injection::TicketStandby(t) => ("modify_ticket", "Standby", "ticket", t),
+            Injection::TicketActivate(t) => ("modify_ticket", "Activating", "ticket", t),
+        };
+        m.children.push(
+            Element::new(name)
+                .with_attr("action", action)
+                .with_attr(key, value),
+        );
+    }
+    // The notes read "Injecting attribute NAME=VALUE into PATH 'ID'".
+    for n in notes {
+        let Some(rest) = n.strip_prefix("Injecting attribute ") else {
+            continue;
+        };
+        let Some((assign, target)) = rest.split_once(" into ") else {
+            continue;
+        };
+        let Some((name, value)) = assign.split_once('=') else {
+            continue;
+        };
+        let (path, id) = target.split_once(' ').unwrap_or((target, ""));
+        m.children.push(
+            Element::new("inject_attr")
+                .with_attr("name", name)
+                .with_attr("value", value)
+                .with_attr("node_path", path)
+                .with_attr("cib_node", id.trim_matches('\'')),
+        );
+    }
+    m
 }
 
 /// Writes the output in the chosen style.

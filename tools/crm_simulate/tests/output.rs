@@ -95,3 +95,74 @@ fn an_injected_failure_aborts_the_rest_of_the_transition() {
         assert_eq!(mask_ids(&ours), mask_ids(&run(reference, &args)));
     }
 }
+
+/// The XML result as comparable lines: each element with its attributes,
+/// indented by depth; the request (the command line) left out and the
+/// transition's actions sorted (their order is checked in text mode).
+fn xml_shape(text: &str) -> Vec<String> {
+    fn walk(e: &cib_xml::Element, depth: usize, out: &mut Vec<String>) {
+        let attrs: Vec<String> = e
+            .attrs
+            .iter()
+            .filter(|(k, _)| k != "request")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push(format!(
+            "{}{} {}",
+            "  ".repeat(depth),
+            e.name,
+            attrs.join(" ")
+        ));
+        let mut children = Vec::new();
+        for c in &e.children {
+            let mut sub = Vec::new();
+            walk(c, depth + 1, &mut sub);
+            children.push(sub);
+        }
+        if e.name == "transition" {
+            children.sort();
+        }
+        out.extend(children.into_iter().flatten());
+    }
+    let doc = cib_xml::xml::parse(text, &cib_xml::Limits::default()).expect("XML result parses");
+    let mut out = Vec::new();
+    walk(&doc, 0, &mut out);
+    out
+}
+
+#[test]
+fn xml_output_holds_status_actions_transition_and_result() {
+    let args = ["-S", "-u", "node3", "-g", "t1", "--output-as=xml"];
+    let ours = run(env!("CARGO_BIN_EXE_crm_simulate"), &args);
+    let shape = xml_shape(&ours);
+    let has = |prefix: &str| shape.iter().any(|l| l.trim_start().starts_with(prefix));
+    assert!(
+        shape[0].starts_with("pacemaker-result api-version="),
+        "{shape:?}"
+    );
+    assert!(has("cluster_status"));
+    assert!(has("node name=node1 id=1 online=true standby=false"));
+    assert!(has("modify_node action=Online node=node3"));
+    assert!(has("modify_ticket action=Granting ticket=t1"));
+    assert!(has("rsc_action action=start resource=g2 node=node3"));
+    assert!(has("revised_cluster_status"));
+    assert!(shape
+        .last()
+        .is_some_and(|l| l.trim_start() == "status code=0 message=OK"));
+    let reference = "/usr/sbin/crm_simulate";
+    if Path::new(reference).exists() {
+        assert_eq!(shape, xml_shape(&run(reference, &args)));
+    }
+}
+
+#[test]
+fn xml_output_reports_errors_in_the_result() {
+    let out = Command::new(env!("CARGO_BIN_EXE_crm_simulate"))
+        .args(["-x", "/nonexistent/cib.xml", "-S", "--output-as=xml"])
+        .output()
+        .expect("run crm_simulate");
+    assert_eq!(out.status.code(), Some(66));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("<status code=\"66\""), "{text}");
+    assert!(text.contains("<error>"), "{text}");
+}
