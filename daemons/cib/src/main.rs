@@ -89,7 +89,18 @@ fn run(args: &Args) -> Result<(), String> {
     lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
     lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
     lc.stderr = args.verbose || cf.is_none();
-    let logger = logging::init(lc).map_err(|e| format!("logging: {e}"))?;
+    // A log file we may not open (heartbeat made it as root, we run as
+    // hacluster) must not stop the cib: go on without files, as
+    // Heartbeat's cl_log does when a write fails.
+    let logger = match logging::init(lc.clone()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cib: {e}; logging without log files");
+            lc.logfile = None;
+            lc.debugfile = None;
+            logging::init(lc).map_err(|e| format!("logging: {e}"))?
+        }
+    };
 
     let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
     let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
