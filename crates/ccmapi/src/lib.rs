@@ -34,6 +34,8 @@ pub enum Request {
 pub struct Stats {
     /// Cluster messages sent (a broadcast counts once).
     pub sent: u64,
+    /// Of those, periodic announcements.
+    pub periodic: u64,
     /// Rounds started as leader.
     pub rounds: u64,
     /// Rounds that ended without a view.

@@ -279,6 +279,8 @@ pub enum Output {
 pub struct CcmStats {
     /// Messages sent (a broadcast counts once).
     pub sent: u64,
+    /// Of those, periodic announcements (nothing had changed).
+    pub periodic: u64,
     /// Rounds started as leader.
     pub rounds: u64,
     /// Rounds that ended without a view.
@@ -758,6 +760,9 @@ impl Ccm {
         hears.insert(self.cfg.local.clone());
         let changed = self.sync_own_row(Some(hears));
         if changed || now >= self.next_announce {
+            if !changed {
+                self.stats.periodic += 1;
+            }
             self.announce(now);
         }
 

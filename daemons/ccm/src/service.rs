@@ -356,6 +356,7 @@ impl Service {
                 let s = self.core.stats();
                 Response::Stats(ccmapi::Stats {
                     sent: s.sent,
+                    periodic: s.periodic,
                     rounds: s.rounds,
                     failed_rounds: s.failed_rounds,
                     views: s.views,

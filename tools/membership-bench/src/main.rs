@@ -6,8 +6,10 @@
 //! harness), a node is killed; `converge_ms` is the time from the first
 //! failure detection (heartbeat reporting the node dead to a survivor's
 //! ccm) to the new view being delivered on every survivor, as min / median
-//! / max over the trials; `msgs/change` is the number of ccm messages sent
-//! in that window (a broadcast counts once), as min / median / max.
+//! / max over the trials; `msgs/change` is the number of ccm messages the
+//! change caused (sent by the survivors from the kill to the new view, a
+//! broadcast counting once, periodic announcements left out), as min /
+//! median / max.
 //! Real-node times are taken by this process when each survivor's ccm
 //! pushes the events over its API (one thread per survivor).
 //!
@@ -61,8 +63,18 @@ fn sim(n: usize, trials: u64) -> Figures {
             sim.run_until(limit, |s| s.heartbeat_settled() && s.converged().is_ok()),
             "seed {seed}: no initial view"
         );
+        // A stable cluster, then the failure.
+        sim.run_for(Duration::from_secs(2));
         let victim = (seed % n as u64) as usize;
         let killed_at = sim.now();
+        // Messages a change caused: all but the periodic announcements
+        // (the victim sends nothing once killed).
+        let before = sim.sent_total()
+            - (0..n)
+                .filter(|i| *i != victim)
+                .filter_map(|i| sim.node(i))
+                .map(|c| c.stats().periodic)
+                .sum::<u64>();
         sim.kill(victim);
         let survivors: Vec<usize> = (0..n).filter(|i| *i != victim).collect();
         let limit = sim.now() + Duration::from_secs(10);
@@ -94,21 +106,12 @@ fn sim(n: usize, trials: u64) -> Figures {
             .expect("views");
         f.converge_ms
             .push(delivered.saturating_duration_since(detected).as_secs_f64() * 1000.0);
-        // Messages from the detection to the last view: rerun the same
-        // seed up to the detection to count what was sent before it.
-        let before = {
-            let mut cfg = CcmSimConfig::new(n, seed);
-            cfg.latency = Duration::from_micros(500);
-            cfg.jitter = Duration::from_micros(500);
-            let mut again = CcmSim::new(cfg);
-            let limit = again.now() + Duration::from_secs(10);
-            again.run_until(limit, |s| s.heartbeat_settled() && s.converged().is_ok());
-            again.kill(victim);
-            let until = again.now() + (detected - killed_at);
-            again.run_until(until, |_| false);
-            again.sent_total()
-        };
-        let after = sim.sent_total();
+        let periodic: u64 = survivors
+            .iter()
+            .filter_map(|i| sim.node(*i))
+            .map(|c| c.stats().periodic)
+            .sum();
+        let after = sim.sent_total() - periodic;
         f.msgs.push(after.saturating_sub(before));
     }
     f
@@ -130,22 +133,25 @@ fn all_agree(c: &TestCluster, nodes: &[usize]) -> bool {
         && views.iter().all(|v| *v == views[0])
 }
 
+/// Messages a survivor's ccm sent that changes caused (all but the
+/// periodic announcements).
 fn sent(c: &TestCluster, i: usize) -> u64 {
     ccmapi::connect(&c.node(i).paths())
         .ok()
         .and_then(|mut cl| match cl.call(&Request::Stats).ok()? {
-            Response::Stats(s) => Some(s.sent),
+            Response::Stats(s) => Some(s.sent - s.periodic),
             _ => None,
         })
         .unwrap_or(0)
 }
 
-/// What one survivor saw: when its ccm reported the victim dead, its sent
-/// counter then, when the new view arrived, its counter then.
+/// What one survivor saw: when its ccm reported the victim dead and when
+/// the new view arrived; its change-caused messages before the kill and
+/// at the view.
 struct Seen {
     dead_at: Instant,
-    sent_at_dead: u64,
     view_at: Instant,
+    sent_before: u64,
     sent_at_view: u64,
 }
 
@@ -168,6 +174,8 @@ fn real(n: usize, trials: usize) -> Figures {
         "no initial view"
     );
     for t in 0..trials {
+        // A stable cluster, then the failure.
+        std::thread::sleep(Duration::from_secs(1));
         let victim = 1 + t % n;
         let survivors: Vec<usize> = all.iter().copied().filter(|i| *i != victim).collect();
         let barrier = Arc::new(Barrier::new(survivors.len() + 1));
@@ -182,6 +190,7 @@ fn real(n: usize, trials: usize) -> Figures {
                 std::thread::spawn(move || {
                     let mut cl = ccmapi::connect(&c.node(i).paths()).expect("connect ccm");
                     let _ = cl.call(&Request::Join).expect("join");
+                    let sent_before = sent(&c, i);
                     barrier.wait();
                     let mut dead = None;
                     loop {
@@ -189,18 +198,17 @@ fn real(n: usize, trials: usize) -> Figures {
                             Ok(Some(Event::PeerStatus { node, alive: false }))
                                 if node == victim_name =>
                             {
-                                dead = Some((Instant::now(), sent(&c, i)));
+                                dead = Some(Instant::now());
                             }
                             Ok(Some(Event::ViewChanged(v)))
                                 if v.members.len() == want
                                     && v.members.iter().all(|m| m.name != victim_name) =>
                             {
                                 let at = Instant::now();
-                                let (dead_at, sent_at_dead) = dead.unwrap_or((at, 0));
                                 return Some(Seen {
-                                    dead_at,
-                                    sent_at_dead,
+                                    dead_at: dead.unwrap_or(at),
                                     view_at: at,
+                                    sent_before,
                                     sent_at_view: sent(&c, i),
                                 });
                             }
@@ -224,7 +232,7 @@ fn real(n: usize, trials: usize) -> Figures {
                 .push(last.saturating_duration_since(first).as_secs_f64() * 1000.0);
             f.msgs.push(
                 seen.iter()
-                    .map(|s| s.sent_at_view.saturating_sub(s.sent_at_dead))
+                    .map(|s| s.sent_at_view.saturating_sub(s.sent_before))
                     .sum(),
             );
         } else {
@@ -251,7 +259,7 @@ fn main() {
     };
     let trials = value("--trials", 200);
     let real_trials = value("--real-trials", 10);
-    println!("membership-bench: converge_ms = first failure detection -> new view on every survivor; msgs/change = ccm messages sent meanwhile (broadcast = 1)");
+    println!("membership-bench: converge_ms = first failure detection -> new view on every survivor; msgs/change = ccm messages the change caused (broadcast = 1, periodic announcements left out)");
     for n in [3, 5, 16] {
         print("sim", n, &sim(n, trials as u64));
     }
