@@ -36,16 +36,18 @@ fn find_by_id(ws: &WorkingSet, id: &str) -> Option<RscId> {
     if cands.len() <= 1 {
         return cands.first().copied();
     }
-    fn walk(ws: &WorkingSet, r: RscId, cands: &[RscId]) -> Option<RscId> {
-        if cands.contains(&r) {
-            return Some(r);
-        }
-        ws.resources[r]
-            .children
-            .iter()
-            .find_map(|&c| walk(ws, c, cands))
-    }
-    ws.top.iter().find_map(|&r| walk(ws, r, &cands))
+    // Within one top-level resource, creation order (the arena index) is
+    // the depth-first order: children are created right after their
+    // parent, and orphans are appended last. So the first match is the one
+    // whose top-level resource comes first, then the oldest.
+    let top_position = |r: RscId| {
+        let t = ws.top_parent(r);
+        ws.top.iter().position(|&x| x == t).unwrap_or(usize::MAX)
+    };
+    cands
+        .into_iter()
+        .filter(|&r| top_position(r) != usize::MAX)
+        .min_by_key(|&r| (top_position(r), r))
 }
 
 /// native_find_rsc with pe_find_clone under an instance.

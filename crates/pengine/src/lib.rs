@@ -57,23 +57,37 @@ pub struct Options {
 
 /// Unpacks the CIB only (configuration, nodes, resources, status): what a
 /// status display shows, before any scheduling decision.
-pub fn unpack_cib(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
-    run(cib, now, opts, false)
+/// The CIB may be handed over (`Element`) or shared (`Rc<Element>`, so a
+/// caller that runs several passes over one CIB keeps a single copy).
+pub fn unpack_cib(
+    cib: impl Into<std::rc::Rc<Element>>,
+    now: DateTime,
+    opts: &Options,
+) -> Result<WorkingSet, UnpackError> {
+    run(cib.into(), now, opts, false)
 }
 
 /// Unpacks the CIB and runs every scheduling phase.
-pub fn schedule(cib: Element, now: DateTime, opts: &Options) -> Result<WorkingSet, UnpackError> {
-    run(cib, now, opts, true)
+pub fn schedule(
+    cib: impl Into<std::rc::Rc<Element>>,
+    now: DateTime,
+    opts: &Options,
+) -> Result<WorkingSet, UnpackError> {
+    run(cib.into(), now, opts, true)
 }
 
-fn run(cib: Element, now: DateTime, opts: &Options, plan: bool) -> Result<WorkingSet, UnpackError> {
+fn run(
+    cib: std::rc::Rc<Element>,
+    now: DateTime,
+    opts: &Options,
+    plan: bool,
+) -> Result<WorkingSet, UnpackError> {
     if cib.name != "cib" {
         return Err(UnpackError(format!(
             "root element is <{}>, not <cib>",
             cib.name
         )));
     }
-    let cib = std::rc::Rc::new(cib);
     let idx_owner = cib.clone();
     let idx = IdIndex::new(&idx_owner);
     let options = unpack::unpack_config(&cib, &idx, now);

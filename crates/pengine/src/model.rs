@@ -128,7 +128,8 @@ pub struct OpConfig {
     pub interval_ms: u64,
     pub role: Option<Role>,
     pub enabled: bool,
-    pub xml: Element,
+    /// The op element (shared between clone instances).
+    pub xml: std::rc::Rc<Element>,
 }
 
 /// A failed (or masked) operation from the history.
@@ -158,8 +159,8 @@ pub struct Resource {
     pub class: Option<String>,
     pub provider: Option<String>,
     pub agent: Option<String>,
-    /// The resource's (expanded) XML.
-    pub xml: Element,
+    /// The resource's (expanded) XML, shared between clone instances.
+    pub xml: std::rc::Rc<Element>,
     pub meta: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
     pub ops: Vec<OpConfig>,
@@ -437,6 +438,16 @@ pub struct Ticket {
 }
 
 impl WorkingSet {
+    /// Gives up the working set's share of the CIB, keeping only the root
+    /// element's attributes: a caller that shares the CIB (`Rc`) can then
+    /// change its own copy without cloning it. Everything unpacked and
+    /// scheduled stays usable; phases that read the CIB cannot run again.
+    pub fn release_cib(&mut self) {
+        let mut root = Element::new(&self.cib.name);
+        root.attrs = self.cib.attrs.clone();
+        self.cib = std::rc::Rc::new(root);
+    }
+
     pub fn rsc(&self, r: RscId) -> &Resource {
         &self.resources[r]
     }

@@ -44,8 +44,19 @@ pub(crate) fn new_ordering(
 ) {
     let first_rsc = first_rsc.or_else(|| first_action.and_then(|a| ws.actions[a].rsc));
     let then_rsc = then_rsc.or_else(|| then_action.and_then(|a| ws.actions[a].rsc));
-    let first_task = first_task.or_else(|| first_action.map(|a| ws.actions[a].key.clone()));
-    let then_task = then_task.or_else(|| then_action.map(|a| ws.actions[a].key.clone()));
+    // The task is only read when no action is given (then it names the
+    // actions to find); not storing it otherwise saves two strings for
+    // each of the (many) action-to-action orderings.
+    let first_task = if first_action.is_some() {
+        None
+    } else {
+        first_task
+    };
+    let then_task = if then_action.is_some() {
+        None
+    } else {
+        then_task
+    };
     ws.orderings.push(Ordering {
         first_rsc,
         first_task,

@@ -2,6 +2,7 @@
 //! status, constraints), following Pacemaker's unpack rules.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use cib_xml::rules::{parse_interval_ms, unpack_nvpairs};
 use cib_xml::score::{parse_score, scan_int, HealthScores, INFINITY};
@@ -330,7 +331,7 @@ fn unpack_ops(xml: &Element, idx: &IdIndex<'_>) -> Vec<OpConfig> {
                     .attr("enabled")
                     .and_then(crate::util::parse_bool)
                     .unwrap_or(true),
-                xml: op.clone(),
+                xml: Rc::new(op.clone()),
             })
         })
         .collect()
@@ -388,6 +389,9 @@ struct ResourceUnpacker<'a, 'b> {
     ws: &'a mut WorkingSet,
     idx: &'a IdIndex<'b>,
     order: usize,
+    /// Expanded XML and operations per configured element (by address),
+    /// so clone instances share one copy instead of one each.
+    shared: std::collections::HashMap<*const Element, (Rc<Element>, Vec<OpConfig>)>,
 }
 
 impl ResourceUnpacker<'_, '_> {
@@ -513,10 +517,23 @@ impl ResourceUnpacker<'_, '_> {
             "bundle" => Variant::Bundle,
             _ => return None,
         };
-        let xml = if variant == Variant::Primitive {
-            expand_template(xml, self.idx)
-        } else {
-            xml.clone()
+        let key: *const Element = xml;
+        let (xml, ops) = match self.shared.get(&key) {
+            Some((x, o)) => (Rc::clone(x), o.clone()),
+            None => {
+                let x = Rc::new(if variant == Variant::Primitive {
+                    expand_template(xml, self.idx)
+                } else {
+                    xml.clone()
+                });
+                let o = unpack_ops(&x, self.idx);
+                // Only elements that outlive this call (inside a shared
+                // Rc) are cached: a clone's template child.
+                if instance.is_some() {
+                    self.shared.insert(key, (Rc::clone(&x), o.clone()));
+                }
+                (x, o)
+            }
         };
         let id = match instance {
             Some(n) => format!("{base_id}:{n}"),
@@ -637,7 +654,6 @@ impl ResourceUnpacker<'_, '_> {
         let priority = get("priority")
             .map(|v| parse_score(v, &self.ws.options.health))
             .unwrap_or(0);
-        let ops = unpack_ops(&xml, self.idx);
         let n_nodes = self.ws.nodes.len();
         let rid = self.ws.resources.len();
         self.order += 1;
@@ -650,7 +666,7 @@ impl ResourceUnpacker<'_, '_> {
             class,
             provider: xml.attr("provider").map(str::to_string),
             agent: xml.attr("type").map(str::to_string),
-            xml: xml.clone(),
+            xml: Rc::clone(&xml),
             meta,
             params,
             ops,
@@ -794,15 +810,14 @@ impl ResourceUnpacker<'_, '_> {
     /// pe__create_clone_child: the next numbered instance (an orphan once
     /// clone-max instances exist).
     fn create_clone_child(&mut self, rid: RscId) -> Option<RscId> {
-        let xml = self.ws.resources[rid].xml.clone();
+        let xml = Rc::clone(&self.ws.resources[rid].xml);
         let child_xml = xml
             .children
             .iter()
-            .find(|c| matches!(c.name.as_str(), "primitive" | "group"))?
-            .clone();
+            .find(|c| matches!(c.name.as_str(), "primitive" | "group"))?;
         let as_orphan = self.ws.resources[rid].total_clones >= self.ws.resources[rid].clone_max;
         let n = self.ws.resources[rid].total_clones.to_string();
-        let child = self.unpack(&child_xml, Some(rid), Some(&n))?;
+        let child = self.unpack(child_xml, Some(rid), Some(&n))?;
         self.ws.resources[rid].total_clones += 1;
         self.ws.resources[rid].children.push(child);
         let max = self.ws.resources[rid].clone_max.to_string();
@@ -829,6 +844,7 @@ pub(crate) fn create_clone_orphan(ws: &mut WorkingSet, clone: RscId) -> Option<R
         ws,
         idx: &idx,
         order,
+        shared: Default::default(),
     };
     u.create_clone_child(clone)
 }
@@ -926,7 +942,12 @@ pub(crate) fn unpack_resources(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     };
     let mut tops = Vec::new();
     {
-        let mut u = ResourceUnpacker { ws, idx, order: 0 };
+        let mut u = ResourceUnpacker {
+            ws,
+            idx,
+            order: 0,
+            shared: Default::default(),
+        };
         for x in &rscs.children {
             if x.name == "template" {
                 continue;
@@ -1348,6 +1369,7 @@ pub(crate) fn add_orphan(ws: &mut WorkingSet, xml: Element) -> RscId {
             ws,
             idx: &idx,
             order,
+            shared: Default::default(),
         };
         u.unpack(&xml, None, None)
     };

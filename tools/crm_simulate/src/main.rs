@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use cib_xml::time::DateTime;
 use cib_xml::{Element, Limits};
@@ -205,7 +206,7 @@ fn main() -> ExitCode {
         return die(EXIT_USAGE, "no input given (use -x FILE, -p or -L)");
     };
     let mut cib = match cib_xml::xml::parse(&text, &Limits::default()) {
-        Ok(c) => c,
+        Ok(c) => Rc::new(c),
         Err(e) => return die(EXIT_DATAERR, &format!("invalid CIB: {e}")),
     };
     // The line crm_simulate prints each time it (re)reads the input.
@@ -268,7 +269,7 @@ fn main() -> ExitCode {
             out.raw(l.clone());
         }
         // The status before any synthetic events.
-        match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
+        match pengine::unpack_cib(Rc::clone(&cib), now, &pengine::Options::default()) {
             Ok(before) => {
                 let preamble = pengine::status::status_preamble(&before);
                 printed = !preamble.is_empty();
@@ -290,14 +291,14 @@ fn main() -> ExitCode {
                     true,
                 ));
                 printed = true;
-                std::mem::forget(before);
+                drop(before);
             }
             Err(e) => return die(EXIT_DATAERR, &e.to_string()),
         }
     }
     if !injections.is_empty() {
         let list: Vec<_> = injections.iter().map(|(i, _)| i.clone()).collect();
-        let notes = match pengine::simulate::inject(&mut cib, &list, secs) {
+        let notes = match pengine::simulate::inject(Rc::make_mut(&mut cib), &list, secs) {
             Ok(n) => n,
             Err(e) => return die(EXIT_USAGE, &e),
         };
@@ -329,7 +330,7 @@ fn main() -> ExitCode {
         finish(&out, fancy, xml_mode.then_some(xml));
         return ExitCode::from(EXIT_OK);
     }
-    let mut ws = match pengine::schedule(cib.clone(), now, &opts) {
+    let mut ws = match pengine::schedule(Rc::clone(&cib), now, &opts) {
         Ok(ws) => ws,
         Err(e) => return die(EXIT_DATAERR, &e.to_string()),
     };
@@ -398,9 +399,12 @@ fn main() -> ExitCode {
             out.end();
             xml.children.push(transition);
         }
-        pengine::simulate::execute(&mut cib, &ws, &args.op_fail, secs);
+        // The CIB is shared with the working set: release that share so
+        // recording the results does not copy the whole CIB.
+        ws.release_cib();
+        pengine::simulate::execute(Rc::make_mut(&mut cib), &ws, &args.op_fail, secs);
         if !args.quiet {
-            match pengine::unpack_cib(cib.clone(), now, &pengine::Options::default()) {
+            match pengine::unpack_cib(Rc::clone(&cib), now, &pengine::Options::default()) {
                 Ok(after) => {
                     if let Some(l) = &date_line {
                         out.raw(l.clone());
