@@ -184,3 +184,25 @@ fn pacemaker_respawn_starts_ccm_as_hacluster_and_two_nodes_keep_quorum_with_one(
     assert!(alone.quorate, "two-node cluster lost quorum: {alone:?}");
     assert_eq!(crm_node(&c, 1, &["-q"]), (0, "1\n".into()));
 }
+
+#[test]
+fn a_killed_ccm_is_respawned_and_rejoins_with_a_new_incarnation() {
+    let c = start("ccmresp", 3);
+    let v = agreed(&c, &[1, 2, 3], &["node1", "node2", "node3"]);
+    let old = c.daemon_pid(2, "ccm").expect("ccm runs on node2");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), Signal::SIGKILL).expect("kill ccm");
+    let ok = c.node(1).wait_for(|| {
+        let views: Vec<_> = (1..=3).map(|i| view(&c, i)).collect();
+        views[0].as_ref().is_some_and(|w| {
+            w.instance > v.instance
+                && w.members.len() == 3
+                && w.members[1].incarnation > v.members[1].incarnation
+        }) && views.iter().all(|w| *w == views[0])
+    });
+    assert!(
+        ok,
+        "no new view with node2's new incarnation:\n{}",
+        c.node(2).log()
+    );
+    assert_ne!(c.daemon_pid(2, "ccm"), Some(old));
+}
