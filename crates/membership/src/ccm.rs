@@ -1192,3 +1192,182 @@ impl CcmMsg {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> NodeName {
+        NodeName::new(s).expect("name")
+    }
+
+    fn node(me: &str, inc: u64, floor: u64, now: Instant) -> Ccm {
+        let nodes = vec![name("a"), name("b"), name("c")];
+        Ccm::new(CcmConfig::new(name(me), inc, floor, nodes), now).expect("config")
+    }
+
+    /// Drains `c`, returning its messages and views.
+    fn drain(c: &mut Ccm) -> (Vec<(Option<NodeName>, CcmMsg)>, Vec<View>, Vec<u64>) {
+        let (mut msgs, mut views, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(o) = c.poll_output() {
+            match o {
+                Output::Send { to, msg } => msgs.push((to, msg)),
+                Output::ViewChanged(v) => views.push(v),
+                Output::Persist { instance_floor } => floors.push(instance_floor),
+            }
+        }
+        (msgs, views, floors)
+    }
+
+    #[test]
+    fn a_lone_node_installs_itself_above_its_floor_and_persists_first() {
+        let now = Instant::now();
+        let mut a = node("a", 1, 100, now);
+        let (msgs, views, floors) = drain(&mut a);
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].instance, 101);
+        assert_eq!(views[0].names(), [name("a")]);
+        assert!(!views[0].quorum.quorate, "1 of 3 votes");
+        assert_eq!(floors, [101 + 64]);
+        assert!(msgs
+            .iter()
+            .all(|(to, m)| to.is_none() && m.kind() == "state"));
+        a.check_invariants().expect("invariants");
+    }
+
+    #[test]
+    fn two_nodes_that_hear_each_other_agree_through_propose_accept_install() {
+        let now = Instant::now();
+        let mut a = node("a", 1, 0, now);
+        let mut b = node("b", 1, 0, now);
+        let (na, nb) = (name("a"), name("b"));
+        a.peer_status(now, &nb, true);
+        b.peer_status(now, &na, true);
+        // Deliver everything both ways until quiet.
+        let mut views = Vec::new();
+        for _ in 0..20 {
+            let (ma, va, _) = drain(&mut a);
+            let (mb, vb, _) = drain(&mut b);
+            views.extend(va.into_iter().map(|v| ("a", v)));
+            views.extend(vb.into_iter().map(|v| ("b", v)));
+            if ma.is_empty() && mb.is_empty() {
+                break;
+            }
+            for (to, m) in ma {
+                if to.as_ref().is_none_or(|t| *t == nb) {
+                    b.handle_message(now, &na, m);
+                }
+            }
+            for (to, m) in mb {
+                if to.as_ref().is_none_or(|t| *t == na) {
+                    a.handle_message(now, &nb, m);
+                }
+            }
+        }
+        let (va, vb) = (a.view().expect("a view"), b.view().expect("b view"));
+        assert_eq!(va, vb);
+        assert_eq!(va.names(), [na, nb]);
+        assert_eq!(va.leader, name("a"));
+        assert!(views.iter().any(|(who, v)| *who == "b" && v == vb));
+    }
+
+    #[test]
+    fn an_install_without_a_matching_promise_is_ignored() {
+        let now = Instant::now();
+        let mut b = node("b", 1, 0, now);
+        drain(&mut b);
+        let before = b.view().cloned();
+        let q = QuorumState {
+            quorate: true,
+            votes: 2,
+            expected: 3,
+        };
+        let members = vec![
+            Member {
+                name: name("a"),
+                incarnation: 1,
+            },
+            Member {
+                name: name("b"),
+                incarnation: 1,
+            },
+        ];
+        b.handle_message(
+            now,
+            &name("a"),
+            CcmMsg::Install {
+                inc: 1,
+                instance: 50,
+                members,
+                quorum: q,
+            },
+        );
+        assert_eq!(b.view().cloned(), before);
+        assert_eq!(b.stats().ignored, 1);
+    }
+
+    #[test]
+    fn messages_of_an_older_incarnation_are_ignored() {
+        let now = Instant::now();
+        let mut b = node("b", 1, 0, now);
+        let na = name("a");
+        let row = |inc| Row {
+            incarnation: inc,
+            version: 1,
+            instance: 0,
+            high: 0,
+            hears: BTreeSet::from([name("a"), name("b")]),
+        };
+        let state = |inc| CcmMsg::State {
+            inc,
+            rows: vec![(name("a"), row(inc))],
+        };
+        b.handle_message(now, &na, state(5));
+        b.handle_message(now, &na, state(4));
+        assert_eq!(b.stats().ignored, 1);
+        assert_eq!(b.rows[&na].incarnation, 5);
+        // A newer incarnation replaces what was known.
+        b.handle_message(now, &na, state(6));
+        assert_eq!(b.rows[&na].incarnation, 6);
+    }
+
+    #[test]
+    fn remove_refuses_members_and_unknown_nodes_and_forgets_lost_ones() {
+        let now = Instant::now();
+        let mut a = node("a", 1, 0, now);
+        drain(&mut a);
+        assert!(a.remove_node(now, &name("a")).is_err());
+        assert!(a.remove_node(now, &name("zz")).is_err());
+        a.remove_node(now, &name("c"))
+            .expect("c is configured and lost");
+        assert!(!a.known_nodes().contains(&name("c")));
+        let (msgs, _, _) = drain(&mut a);
+        assert!(msgs
+            .iter()
+            .any(|(_, m)| matches!(m, CcmMsg::Remove { node, .. } if *node == name("c"))));
+        // Heard again, it is known again.
+        a.handle_message(
+            now,
+            &name("c"),
+            CcmMsg::State {
+                inc: 1,
+                rows: vec![],
+            },
+        );
+        assert!(a.known_nodes().contains(&name("c")));
+    }
+
+    #[test]
+    fn poll_timeout_is_always_after_handle_timeout() {
+        let start = Instant::now();
+        let mut a = node("a", 1, 0, start);
+        let mut now = start;
+        for _ in 0..50 {
+            drain(&mut a);
+            let t = a.poll_timeout().expect("announce timer");
+            assert!(t > now);
+            now = t;
+            a.handle_timeout(now);
+        }
+    }
+}
