@@ -1206,8 +1206,10 @@ mod tests {
         Ccm::new(CcmConfig::new(name(me), inc, floor, nodes), now).expect("config")
     }
 
-    /// Drains `c`, returning its messages and views.
-    fn drain(c: &mut Ccm) -> (Vec<(Option<NodeName>, CcmMsg)>, Vec<View>, Vec<u64>) {
+    type Drained = (Vec<(Option<NodeName>, CcmMsg)>, Vec<View>, Vec<u64>);
+
+    /// Drains `c`: its messages, views and persisted floors.
+    fn drain(c: &mut Ccm) -> Drained {
         let (mut msgs, mut views, mut floors) = (Vec::new(), Vec::new(), Vec::new());
         while let Some(o) = c.poll_output() {
             match o {
