@@ -296,7 +296,8 @@ pub struct CcmStats {
 struct Round {
     instance: u64,
     group: BTreeSet<NodeName>,
-    accepted: BTreeSet<NodeName>,
+    /// Who accepted, with the incarnation that did.
+    accepted: BTreeMap<NodeName, u64>,
     refused: BTreeSet<NodeName>,
     deadline: Instant,
 }
@@ -475,7 +476,7 @@ impl Ccm {
                 self.merge(from, inc, rows);
                 if let Some(r) = self.round.as_mut() {
                     if r.instance == instance && r.group.contains(from) {
-                        r.accepted.insert(from.clone());
+                        r.accepted.insert(from.clone(), inc);
                     }
                 }
             }
@@ -848,7 +849,7 @@ impl Ccm {
         let members: Vec<NodeName> = group.iter().cloned().collect();
         self.round = Some(Round {
             instance,
-            accepted: BTreeSet::from([self.cfg.local.clone()]),
+            accepted: BTreeMap::from([(self.cfg.local.clone(), self.cfg.incarnation)]),
             refused: BTreeSet::new(),
             group,
             deadline: now + self.cfg.round_timeout,
@@ -872,9 +873,14 @@ impl Ccm {
         let Some(round) = self.round.take() else {
             return;
         };
-        // Every node of the group accepted, and they are still pairwise
-        // mutual by the freshest rows.
-        let all = round.accepted == round.group;
+        // Every node of the group accepted, in the incarnation we still
+        // know, and they are still pairwise mutual by the freshest rows.
+        let all = round.group.iter().all(|n| {
+            round
+                .accepted
+                .get(n)
+                .is_some_and(|inc| self.rows.get(n).is_some_and(|r| r.incarnation == *inc))
+        });
         let group: Vec<&NodeName> = round.group.iter().collect();
         let clique = group
             .iter()
@@ -889,7 +895,7 @@ impl Ccm {
             .iter()
             .map(|n| Member {
                 name: n.clone(),
-                incarnation: self.rows.get(n).map_or(0, |r| r.incarnation),
+                incarnation: round.accepted.get(n).copied().unwrap_or(0),
             })
             .collect();
         let quorum = self.cfg.quorum.evaluate(round.group.iter(), &self.removed);
