@@ -198,10 +198,10 @@ fn main() -> ExitCode {
         }
         s
     } else if args.live_check {
-        return die(
-            EXIT_ERROR,
-            "live check needs the CIB daemon, which is not available yet",
-        );
+        match live_cib() {
+            Ok(t) => t,
+            Err(why) => return die(EXIT_NOINPUT, &format!("CIB query failed: {why}")),
+        }
     } else {
         return die(EXIT_USAGE, "no input given (use -x FILE, -p or -L)");
     };
@@ -446,6 +446,24 @@ fn main() -> ExitCode {
     // piece by piece costs as much as building it, and the process ends.
     std::mem::forget(ws);
     ExitCode::from(EXIT_OK)
+}
+
+/// The live CIB (-L): the file named by CIB_file when set, as every
+/// Pacemaker tool does, else a query to this node's cib daemon.
+fn live_cib() -> Result<String, String> {
+    if let Some(f) = std::env::var_os("CIB_file") {
+        return std::fs::read_to_string(&f)
+            .map_err(|e| format!("{}: {e}", std::path::Path::new(&f).display()));
+    }
+    let paths = plumbing::HaPaths::from_env();
+    let mut client = cibapi::CibClient::local(&paths, Some(std::time::Duration::from_secs(30)))
+        .map_err(|e| format!("could not connect to the CIB: {e}"))?;
+    match client.perform(cibapi::OpRequest::new(cibapi::OpKind::Query)) {
+        Ok(cibapi::Response::Xml(text)) => Ok(text),
+        Ok(cibapi::Response::Failed(f)) => Err(format!("{} ({})", f.reason, f.message)),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Writes a file through a temporary name in the same directory, so a

@@ -166,3 +166,25 @@ fn xml_output_reports_errors_in_the_result() {
     assert!(text.contains("<status code=\"66\""), "{text}");
     assert!(text.contains("<error>"), "{text}");
 }
+
+#[test]
+fn live_check_reads_cib_file_like_every_pacemaker_tool() {
+    let live = Command::new(env!("CARGO_BIN_EXE_crm_simulate"))
+        .env("CIB_file", data("attrs-failcounts.xml"))
+        .args(["-L", "-S"])
+        .output()
+        .expect("run crm_simulate");
+    assert!(live.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&live.stdout),
+        run(env!("CARGO_BIN_EXE_crm_simulate"), &["-S"])
+    );
+    // Without CIB_file and without a cib daemon: Pacemaker's exit code.
+    let none = Command::new(env!("CARGO_BIN_EXE_crm_simulate"))
+        .env_remove("CIB_file")
+        .env("HA_RUNDIR", "/nonexistent")
+        .args(["-L", "-S"])
+        .output()
+        .expect("run crm_simulate");
+    assert_eq!(none.status.code(), Some(66));
+}
