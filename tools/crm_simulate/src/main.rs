@@ -343,10 +343,19 @@ fn main() -> ExitCode {
             (true, false) => "Allocation Scores",
             _ => "Utilization Information",
         });
+        let mut scores = Element::new(match (args.show_scores, args.show_utilization) {
+            (true, true) => "allocations_utilizations",
+            (true, false) => "allocations",
+            _ => "utilizations",
+        });
         for l in &ws.score_lines {
             out.item(l.clone());
+            if let Some(e) = score_xml(l) {
+                scores.children.push(e);
+            }
         }
         out.end();
+        xml.children.push(scores);
         printed = true;
     }
     let lines = summary(&mut ws);
@@ -547,6 +556,70 @@ fn finish(out: &TextOut, fancy: bool, xml: Option<Element>) {
         }
         None => print_out(out, fancy),
     }
+}
+
+/// Utilization values (` k=v` each) as child elements `<k>v</k>`.
+fn add_utilization(e: &mut Element, util: &str) {
+    for kv in util.split_whitespace() {
+        if let Some((k, v)) = kv.split_once('=') {
+            let mut c = Element::new(k);
+            c.text = Some(v.to_string());
+            e.children.push(c);
+        }
+    }
+}
+
+/// The XML form of a score or utilization line, as Pacemaker's XML output
+/// gives them (node_weight, promotion_score, capacity, utilization).
+fn score_xml(line: &str) -> Option<Element> {
+    // "RSC promotion score on NODE: SCORE" ("none" when unassigned).
+    if let Some((rsc, rest)) = line.split_once(" promotion score on ") {
+        let (node, score) = rest.rsplit_once(": ")?;
+        let mut e = Element::new("promotion_score")
+            .with_attr("id", rsc)
+            .with_attr("score", score);
+        if node != "none" {
+            e.set_attr("node", node);
+        }
+        return Some(e);
+    }
+    let (func, rest) = line.split_once(": ")?;
+    // "Original: NODE capacity: k=v ..." / "Remaining: ..."
+    if let Some((node, util)) = rest.split_once(" capacity:") {
+        let mut e = Element::new("capacity")
+            .with_attr("node", node)
+            .with_attr("comment", func);
+        add_utilization(&mut e, util);
+        return Some(e);
+    }
+    // "FUNC: RSC utilization on NODE: k=v ..."
+    if let Some((rsc, rest)) = rest.split_once(" utilization on ") {
+        let (node, util) = rest.split_once(':')?;
+        let mut e = Element::new("utilization")
+            .with_attr("resource", rsc)
+            .with_attr("node", node)
+            .with_attr("function", func);
+        add_utilization(&mut e, util);
+        return Some(e);
+    }
+    // "FUNC: RSC allocation score on NODE: SCORE" or "FUNC: NODE = SCORE".
+    if let Some((rsc, rest)) = rest.split_once(" allocation score on ") {
+        let (node, score) = rest.rsplit_once(": ")?;
+        return Some(
+            Element::new("node_weight")
+                .with_attr("function", func)
+                .with_attr("node", node)
+                .with_attr("score", score)
+                .with_attr("id", rsc),
+        );
+    }
+    let (node, score) = rest.split_once(" = ")?;
+    Some(
+        Element::new("node_weight")
+            .with_attr("function", func)
+            .with_attr("node", node)
+            .with_attr("score", score),
+    )
 }
 
 /// The `<modifications>` element for the requested injections.

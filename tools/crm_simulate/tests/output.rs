@@ -188,3 +188,19 @@ fn live_check_reads_cib_file_like_every_pacemaker_tool() {
         .expect("run crm_simulate");
     assert_eq!(none.status.code(), Some(66));
 }
+
+#[test]
+fn xml_output_carries_the_scores() {
+    let args = ["-s", "--output-as=xml"];
+    let ours = run(env!("CARGO_BIN_EXE_crm_simulate"), &args);
+    let shape = xml_shape(&ours);
+    assert!(
+        shape.iter().any(|l| l.trim_start()
+            == "node_weight function=pcmk__primitive_assign node=node1 score=0 id=web"),
+        "{shape:?}"
+    );
+    let reference = "/usr/sbin/crm_simulate";
+    if Path::new(reference).exists() {
+        assert_eq!(shape, xml_shape(&run(reference, &args)));
+    }
+}
