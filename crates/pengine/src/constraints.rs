@@ -401,16 +401,20 @@ fn generate_location_rule(
             list.push((n, node_score(ws, n)));
         }
     }
+    let rule_params = params_have_rules(ws, r);
     for n in 0..ws.nodes.len() {
-        let params = ws.resources[r].params.clone();
-        let meta = ws.resources[r].meta.clone();
+        let on_node = if rule_params {
+            Some(node_params(ws, ctx.idx, r, n))
+        } else {
+            None
+        };
         let rctx = RuleContext {
             node_attrs: Some(&ws.nodes[n].attrs),
             role: Role::Unknown,
             now: Some(ws.now),
             matches,
-            params: Some(&params),
-            meta: Some(&meta),
+            params: Some(on_node.as_ref().unwrap_or(&ws.resources[r].params)),
+            meta: Some(&ws.resources[r].meta),
             ..Default::default()
         };
         let accept = eval_rule(rule, ctx.idx, &rctx);
@@ -1039,4 +1043,67 @@ fn order_rsc_sets(
 
 pub(crate) fn _unused() {
     let _ = parse_interval_ms("1");
+}
+
+/// The resource and its ancestors, innermost first.
+fn with_ancestors(ws: &WorkingSet, r: RscId) -> Vec<RscId> {
+    let mut chain = vec![r];
+    let mut p = ws.resources[r].parent;
+    while let Some(a) = p {
+        chain.push(a);
+        p = ws.resources[a].parent;
+    }
+    chain
+}
+
+/// Whether any instance_attributes block of the resource or its ancestors
+/// has a rule, so that its parameters depend on the node.
+fn params_have_rules(ws: &WorkingSet, r: RscId) -> bool {
+    with_ancestors(ws, r).into_iter().any(|a| {
+        ws.resources[a]
+            .xml
+            .children_named("instance_attributes")
+            .any(|ia| ia.children.iter().any(|c| c.name == "rule"))
+    })
+}
+
+/// The resource's parameters as evaluated for node `n` (pe_rsc_params):
+/// rules in its instance attributes see that node's attributes.
+fn node_params(
+    ws: &WorkingSet,
+    idx: &IdIndex<'_>,
+    r: RscId,
+    n: NodeId,
+) -> std::collections::BTreeMap<String, String> {
+    let rctx = RuleContext {
+        node_attrs: Some(&ws.nodes[n].attrs),
+        now: Some(ws.now),
+        ..Default::default()
+    };
+    let mut params = std::collections::BTreeMap::new();
+    for a in with_ancestors(ws, r) {
+        cib_xml::rules::unpack_nvpairs(
+            &ws.resources[a].xml,
+            Some("instance_attributes"),
+            idx,
+            &rctx,
+            None,
+            false,
+            &ws.options.health,
+            &mut params,
+        );
+    }
+    if let Some(d) = &ws.rsc_defaults {
+        cib_xml::rules::unpack_nvpairs(
+            d,
+            Some("instance_attributes"),
+            idx,
+            &rctx,
+            None,
+            false,
+            &ws.options.health,
+            &mut params,
+        );
+    }
+    params
 }

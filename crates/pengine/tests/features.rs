@@ -325,3 +325,34 @@ fn a_document_that_is_not_a_cib_is_rejected() {
     let err = pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).err();
     assert!(err.is_some_and(|e| e.to_string().contains("not <cib>")));
 }
+
+#[test]
+fn location_rules_with_value_source_param_see_the_parameters_of_each_node() {
+    // The parameter `host` is "nowhere", except on node3 where a rule in
+    // the resource's own instance attributes makes it "node3"; the location
+    // rule compares #uname with it, so only node3 matches.
+    let rsc = r##"<primitive id="rsc1" class="ocf" provider="heartbeat" type="Dummy">
+        <instance_attributes id="ia1" score="10">
+          <nvpair id="ia1-host" name="host" value="nowhere"/>
+        </instance_attributes>
+        <instance_attributes id="ia2" score="20">
+          <rule id="ia2-rule" score="INFINITY">
+            <expression id="ia2-expr" attribute="#uname" operation="eq" value="node3"/>
+          </rule>
+          <nvpair id="ia2-host" name="host" value="node3"/>
+        </instance_attributes>
+      </primitive>"##;
+    let loc = r##"<rsc_location id="loc1" rsc="rsc1">
+        <rule id="loc1-rule" score="INFINITY">
+          <expression id="loc1-expr" attribute="#uname" operation="eq" value="host" value-source="param"/>
+        </rule>
+      </rsc_location>"##;
+    let text = cib(
+        "",
+        &["node1", "node2", "node3"],
+        rsc,
+        loc,
+        &online(&["node1", "node2", "node3"]),
+    );
+    assert_eq!(plan(&text), vec!["* Start rsc1 ( node3 )"]);
+}
