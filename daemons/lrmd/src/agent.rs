@@ -31,15 +31,15 @@ pub struct Roots {
 }
 
 impl Roots {
-    /// The standard places, overridable by `OCF_ROOT`, `LRM_LSB_DIR` and
-    /// `LRM_HEARTBEAT_DIR` in the daemon's environment (the tests use
-    /// these).
-    pub fn from_env() -> Roots {
+    /// The standard places: `OCF_ROOT` and `LRM_LSB_DIR` from the daemon's
+    /// environment (the tests use these), heartbeat scripts in
+    /// `$HA_CONFDIR/resource.d`.
+    pub fn from_env(paths: &plumbing::HaPaths) -> Roots {
         let get = |k: &str, d: &str| PathBuf::from(std::env::var(k).unwrap_or_else(|_| d.into()));
         Roots {
             ocf: get("OCF_ROOT", "/usr/lib/ocf"),
             lsb: get("LRM_LSB_DIR", "/etc/init.d"),
-            heartbeat: get("LRM_HEARTBEAT_DIR", "/etc/ha.d/resource.d"),
+            heartbeat: paths.confdir.join("resource.d"),
         }
     }
 

@@ -190,7 +190,7 @@ fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
             max_children: args.max_children.max(1),
             ..core::Limits::default()
         }),
-        roots: Roots::from_env(),
+        roots: Roots::from_env(paths),
         server,
         execs: HashMap::new(),
         tokens: HashMap::new(),
