@@ -1,0 +1,393 @@
+//! The parts every administration tool (crm_mon, crm_attribute,
+//! crm_resource, ...) shares, so each does them one way:
+//!
+//! - [`CibSession`]: the CIB read once at start, from `CIB_file=PATH` or the
+//!   local cib daemon, and changes applied as `cib_xml::ops` requests: on a
+//!   file all of them in memory, then one atomic write (nothing is written
+//!   when any is refused); through the daemon one request each.
+//! - [`exit`]: Pacemaker's exit codes (`crm_exit_t`).
+//! - [`audit`]: the `Invoked: ...` line a tool that changes the cluster
+//!   logs once, through the shared logging to syslog and the cluster log.
+
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cib_xml::doc::{parse_cib, to_pcmk_pretty};
+use cib_xml::ops::{self, Op, OpError, Outcome, Request};
+use cib_xml::{Element, Limits};
+use cibapi::{CibClient, OpKind, OpRequest, Response};
+use ipc::IpcError;
+
+/// Pacemaker's exit codes (`crm_exit_t`), the ones the tools use.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Unspecified error.
+    pub const ERROR: u8 = 1;
+    /// Invalid parameter.
+    pub const INVALID_PARAM: u8 = 2;
+    /// Insufficient privileges.
+    pub const INSUFFICIENT_PRIV: u8 = 4;
+    /// Command-line usage error.
+    pub const USAGE: u8 = 64;
+    /// Input data is not valid.
+    pub const DATAERR: u8 = 65;
+    /// Input file missing.
+    pub const NOINPUT: u8 = 66;
+    /// Internal software bug.
+    pub const SOFTWARE: u8 = 70;
+    /// Output file cannot be written.
+    pub const CANTCREAT: u8 = 73;
+    /// Configuration is not valid.
+    pub const CONFIG: u8 = 78;
+    /// Not connected to the cluster.
+    pub const DISCONNECT: u8 = 102;
+    /// No such object.
+    pub const NOSUCH: u8 = 105;
+    /// Operation is unsafe without --force.
+    pub const UNSAFE: u8 = 107;
+    /// Object already exists.
+    pub const EXISTS: u8 = 108;
+    /// More than one object matches.
+    pub const MULTIPLE: u8 = 109;
+    /// Timer expired.
+    pub const TIMEOUT: u8 = 124;
+}
+
+/// A failure a tool reports: the message for stderr and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    /// Pacemaker's exit code.
+    pub code: u8,
+    /// What went wrong, one line per problem.
+    pub message: String,
+}
+
+impl ToolError {
+    /// A failure with `code` and `message`.
+    pub fn new(code: u8, message: impl Into<String>) -> ToolError {
+        ToolError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<&OpError> for ToolError {
+    fn from(e: &OpError) -> ToolError {
+        ToolError::new(
+            u8::try_from(e.exit_code()).unwrap_or(exit::ERROR),
+            e.reason(),
+        )
+    }
+}
+
+/// Where the CIB lives for this call.
+#[derive(Debug, Clone)]
+enum Target {
+    File(PathBuf),
+    Daemon(Duration),
+}
+
+/// The CIB a tool works on: read once, changed through `cib_xml::ops`.
+#[derive(Debug)]
+pub struct CibSession {
+    target: Target,
+    cib: Element,
+}
+
+const NOT_CONNECTED: &str = "Could not connect to the CIB: No such device or address";
+
+fn read_file(path: &Path) -> Result<Element, ToolError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|_| ToolError::new(exit::NOSUCH, NOT_CONNECTED))?;
+    let cib = parse_cib(&text, &Limits::default()).map_err(|e| {
+        ToolError::new(
+            exit::CONFIG,
+            format!(
+                "{}: {e}\nCould not connect to the CIB: Update does not conform to the configured schema",
+                path.display()
+            ),
+        )
+    })?;
+    if let Err(errors) = cib_xml::validate::validate(&cib) {
+        let mut msg: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect();
+        msg.push(
+            "Could not connect to the CIB: Update does not conform to the configured schema".into(),
+        );
+        return Err(ToolError::new(exit::CONFIG, msg.join("\n")));
+    }
+    Ok(cib)
+}
+
+fn ipc_error(e: &IpcError) -> ToolError {
+    match e {
+        IpcError::Timeout => ToolError::new(exit::TIMEOUT, "Call failed: Timer expired"),
+        IpcError::Refused { .. } => ToolError::new(
+            exit::INSUFFICIENT_PRIV,
+            "Could not connect to the CIB: Permission denied",
+        ),
+        _ => ToolError::new(
+            exit::DISCONNECT,
+            "Could not connect to the CIB: Transport endpoint is not connected",
+        ),
+    }
+}
+
+fn api_op(op: Op) -> OpKind {
+    match op {
+        Op::Query => OpKind::Query,
+        Op::Create => OpKind::Create,
+        Op::Modify => OpKind::Modify,
+        Op::Replace => OpKind::Replace,
+        Op::Delete => OpKind::Delete,
+        Op::Erase => OpKind::Erase,
+        Op::Bump => OpKind::Bump,
+        Op::Upgrade => OpKind::Upgrade,
+        Op::Patch => OpKind::Patch,
+    }
+}
+
+fn failure(f: &cibapi::Failure) -> ToolError {
+    ToolError::new(
+        u8::try_from(f.code).unwrap_or(exit::ERROR),
+        f.reason.clone(),
+    )
+}
+
+impl CibSession {
+    /// Opens the CIB of this call: `CIB_file` when set and not empty,
+    /// else the local cib daemon (waiting at most `timeout` per call).
+    pub fn open(timeout: Duration) -> Result<CibSession, ToolError> {
+        match std::env::var_os("CIB_file") {
+            Some(f) if !f.is_empty() => CibSession::open_file(Path::new(&f)),
+            _ => CibSession::open_daemon(timeout),
+        }
+    }
+
+    /// Opens a CIB file.
+    pub fn open_file(path: &Path) -> Result<CibSession, ToolError> {
+        Ok(CibSession {
+            cib: read_file(path)?,
+            target: Target::File(path.to_path_buf()),
+        })
+    }
+
+    fn client(timeout: Duration) -> Result<CibClient, ToolError> {
+        let paths = plumbing::HaPaths::from_env();
+        CibClient::local(&paths, Some(timeout)).map_err(|e| ipc_error(&e))
+    }
+
+    /// Reads the whole CIB from the local cib daemon.
+    pub fn open_daemon(timeout: Duration) -> Result<CibSession, ToolError> {
+        let mut client = CibSession::client(timeout)?;
+        let text = match client.perform(OpRequest::new(OpKind::Query)) {
+            Ok(Response::Xml(t)) => t,
+            Ok(Response::Failed(f)) => return Err(failure(&f)),
+            Ok(other) => {
+                return Err(ToolError::new(
+                    exit::ERROR,
+                    format!("unexpected answer from the CIB: {other:?}"),
+                ))
+            }
+            Err(e) => return Err(ipc_error(&e)),
+        };
+        let cib = parse_cib(&text, &Limits::default())
+            .map_err(|e| ToolError::new(exit::CONFIG, format!("the CIB's answer: {e}")))?;
+        Ok(CibSession {
+            target: Target::Daemon(timeout),
+            cib,
+        })
+    }
+
+    /// The CIB as read (and as changed by [`CibSession::apply`]).
+    pub fn cib(&self) -> &Element {
+        &self.cib
+    }
+
+    /// The CIB file, when working offline.
+    pub fn file(&self) -> Option<&Path> {
+        match &self.target {
+            Target::File(p) => Some(p),
+            Target::Daemon(_) => None,
+        }
+    }
+
+    /// Applies `reqs` in order. Each is first performed on the copy in
+    /// memory, so a refused one is reported before anything is stored; on
+    /// a file the result is then written once, atomically (keeping the
+    /// file's mode); through the daemon each request is sent in turn.
+    /// Requests that change nothing write nothing.
+    pub fn apply(&mut self, reqs: &[Request<'_>]) -> Result<(), ToolError> {
+        let mut cib = self.cib.clone();
+        let mut changed = false;
+        for req in reqs {
+            match ops::perform(&cib, req) {
+                Ok(Outcome::Changed { cib: new, .. }) => {
+                    cib = new;
+                    changed = true;
+                }
+                Ok(_) => {}
+                Err(e) => return Err(ToolError::from(&e)),
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        match &self.target {
+            Target::File(path) => {
+                let mode = std::fs::metadata(path)
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+                    .unwrap_or(0o600);
+                plumbing::fs::write_atomic(path, to_pcmk_pretty(&cib).as_bytes(), mode).map_err(
+                    |e| {
+                        ToolError::new(
+                            exit::CANTCREAT,
+                            format!("Could not write {}: {e}", path.display()),
+                        )
+                    },
+                )?;
+            }
+            Target::Daemon(timeout) => {
+                let mut client = CibSession::client(*timeout)?;
+                for req in reqs {
+                    let op = OpRequest {
+                        op: api_op(req.op),
+                        section: req.section.map(str::to_string),
+                        xpath: req.xpath.map(str::to_string),
+                        data: req.data.map(Element::to_compact),
+                        allow_create: req.allow_create,
+                        no_children: req.no_children,
+                        multiple: req.multiple,
+                        node_path: req.node_path,
+                        local: false,
+                    };
+                    match client.perform(op) {
+                        Ok(Response::Failed(f)) => return Err(failure(&f)),
+                        Ok(_) => {}
+                        Err(e) => return Err(ipc_error(&e)),
+                    }
+                }
+            }
+        }
+        self.cib = cib;
+        Ok(())
+    }
+}
+
+/// The audit line for this process's command line: `Invoked: ` and the
+/// arguments, the program by its base name.
+pub fn invoked_line(args: &[String]) -> String {
+    let mut words: Vec<&str> = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        if i == 0 {
+            words.push(
+                Path::new(a)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or(a),
+            );
+        } else {
+            words.push(a);
+        }
+    }
+    format!("Invoked: {}", words.join(" "))
+}
+
+/// Logs the `Invoked: ...` line of this process once, as the program
+/// `tool`, with the logging ha.cf configures (syslog facility, the cluster
+/// log file). Without a readable ha.cf nothing is logged; a logging
+/// failure never stops the tool.
+pub fn audit(tool: &str) {
+    let args: Vec<String> = std::env::args().collect();
+    let line = invoked_line(&args);
+    let paths = plumbing::HaPaths::from_env();
+    let Ok((cf, _)) = config::load_ha_cf(paths.ha_cf()) else {
+        return;
+    };
+    let mut lc = logging::LogConfig::from_ha_cf(&cf, tool);
+    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
+    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
+    lc.use_logd = false;
+    let Ok(sinks) = logging::SinkSet::from_config(&lc) else {
+        return;
+    };
+    let Ok((logger, handle)) = logging::Logger::new(&lc, sinks) else {
+        return;
+    };
+    logger.log_at(logging::Priority::Notice, format_args!("{line}"));
+    let _ = handle.shutdown(Duration::from_secs(2));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoked_line_uses_the_program_base_name() {
+        let args: Vec<String> = [
+            "/usr/sbin/crm_resource",
+            "-M",
+            "-r",
+            "dummy",
+            "--node=srv02",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            invoked_line(&args),
+            "Invoked: crm_resource -M -r dummy --node=srv02"
+        );
+    }
+
+    #[test]
+    fn a_refused_request_leaves_the_file_alone() {
+        let dir = std::env::temp_dir().join(format!("clitools-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("cib.xml");
+        let text = to_pcmk_pretty(&ops::empty_cib());
+        std::fs::write(&path, &text).expect("write");
+        let mut s = CibSession::open_file(&path).expect("open");
+        let data =
+            parse_cib("<nvpair id=\"none\" value=\"1\"/>", &Limits::default()).expect("parse");
+        let ok = parse_cib(
+            "<cluster_property_set id=\"x\"><nvpair id=\"x-a\" name=\"a\" value=\"1\"/></cluster_property_set>",
+            &Limits::default(),
+        )
+        .expect("parse");
+        let mut create = Request::new(Op::Create);
+        create.section = Some("crm_config");
+        create.data = Some(&ok);
+        let mut modify = Request::new(Op::Modify);
+        modify.data = Some(&data);
+        let e = s.apply(&[create, modify]).expect_err("must fail");
+        assert_eq!(e.code, exit::NOSUCH);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+        let mut create = Request::new(Op::Create);
+        create.section = Some("crm_config");
+        create.data = Some(&ok);
+        s.apply(&[create]).expect("create");
+        assert!(std::fs::read_to_string(&path)
+            .expect("read")
+            .contains("x-a"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_file_is_no_such_object() {
+        let e = CibSession::open_file(Path::new("/nonexistent/cib.xml")).expect_err("missing");
+        assert_eq!(e.code, exit::NOSUCH);
+    }
+}
