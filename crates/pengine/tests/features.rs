@@ -356,3 +356,59 @@ fn location_rules_with_value_source_param_see_the_parameters_of_each_node() {
     );
     assert_eq!(plan(&text), vec!["* Start rsc1 ( node3 )"]);
 }
+
+#[test]
+fn utilization_assigns_the_resource_that_stays_first_and_orders_through_load_stopped() {
+    // Each node has room for one resource. node1 goes to standby: rsc1
+    // could only move to node2, but rsc2 (higher score where it runs) is
+    // placed first and keeps it, so rsc1 stops; the stop frees node1's
+    // capacity before load_stopped_node1.
+    let node = |n: &str, standby: bool| {
+        format!(
+            r#"<node id="{n}" uname="{n}">
+                 <instance_attributes id="{n}-a"><nvpair id="{n}-s" name="standby" value="{standby}"/></instance_attributes>
+                 <utilization id="{n}-u"><nvpair id="{n}-cpu" name="cpu" value="1"/></utilization>
+               </node>"#
+        )
+    };
+    let rsc = |id: &str| {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy">
+                 <utilization id="{id}-u"><nvpair id="{id}-cpu" name="cpu" value="1"/></utilization>
+               </primitive>"#
+        )
+    };
+    let text = format!(
+        r#"<cib have-quorum="true" dc-uuid="node2" crm_feature_set="3.16.1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts">
+      <nvpair id="o1" name="stonith-enabled" value="false"/>
+      <nvpair id="o2" name="placement-strategy" value="balanced"/>
+    </cluster_property_set></crm_config>
+    <nodes>{}{}</nodes>
+    <resources>{}{}</resources>
+    <constraints/>
+    <rsc_defaults><meta_attributes id="rd"><nvpair id="rd1" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>
+  </configuration>
+  <status>{}{}</status>
+</cib>"#,
+        node("node1", true),
+        node("node2", false),
+        rsc("rsc1"),
+        rsc("rsc2"),
+        node_state("node1", &op("rsc1", "start", 0, 0, 2, 0)),
+        node_state("node2", &op("rsc2", "start", 0, 0, 2, 0)),
+    );
+    assert_eq!(
+        plan(&text),
+        vec!["* Stop rsc1 ( node1 ) due to node availability"]
+    );
+    let root = xml::parse(&text, &Limits::default()).unwrap();
+    let ws = pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).unwrap();
+    let exec = executed(&ws);
+    let stop = exec
+        .iter()
+        .position(|l| l.contains("rsc1") && l.contains("stop on node1"));
+    let load = exec.iter().position(|l| l.contains("load_stopped_node1"));
+    assert!(stop.is_some() && load.is_some() && stop < load, "{exec:?}");
+}
