@@ -552,17 +552,13 @@ fn distribute_children(
     for &child in children {
         if !ws.resources[child].has(rf::PROVISIONAL) {
         } else if allocated >= max {
+            // Banned everywhere: its own assignment leaves it unassigned.
             crate::unpack::location_all(ws, child, -INFINITY, false);
-            ensure_stopped_unassigned(ws, child);
         } else if allocate_instance(ws, child, None, all_coloc, per_host_max).is_some() {
             allocated += 1;
         }
     }
 }
-
-/// An instance beyond clone-max: it is banned everywhere; its assignment
-/// happens (to nothing) when its own assign method runs.
-fn ensure_stopped_unassigned(_ws: &mut WorkingSet, _r: RscId) {}
 
 /// pcmk__clone_allocate.
 pub(crate) fn assign_clone(
@@ -693,9 +689,6 @@ pub(crate) fn create_clone_actions(ws: &mut WorkingSet, r: RscId) {
     new_rsc_pseudo(ws, r, "stopped", !child_stopping, true);
     if allow_dependent_migrations {
         ws.actions[stop].flags |= af::MIGRATE_RUNNABLE;
-    }
-    if ws.resources[r].has(rf::NOTIFY) {
-        crate::notify::create_clone_notifications(ws, r);
     }
     child_ordering(ws, r);
     if ws.resources[r].has(rf::PROMOTABLE) {

@@ -20,7 +20,6 @@ mod group;
 mod history;
 mod migration;
 pub mod model;
-mod notify;
 mod order;
 pub mod output;
 mod probes;

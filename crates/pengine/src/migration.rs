@@ -408,8 +408,3 @@ pub(crate) fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: N
         of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT,
     );
 }
-
-/// pcmk__order_migration_equivalents: user orderings on a migrating
-/// resource's start/stop also apply to migrate_to/migrate_from (added when
-/// migrations are scheduled; nothing to do for non-migratable resources).
-pub(crate) fn order_migration_equivalents(_ws: &mut WorkingSet, _oi: usize) {}

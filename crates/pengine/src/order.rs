@@ -66,7 +66,6 @@ pub(crate) fn new_ordering(
         then_action,
         flags,
     });
-    crate::migration::order_migration_equivalents(ws, ws.orderings.len() - 1);
 }
 
 /// pcmk__order_resource_actions: `first_rsc first_task` then
@@ -192,7 +191,6 @@ pub(crate) fn apply_orderings(ws: &mut WorkingSet) {
     for a in (0..ws.actions.len()).rev() {
         crate::colocation::block_colocation_dependents(ws, a);
     }
-    crate::probes::order_probes(ws);
     for a in (0..ws.actions.len()).rev() {
         update_action_for_orderings(ws, a);
     }

@@ -115,7 +115,3 @@ pub(crate) fn schedule_probes(ws: &mut WorkingSet) {
         probe_resource_list(ws, &top, n);
     }
 }
-
-/// pcmk__order_probes: only affects the transition graph's inputs (the
-/// orderings it adds are optional), added with the graph work.
-pub(crate) fn order_probes(_ws: &mut WorkingSet) {}

@@ -967,7 +967,6 @@ pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
     let cib = ws.cib.clone();
     let Some(status) = cib.child("status") else {
         // No status: every node remains unseen.
-        finish_unseen(ws);
         return;
     };
     for st in &status.children {
@@ -1012,10 +1011,7 @@ pub(crate) fn unpack_status(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
             unpack_node_lrm(ws, n, st);
         }
     }
-    finish_unseen(ws);
 }
-
-fn finish_unseen(_ws: &mut WorkingSet) {}
 
 fn state_node(ws: &WorkingSet, st: &Element) -> Option<NodeId> {
     let id = st.attr("id")?;
