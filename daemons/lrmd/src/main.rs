@@ -5,9 +5,11 @@
 //! its own, kills the group at the operation's timeout (TERM, then KILL
 //! after a grace period) and reports the result to subscribed clients.
 //!
-//! Agents carry `HA_LRMD_AGENT=1` in their environment; a restarted lrmd
-//! kills what is left of the previous instance's agent groups, so an lrmd
-//! killed while operations run leaves no orphaned agents behind.
+//! Agents carry `HA_LRMD_AGENT=<lrmd's socket>` in their environment; a
+//! restarted lrmd kills what is left of the previous instance's agent
+//! groups (same socket, so another node's lrmd on the same machine is left
+//! alone), so an lrmd killed while operations run leaves no orphaned
+//! agents behind.
 
 mod agent;
 mod core;
@@ -28,8 +30,8 @@ use crate::core::{Core, Outcome, Output, Refusal};
 
 /// Grace between TERM and KILL of a timed-out agent group.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-/// The marker in every agent's environment.
-const AGENT_MARK: &str = "HA_LRMD_AGENT=1";
+/// The variable marking every agent's environment with its lrmd.
+const AGENT_VAR: &str = "HA_LRMD_AGENT";
 
 #[derive(Parser, Debug)]
 #[command(name = "lrmd", about = "The local resource manager daemon")]
@@ -103,7 +105,8 @@ fn wall() -> u64 {
 /// groups: those carrying the agent marker that are not in a group of
 /// their own session (a service an agent started properly called setsid
 /// and is spared).
-fn kill_leftover_agents() {
+fn kill_leftover_agents(socket: &std::path::Path) {
+    let mark = format!("{AGENT_VAR}={}", socket.display());
     let me = std::process::id() as i32;
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return;
@@ -118,7 +121,7 @@ fn kill_leftover_agents() {
         let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };
-        if !env.split(|&b| b == 0).any(|v| v == AGENT_MARK.as_bytes()) {
+        if !env.split(|&b| b == 0).any(|v| v == mark.as_bytes()) {
             continue;
         }
         let p = nix::unistd::Pid::from_raw(pid);
@@ -162,7 +165,6 @@ struct Lrmd {
 
 fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
     let _pid = PidFile::acquire(&paths.pidfile("lrmd")).map_err(|e| e.to_string())?;
-    kill_leftover_agents();
     let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
     for s in [Signal::SIGTERM, Signal::SIGINT] {
         lp.watch_signal(s).map_err(|e| format!("signals: {e}"))?;
@@ -181,6 +183,7 @@ fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
         write: allowed,
     };
     let socket = lrmapi::socket_path(paths);
+    kill_leftover_agents(&socket);
     let server = Server::bind(&mut lp, &socket, 0o666, policy, Limits::default())
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     let (meta_tx, meta_rx) = mpsc::sync_channel(64);
@@ -395,7 +398,8 @@ impl Lrmd {
             let msg = format!("{} is not installed", inv.program.display());
             return fail(&mut self.core, OpStatus::Done, 5, msg);
         }
-        inv.env.push(("HA_LRMD_AGENT".into(), "1".into()));
+        inv.env
+            .push((AGENT_VAR.into(), self.server.path().display().to_string()));
         let run = match agent::spawn(&inv, agent::CAPTURE_LIMIT) {
             Ok(r) => r,
             Err(e) => {
