@@ -209,10 +209,10 @@ pub(crate) fn order_vs_unfence(ws: &mut WorkingSet, r: RscId, n: NodeId, a: Acti
     if (rsc.has(rf::FENCE_DEVICE) && ws.options.enable_unfencing) || rsc.has(rf::NEEDS_UNFENCING) {
         let unfence = crate::fencing::fence_op(ws, n, Some("on"), true, None);
         order_actions(ws, unfence, a, order);
+        // Unfencing is required if it has never been done on the node.
         if !node_unfenced(ws, n) {
-            let f =
-                crate::fencing::fence_op(ws, n, Some("on"), false, Some("required by resource"));
-            let _ = f;
+            let reason = format!("required by {} {}", ws.resources[r].id, ws.actions[a].task);
+            crate::fencing::trigger_unfencing(ws, None, n, &reason);
         }
     }
 }

@@ -251,10 +251,11 @@ fn task_for_digest(task: &str, interval: u64) -> &str {
     }
 }
 
-fn force_restart(ws: &mut WorkingSet, r: RscId, task: &str, interval: u64) {
+fn force_restart(ws: &mut WorkingSet, r: RscId, task: &str, interval: u64, n: NodeId) {
     let key = crate::util::op_key(&ws.resources[r].id.clone(), task, interval);
     let a = crate::actions::custom_action(ws, Some(r), &key, task, None, false);
     crate::actions::set_reason(ws, a, Some("resource definition change"), true);
+    crate::fencing::trigger_unfencing(ws, Some(r), n, "Device parameters changed");
 }
 
 fn schedule_reload(ws: &mut WorkingSet, r: RscId, n: NodeId) {
@@ -330,7 +331,7 @@ fn check_action_config(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &Element) -
     }
     match result {
         DigestResult::Restart => {
-            force_restart(ws, r, &dtask, interval);
+            force_restart(ws, r, &dtask, interval, n);
             true
         }
         DigestResult::All | DigestResult::Unknown => {
@@ -338,10 +339,22 @@ fn check_action_config(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &Element) -
                 let key = crate::util::op_key(&ws.resources[r].id.clone(), &task, interval);
                 let a = crate::actions::custom_action(ws, Some(r), &key, &task, Some(n), true);
                 ws.actions[a].reschedule = true;
+                crate::fencing::trigger_unfencing(
+                    ws,
+                    Some(r),
+                    n,
+                    "Device parameters changed (reschedule)",
+                );
             } else if op.attr("op-restart-digest").is_some() {
+                crate::fencing::trigger_unfencing(
+                    ws,
+                    Some(r),
+                    n,
+                    "Device parameters changed (reload)",
+                );
                 schedule_reload(ws, r, n);
             } else {
-                force_restart(ws, r, &dtask, interval);
+                force_restart(ws, r, &dtask, interval, n);
             }
             true
         }
@@ -363,6 +376,38 @@ fn schedule_cancel(ws: &mut WorkingSet, r: RscId, task: &str, interval: u64, n: 
         Some(cancel),
         of::OPTIONAL,
     );
+}
+
+/// pcmk__rsc_agent_changed: the history entry names another agent (type,
+/// class or provider) than the configuration. A fence device's node is
+/// unfenced again; an active resource is restarted.
+fn agent_changed(ws: &mut WorkingSet, r: RscId, n: NodeId, entry: &Element, active: bool) -> bool {
+    let mut changed = false;
+    for attr in ["type", "class", "provider"] {
+        if ws.resources[r].xml.attr(attr) != entry.attr(attr) {
+            changed = true;
+            crate::fencing::trigger_unfencing(ws, Some(r), n, "Device definition changed");
+        }
+    }
+    if changed && active {
+        let key = crate::util::op_key(&ws.resources[r].id.clone(), "stop", 0);
+        crate::actions::custom_action(ws, Some(r), &key, "stop", Some(n), false);
+        ws.resources[r].set(rf::START_PENDING);
+    }
+    changed
+}
+
+/// pcmk__schedule_cleanup (required): delete the resource's history on the
+/// node, after any stop and before any start.
+fn schedule_cleanup(ws: &mut WorkingSet, r: RscId, n: NodeId) {
+    if ws.resources[r].has(rf::FAILED) || ws.nodes[n].unclean || !ws.nodes[n].online {
+        return;
+    }
+    let id = ws.resources[r].id.clone();
+    let key = crate::util::op_key(&id, "delete", 0);
+    crate::actions::custom_action(ws, Some(r), &key, "delete", Some(n), false);
+    crate::order::order_resource_actions(ws, r, "stop", r, "delete", of::OPTIONAL);
+    crate::order::order_resource_actions(ws, r, "delete", r, "start", of::OPTIONAL);
 }
 
 /// pcmk__handle_rsc_config_changes (phase 7).
@@ -412,10 +457,24 @@ pub(crate) fn handle_rsc_config_changes(ws: &mut WorkingSet) {
 
 fn process_rsc_history(ws: &mut WorkingSet, r: RscId, n: NodeId, entry: &Element) {
     if ws.resources[r].has(rf::ORPHAN) {
+        // A deleted resource's history is cleaned up (not an anonymous
+        // clone's extra instance: its history belongs to the clone).
+        let top = ws.top_parent(r);
+        let anon_clone =
+            ws.resources[top].variant == Variant::Clone && !ws.resources[top].has(rf::UNIQUE);
+        if !anon_clone {
+            schedule_cleanup(ws, r, n);
+        }
         return;
     }
     if !ws.resources[r].running_on.contains(&n) {
+        if agent_changed(ws, r, n, entry, false) {
+            schedule_cleanup(ws, r, n);
+        }
         return;
+    }
+    if agent_changed(ws, r, n, entry, true) {
+        schedule_cleanup(ws, r, n);
     }
     let ops = crate::unpack::hist_ops(entry);
     let (start_index, stop_index) = crate::history::active_ops_pub(&ops);

@@ -301,3 +301,30 @@ pub(crate) fn new_shutdown_action(ws: &mut WorkingSet, n: NodeId) -> ActionId {
 pub(crate) fn _unused(ws: &WorkingSet) {
     let _ = find_first(ws, &[], "", None);
 }
+
+/// trigger_unfencing: when unfencing is in use, unfence `n` (if it is up
+/// and staying up) for `reason`; for a fence device whose node cannot be
+/// unfenced now, every node it may run on instead. Other resources never
+/// trigger it.
+pub(crate) fn trigger_unfencing(ws: &mut WorkingSet, rsc: Option<RscId>, n: NodeId, reason: &str) {
+    if !ws.options.enable_unfencing {
+        return;
+    }
+    if rsc.is_some_and(|r| !ws.resources[r].has(rf::FENCE_DEVICE)) {
+        return;
+    }
+    let node = &ws.nodes[n];
+    if node.online && !node.unclean && !node.shutdown {
+        fence_op(ws, n, Some("on"), false, Some(reason));
+    } else if let Some(r) = rsc {
+        let allowed: Vec<NodeId> = (0..ws.nodes.len())
+            .filter(|&x| ws.resources[r].allowed[x].is_some())
+            .collect();
+        for x in allowed {
+            let node = &ws.nodes[x];
+            if node.online && !node.unclean && !node.shutdown {
+                fence_op(ws, x, Some("on"), false, Some(reason));
+            }
+        }
+    }
+}

@@ -412,3 +412,36 @@ fn utilization_assigns_the_resource_that_stays_first_and_orders_through_load_sto
     let load = exec.iter().position(|l| l.contains("load_stopped_node1"));
     assert!(stop.is_some() && load.is_some() && stop < load, "{exec:?}");
 }
+
+#[test]
+fn history_of_a_deleted_resource_is_cleaned_up() {
+    // "gone" is no longer configured; its stopped history on node1 is
+    // deleted (a cluster action with no summary line).
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &dummy("rsc1"),
+        "",
+        &format!(
+            "{}{}",
+            node_state(
+                "node1",
+                &format!(
+                    "{}{}",
+                    op("rsc1", "start", 0, 0, 3, 0),
+                    op("gone", "monitor", 0, 7, 2, 7)
+                )
+            ),
+            node_state("node2", &op("rsc1", "monitor", 0, 7, 2, 7))
+        ),
+    );
+    assert!(plan(&text).is_empty(), "{:?}", plan(&text));
+    let root = xml::parse(&text, &Limits::default()).unwrap();
+    let ws = pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).unwrap();
+    let exec = executed(&ws);
+    assert!(
+        exec.iter()
+            .any(|l| l.contains("gone") && l.contains("delete on node1")),
+        "{exec:?}"
+    );
+}
