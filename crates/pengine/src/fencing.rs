@@ -328,3 +328,75 @@ pub(crate) fn trigger_unfencing(ws: &mut WorkingSet, rsc: Option<RscId>, n: Node
         }
     }
 }
+
+/// pe__clear_resource_history: forget the resource's history on a node
+/// (an lrm_delete cluster action).
+pub(crate) fn clear_resource_history(ws: &mut WorkingSet, r: RscId, n: NodeId) {
+    let key = crate::util::op_key(&ws.resources[r].id.clone(), "lrm_delete", 0);
+    crate::actions::custom_action(ws, Some(r), &key, "lrm_delete", Some(n), false);
+}
+
+/// The time a node began shutting down (its `shutdown` attribute), or
+/// now when it has none.
+fn shutdown_time(ws: &WorkingSet, n: NodeId) -> i64 {
+    ws.nodes[n]
+        .attrs
+        .get("shutdown")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|&t| t != 0)
+        .unwrap_or(ws.now.0)
+}
+
+/// Shutdown locks (shutdown-lock=true): a resource active on a single node
+/// that is shutting down cleanly, or locked by its history, is banned from
+/// every other node, so it stays stopped until its node returns (or the
+/// lock expires). Fence devices, remote connections and clones are never
+/// locked; a group locks each member.
+pub(crate) fn apply_shutdown_locks(ws: &mut WorkingSet) {
+    if !ws.options.shutdown_lock {
+        return;
+    }
+    for r in ws.top.clone() {
+        shutdown_lock(ws, r);
+    }
+}
+
+fn shutdown_lock(ws: &mut WorkingSet, r: RscId) {
+    match ws.resources[r].variant {
+        Variant::Group => {
+            for c in ws.resources[r].children.clone() {
+                shutdown_lock(ws, c);
+            }
+            return;
+        }
+        Variant::Primitive => {}
+        _ => return,
+    }
+    let rsc = &ws.resources[r];
+    let stonith = rsc.class.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("stonith"));
+    if stonith || rsc.is_remote_node {
+        return;
+    }
+    if let Some(lock) = rsc.lock_node {
+        if !rsc.running_on.is_empty() {
+            // Started elsewhere even though locked: do not disturb it.
+            clear_resource_history(ws, r, lock);
+            ws.resources[r].lock_node = None;
+            ws.resources[r].lock_time = 0;
+        }
+    } else if rsc.running_on.len() == 1 {
+        let n = rsc.running_on[0];
+        if ws.nodes[n].shutdown && !ws.nodes[n].unclean {
+            ws.resources[r].lock_node = Some(n);
+            ws.resources[r].lock_time = shutdown_time(ws, n);
+        }
+    }
+    let Some(lock) = ws.resources[r].lock_node else {
+        return;
+    };
+    for n in 0..ws.nodes.len() {
+        if ws.nodes[n].uname != ws.nodes[lock].uname {
+            crate::unpack::location_node(ws, r, n, -cib_xml::score::INFINITY, false);
+        }
+    }
+}

@@ -131,6 +131,26 @@ fn record_failed_op(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<'_>) {
     });
 }
 
+/// unpack_shutdown_lock: a history entry with a `shutdown-lock` time
+/// locks the resource to the node it was on when that node shut down,
+/// unless the lock has expired (then its history there is cleared).
+fn unpack_shutdown_lock(ws: &mut WorkingSet, entry: &Element, r: RscId, n: NodeId) {
+    let Some(lock_time) = entry
+        .attr("shutdown-lock")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|&t| t != 0)
+    else {
+        return;
+    };
+    let limit = ws.options.shutdown_lock_limit;
+    if limit > 0 && ws.now.0 > lock_time + limit {
+        crate::fencing::clear_resource_history(ws, r, n);
+    } else {
+        ws.resources[r].lock_node = Some(n);
+        ws.resources[r].lock_time = lock_time;
+    }
+}
+
 fn is_probe(op: &HistOp<'_>) -> bool {
     op.task == "monitor" && op.interval_ms == 0
 }
@@ -161,6 +181,9 @@ pub(crate) fn unpack_lrm_resource(ws: &mut WorkingSet, n: NodeId, entry: &Elemen
             orphan_resource(ws, n, rsc_id, entry)
         }
     };
+    if ws.options.shutdown_lock {
+        unpack_shutdown_lock(ws, entry, r, n);
+    }
     let saved_role = ws.resources[r].role;
     ws.resources[r].role = Role::Unknown;
     let mut on_fail = OnFail::Ignore;

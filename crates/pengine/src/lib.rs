@@ -133,6 +133,7 @@ fn run(
     // Phase 4: constraints.
     constraints::unpack_constraints(&mut ws, &idx);
     // Phase 5: node criteria.
+    fencing::apply_shutdown_locks(&mut ws);
     constraints::apply_locations(&mut ws);
     for r in ws.top.clone() {
         apply_stickiness(&mut ws, r);

@@ -188,6 +188,8 @@ pub struct Resource {
     pub pending_task: Option<String>,
     pub pending_node: Option<NodeId>,
     pub lock_node: Option<NodeId>,
+    /// When the shutdown lock started (the node's shutdown time).
+    pub lock_time: i64,
     pub utilization: BTreeMap<String, String>,
     pub exclusive_discover: bool,
     pub is_remote_node: bool,

@@ -691,6 +691,7 @@ impl ResourceUnpacker<'_, '_> {
             pending_task: None,
             pending_node: None,
             lock_node: None,
+            lock_time: 0,
             utilization: BTreeMap::new(),
             exclusive_discover: false,
             is_remote_node,

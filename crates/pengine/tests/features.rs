@@ -445,3 +445,32 @@ fn history_of_a_deleted_resource_is_cleaned_up() {
         "{exec:?}"
     );
 }
+
+#[test]
+fn shutdown_lock_keeps_a_resource_on_its_node_while_the_node_is_away() {
+    // node1 is shutting down cleanly with shutdown-lock on: rsc1 stops
+    // there and is not started on node2 (without the lock it would move).
+    let shutting_down = format!(
+        r#"<node_state id="node1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+             <transient_attributes id="node1"><instance_attributes id="s1">
+               <nvpair id="s1-shutdown" name="shutdown" value="{}"/>
+             </instance_attributes></transient_attributes>
+             <lrm id="node1"><lrm_resources>{}</lrm_resources></lrm></node_state>"#,
+        NOW - 10,
+        op("rsc1", "start", 0, 0, 3, 0)
+    );
+    let text = cib(
+        r#"<nvpair id="o-lock" name="shutdown-lock" value="true"/>"#,
+        &["node1", "node2"],
+        &dummy("rsc1"),
+        "",
+        &format!(
+            "{shutting_down}{}",
+            node_state("node2", &op("rsc1", "monitor", 0, 7, 2, 7))
+        ),
+    );
+    assert_eq!(
+        plan(&text),
+        vec!["* Stop rsc1 ( node1 ) due to node availability"]
+    );
+}
