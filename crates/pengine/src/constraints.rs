@@ -771,8 +771,11 @@ fn unpack_order(ws: &mut WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) {
         };
         unpack_order_set(ws, ctx, set, kind, sym_attr);
         if let Some(l) = last {
-            order_rsc_sets(ws, ctx, &id, l, set, kind, Symmetry::Symmetric);
-            if order_symmetry(c, kind, None) == Symmetry::Symmetric {
+            // The relation between sets has the constraint's own symmetry
+            // (an asymmetric one gets no inverse and no implied "then").
+            let symmetry = order_symmetry(c, kind, None);
+            order_rsc_sets(ws, ctx, &id, l, set, kind, symmetry);
+            if symmetry == Symmetry::Symmetric {
                 order_rsc_sets(ws, ctx, &id, set, l, kind, Symmetry::Inverse);
             }
         }

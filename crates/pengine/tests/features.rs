@@ -474,3 +474,34 @@ fn shutdown_lock_keeps_a_resource_on_its_node_while_the_node_is_away() {
         vec!["* Stop rsc1 ( node1 ) due to node availability"]
     );
 }
+
+#[test]
+fn an_asymmetric_ordering_of_sets_does_not_stop_the_later_set() {
+    // (B C) then (A), symmetrical=false: C is banned and stops; A keeps
+    // running (a symmetric ordering would stop it too).
+    let rscs = format!("{}{}{}", dummy("A"), dummy("B"), dummy("C"));
+    let cons = r#"<rsc_order id="o1" symmetrical="false">
+        <resource_set id="s1"><resource_ref id="B"/><resource_ref id="C"/></resource_set>
+        <resource_set id="s2"><resource_ref id="A"/></resource_set>
+      </rsc_order>
+      <rsc_location id="ban-C" rsc="C" node="node1" score="-INFINITY"/>"#;
+    let history = format!(
+        "{}{}",
+        op("A", "start", 0, 0, 2, 0),
+        op("C", "start", 0, 0, 3, 0)
+    );
+    let text = cib(
+        "",
+        &["node1"],
+        &rscs,
+        cons,
+        &format!("{}", node_state("node1", &history)),
+    );
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Start B ( node1 )",
+            "* Stop C ( node1 ) due to node availability"
+        ]
+    );
+}
