@@ -490,13 +490,7 @@ fn an_asymmetric_ordering_of_sets_does_not_stop_the_later_set() {
         op("A", "start", 0, 0, 2, 0),
         op("C", "start", 0, 0, 3, 0)
     );
-    let text = cib(
-        "",
-        &["node1"],
-        &rscs,
-        cons,
-        &format!("{}", node_state("node1", &history)),
-    );
+    let text = cib("", &["node1"], &rscs, cons, &node_state("node1", &history));
     assert_eq!(
         plan(&text),
         vec![
