@@ -77,6 +77,17 @@ fn main() -> ExitCode {
         debug: if args.verbose { 1 } else { 0 },
         ..logging::LogConfig::default()
     };
+    // The loop blocks its signals in this thread before the logging
+    // thread starts, so that thread inherits the mask and SIGCHLD always
+    // reaches the signalfd (else a child's exit waits for the
+    // once-a-second reap).
+    let mut lp = match new_loop() {
+        Ok(lp) => lp,
+        Err(e) => {
+            eprintln!("lrmd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let logger = match logging::init(lc) {
         Ok(l) => l,
         Err(e) => {
@@ -84,7 +95,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let r = run(&args, &paths);
+    let r = run(&args, &paths, &mut lp);
     let _ = logger.flush(Duration::from_secs(2));
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,14 +174,16 @@ struct Lrmd {
     pending_events: Vec<LrmEvent>,
 }
 
-fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
-    let _pid = PidFile::acquire(&paths.pidfile("lrmd")).map_err(|e| e.to_string())?;
+fn new_loop() -> Result<EventLoop, String> {
     let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD] {
         lp.watch_signal(s).map_err(|e| format!("signals: {e}"))?;
     }
-    lp.watch_signal(Signal::SIGCHLD)
-        .map_err(|e| format!("signals: {e}"))?;
+    Ok(lp)
+}
+
+fn run(args: &Args, paths: &HaPaths, lp: &mut EventLoop) -> Result<(), String> {
+    let _pid = PidFile::acquire(&paths.pidfile("lrmd")).map_err(|e| e.to_string())?;
     let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
     let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
     let allowed = Allow {
@@ -184,7 +197,7 @@ fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
     };
     let socket = lrmapi::socket_path(paths);
     kill_leftover_agents(&socket);
-    let server = Server::bind(&mut lp, &socket, 0o666, policy, Limits::default())
+    let server = Server::bind(lp, &socket, 0o666, policy, Limits::default())
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     let (meta_tx, meta_rx) = mpsc::sync_channel(64);
     let meta_trigger = lp.trigger();
@@ -232,11 +245,11 @@ fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
         for ev in events.drain(..) {
             match ev {
                 Event::Io { token, ready } if d.server.owns(token) => {
-                    d.server.handle_io(&mut lp, token, ready, &mut d.reqs);
+                    d.server.handle_io(lp, token, ready, &mut d.reqs);
                 }
-                Event::Io { token, .. } => d.read_pipe(&mut lp, token),
-                Event::Timer(id) => d.on_timer(&mut lp, id),
-                Event::ChildExited { pid, status } => d.on_exit(&mut lp, pid, status),
+                Event::Io { token, .. } => d.read_pipe(lp, token),
+                Event::Timer(id) => d.on_timer(lp, id),
+                Event::ChildExited { pid, status } => d.on_exit(lp, pid, status),
                 Event::Signal(Signal::SIGTERM | Signal::SIGINT) => {
                     log::info!(
                         "lrmd stopping: killing {} running agent(s)",
@@ -247,14 +260,14 @@ fn run(args: &Args, paths: &HaPaths) -> Result<(), String> {
                     }
                     return Ok(());
                 }
-                Event::Triggered(_) => d.on_metadata(&mut lp),
+                Event::Triggered(_) => d.on_metadata(lp),
                 _ => {}
             }
         }
-        d.server.process(&mut lp, &mut d.reqs);
+        d.server.process(lp, &mut d.reqs);
         d.core.handle_timeout(Instant::now());
-        d.handle_requests(&mut lp);
-        d.drain_core(&mut lp);
+        d.handle_requests(lp);
+        d.drain_core(lp);
     }
 }
 
