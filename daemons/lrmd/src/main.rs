@@ -183,6 +183,8 @@ fn new_loop() -> Result<EventLoop, String> {
 }
 
 fn run(args: &Args, paths: &HaPaths, lp: &mut EventLoop) -> Result<(), String> {
+    // Agents start in / (posix_spawn keeps our directory).
+    std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
     let _pid = PidFile::acquire(&paths.pidfile("lrmd")).map_err(|e| e.to_string())?;
     let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
     let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
