@@ -373,7 +373,10 @@ fn shutdown_lock(ws: &mut WorkingSet, r: RscId) {
         _ => return,
     }
     let rsc = &ws.resources[r];
-    let stonith = rsc.class.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("stonith"));
+    let stonith = rsc
+        .class
+        .as_deref()
+        .is_none_or(|c| c.eq_ignore_ascii_case("stonith"));
     if stonith || rsc.is_remote_node {
         return;
     }

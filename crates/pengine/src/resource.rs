@@ -13,7 +13,9 @@ pub(crate) fn rsc_state(ws: &WorkingSet, r: RscId, current: bool) -> Role {
     if rsc.children.is_empty() {
         return if current { rsc.role } else { rsc.next_role };
     }
-    let mut best = Role::Stopped;
+    // The highest role of the members; Unknown when none has one yet
+    // (group_resource_state / clone_resource_state).
+    let mut best = Role::Unknown;
     for &c in &rsc.children {
         let s = rsc_state(ws, c, current);
         if s > best {

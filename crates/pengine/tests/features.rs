@@ -499,3 +499,58 @@ fn an_asymmetric_ordering_of_sets_does_not_stop_the_later_set() {
         ]
     );
 }
+
+#[test]
+fn a_promoted_cloned_group_stays_promoted_while_a_member_starts() {
+    // Instance 1 of the promotable cloned group runs promoted on node1 with
+    // its second member stopped: the member starts promoted there, nothing
+    // is demoted (the group's next role is unknown until assignment ends).
+    let st = |id: &str| {
+        format!(r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Stateful"/>"#)
+    };
+    let rscs = format!(
+        r#"<clone id="ms"><meta_attributes id="ms-m">
+             <nvpair id="ms-p" name="promotable" value="true"/>
+             <nvpair id="ms-u" name="globally-unique" value="true"/>
+             <nvpair id="ms-max" name="clone-max" value="2"/>
+           </meta_attributes>
+           <group id="grp">{}{}</group></clone>"#,
+        st("s1"),
+        st("s2")
+    );
+    let cons = r##"<rsc_location id="loc" rsc="ms">
+        <rule id="loc-r" role="Promoted" score="100">
+          <expression id="loc-e" attribute="#uname" operation="eq" value="node1"/>
+        </rule></rsc_location>"##;
+    let hist = |rsc: &str, rc: i32| {
+        format!(
+            r#"<lrm_resource id="{rsc}" class="ocf" provider="heartbeat" type="Stateful">
+                 <lrm_rsc_op id="{rsc}_last_0" operation="start" interval="0" op-status="0" rc-code="0" call-id="2" transition-key="1:1:0:abc" transition-magic="0:0;1:1:0:abc" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+                 <lrm_rsc_op id="{rsc}_promote_0" operation="promote" interval="0" op-status="0" rc-code="{rc}" call-id="3" transition-key="2:1:0:abc" transition-magic="0:{rc};2:1:0:abc" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+               </lrm_resource>"#
+        )
+    };
+    let unpromoted = String::from(
+        r#"<lrm_resource id="s1:0" class="ocf" provider="heartbeat" type="Stateful">
+             <lrm_rsc_op id="s1:0_last_0" operation="start" interval="0" op-status="0" rc-code="0" call-id="2" transition-key="1:1:0:abc" transition-magic="0:0;1:1:0:abc" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+           </lrm_resource>"#,
+    );
+    let text = cib(
+        "",
+        &["node1", "node2"],
+        &rscs,
+        cons,
+        &format!(
+            "{}{}",
+            node_state("node1", &hist("s1:1", 0)),
+            node_state("node2", &unpromoted)
+        ),
+    );
+    assert_eq!(
+        plan(&text),
+        vec![
+            "* Start s2:0 ( node2 )",
+            "* Promote s2:1 ( Stopped -> Promoted node1 )"
+        ]
+    );
+}
