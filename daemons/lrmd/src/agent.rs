@@ -344,22 +344,31 @@ pub fn spawn(inv: &Invocation, limit: usize) -> io::Result<Running> {
     for a in &inv.args {
         argv.push(cstr(a.as_bytes())?);
     }
-    let mut env: BTreeMap<Vec<u8>, Vec<u8>> = std::env::vars_os()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect();
+    // lrmd's own environment, read once (it never changes), minus what
+    // the invocation sets.
+    static BASE_ENV: std::sync::OnceLock<Vec<(String, CString)>> = std::sync::OnceLock::new();
+    let base = BASE_ENV.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                Some((k.to_string_lossy().into_owned(), CString::new(kv).ok()?))
+            })
+            .collect()
+    });
+    let mut own = Vec::with_capacity(inv.env.len());
     for (k, v) in &inv.env {
-        env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        own.push(cstr(format!("{k}={v}").as_bytes())?);
     }
-    let mut envp = Vec::with_capacity(env.len());
-    for (k, v) in env {
-        let mut kv = k;
-        kv.push(b'=');
-        kv.extend_from_slice(&v);
-        envp.push(cstr(&kv)?);
-    }
+    let mut envp_p: Vec<*mut libc::c_char> = base
+        .iter()
+        .filter(|(k, _)| !inv.env.iter().any(|(ik, _)| ik == k))
+        .map(|(_, c)| c.as_ptr() as *mut _)
+        .chain(own.iter().map(|c| c.as_ptr() as *mut _))
+        .collect();
     let mut argv_p: Vec<*mut libc::c_char> = argv.iter().map(|c| c.as_ptr() as *mut _).collect();
     argv_p.push(std::ptr::null_mut());
-    let mut envp_p: Vec<*mut libc::c_char> = envp.iter().map(|c| c.as_ptr() as *mut _).collect();
     envp_p.push(std::ptr::null_mut());
 
     let pipe = || -> io::Result<(OwnedFd, OwnedFd)> {
