@@ -408,3 +408,98 @@ pub(crate) fn create_migration_actions(ws: &mut WorkingSet, r: RscId, current: N
         of::OPTIONAL | of::IMPLIES_FIRST_MIGRATABLE | of::PSEUDO_LEFT,
     );
 }
+
+/// Whether `parent` is an ancestor of `r`.
+fn is_ancestor(ws: &WorkingSet, parent: RscId, r: RscId) -> bool {
+    let mut p = ws.resources[r].parent;
+    while let Some(x) = p {
+        if x == parent {
+            return true;
+        }
+        p = ws.resources[x].parent;
+    }
+    false
+}
+
+/// The task of an ordering side: its action's, or the one in its key.
+fn ordering_task(ws: &WorkingSet, action: Option<ActionId>, key: Option<&str>) -> Option<String> {
+    match action {
+        Some(a) => Some(ws.actions[a].task.clone()),
+        None => key
+            .and_then(crate::util::parse_op_key)
+            .map(|(_, task, _)| task),
+    }
+}
+
+/// pcmk__order_migration_equivalents: an ordering between two unrelated
+/// resources, at least one of which may migrate, also orders the
+/// migration actions that stand in for a start or stop.
+pub(crate) fn order_migration_equivalents(ws: &mut WorkingSet, oi: usize) {
+    let o = &ws.orderings[oi];
+    let (Some(first), Some(then)) = (o.first_rsc, o.then_rsc) else {
+        return;
+    };
+    if first == then || is_ancestor(ws, first, then) || is_ancestor(ws, then, first) {
+        return;
+    }
+    let first_migratable = ws.resources[first].has(rf::ALLOW_MIGRATE);
+    let then_migratable = ws.resources[then].has(rf::ALLOW_MIGRATE);
+    if !first_migratable && !then_migratable {
+        return;
+    }
+    let first_task = ordering_task(ws, o.first_action, o.first_task.as_deref());
+    let then_task = ordering_task(ws, o.then_action, o.then_task.as_deref());
+    let (Some(ft), Some(tt)) = (first_task, then_task) else {
+        return;
+    };
+    let fid = ws.resources[first].id.clone();
+    let tid = ws.resources[then].id.clone();
+    let key = |id: &str, task: &str| crate::util::op_key(id, task, 0);
+    let order = |ws: &mut WorkingSet, ftask: &str, ttask: &str, flags: u32| {
+        crate::order::new_ordering(
+            ws,
+            Some(first),
+            Some(key(&fid, ftask)),
+            None,
+            Some(then),
+            Some(key(&tid, ttask)),
+            None,
+            flags,
+        );
+    };
+    let partial = ws.resources[then].partial_migration_target.is_some();
+    match (ft.as_str(), tt.as_str()) {
+        ("start", "start") => {
+            if first_migratable && then_migratable {
+                order(ws, "migrate_from", "migrate_to", of::OPTIONAL);
+            }
+            if then_migratable {
+                let mut flags = of::OPTIONAL;
+                if first_migratable {
+                    flags |= of::APPLY_FIRST_NON_MIGRATABLE;
+                }
+                order(ws, "start", "migrate_to", flags);
+            }
+        }
+        ("stop", "stop") if then_migratable => {
+            let mut flags = of::OPTIONAL;
+            if first_migratable {
+                flags |= of::APPLY_FIRST_NON_MIGRATABLE;
+            }
+            order(ws, "stop", "migrate_to", flags);
+            if partial {
+                order(ws, "stop", "migrate_from", flags);
+            }
+        }
+        ("promote", "start") if then_migratable => {
+            order(ws, "promote", "migrate_to", of::OPTIONAL);
+        }
+        ("demote", "stop") if then_migratable => {
+            order(ws, "demote", "migrate_to", of::OPTIONAL);
+            if partial {
+                order(ws, "demote", "migrate_from", of::OPTIONAL);
+            }
+        }
+        _ => {}
+    }
+}

@@ -66,6 +66,7 @@ pub(crate) fn new_ordering(
         then_action,
         flags,
     });
+    crate::migration::order_migration_equivalents(ws, ws.orderings.len() - 1);
 }
 
 /// pcmk__order_resource_actions: `first_rsc first_task` then
