@@ -12,7 +12,17 @@
 //!   out: `tests/conformance/crm_mon.pass` lists the CIBs that match (500
 //!   of 579 with `-1` and with `-1 -r -A -f`). A sample runs by default,
 //!   all of them with `CRM_TOOLS_FULL=1`.
-//! - crm_mon: the "Last updated" line (the clock) is not compared.
+//! - crm_mon: the "Last updated" line (the clock) is not compared, nor
+//!   the end of a --lifetime (the clock plus the duration).
+//! - crm_resource --list: `tests/conformance/crm_resource-list.pass` lists
+//!   the CIBs that match (510 of 579; the rest are the scheduler's gaps as
+//!   for crm_mon).
+//! - crm_resource accepts the Heartbeat/Pacemaker 1.0 spelling `--un-move`
+//!   for `--clear` (Pacemaker 2.1.5 refuses it with 64); crmsh and old
+//!   scripts use it.
+//! - crm_resource --query-xml on a clone instance: Pacemaker shows the
+//!   instance's XML with an internal `clone="1"` attribute; ours shows the
+//!   configured primitive (not compared).
 //! - crm_mon with a missing CIB file: Pacemaker 2.1.5 prints the error but
 //!   exits 0; ours exits 105 (no such object), as its crm_resource and
 //!   crm_attribute do, so scripts can tell.
@@ -43,19 +53,35 @@ struct Run {
     file: String,
 }
 
-/// Lines with surrounding whitespace trimmed, without the clock's line.
+/// Lines with surrounding whitespace trimmed, without the clock's line
+/// and with the end of a --lifetime (now + duration) blanked.
 fn normalise(s: &str) -> String {
     s.lines()
         .map(str::trim)
         .filter(|l| !l.starts_with("* Last updated:"))
+        .map(|l| match l.split_once("will take effect until: ") {
+            Some((head, _)) => format!("{head}will take effect until: <END>"),
+            None => l.to_string(),
+        })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `end="..."` values (computed from the clock) blanked.
+fn blank_ends(line: &str) -> String {
+    match line.split_once(" end=\"") {
+        Some((head, rest)) => match rest.split_once('"') {
+            Some((_, tail)) => format!("{head} end=\"<END>\"{tail}"),
+            None => line.to_string(),
+        },
+        None => line.to_string(),
+    }
 }
 
 /// The CIB file with the version attributes and timestamps of the root
 /// element removed (each tool bumps them its own way).
 fn normalise_cib(s: &str) -> String {
-    let mut lines: Vec<String> = s.lines().map(|l| l.trim().to_string()).collect();
+    let mut lines: Vec<String> = s.lines().map(|l| blank_ends(l.trim())).collect();
     if let Some(first) = lines.first_mut() {
         let mut out = String::new();
         for attr in first.split(' ') {
@@ -180,7 +206,7 @@ fn crm_mon_cases() -> Vec<String> {
     if std::env::var_os("CRM_TOOLS_FULL").is_some() {
         all
     } else {
-        all.into_iter().step_by(12).collect()
+        all.into_iter().step_by(20).collect()
     }
 }
 
@@ -387,5 +413,207 @@ fn crm_attribute_missing_cib_file_is_not_found() {
         assert_eq!(ours.code, theirs.code);
         assert!(!missing.exists(), "a missing CIB file must not be created");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn pass_list(name: &str, min: usize) -> Vec<String> {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance")
+        .join(name);
+    let text = std::fs::read_to_string(&list).unwrap_or_else(|e| panic!("{}: {e}", list.display()));
+    let all: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(all.len() >= min, "the pass list {name} shrank");
+    if std::env::var_os("CRM_TOOLS_FULL").is_some() {
+        all
+    } else {
+        all.into_iter().step_by(20).collect()
+    }
+}
+
+#[test]
+fn crm_resource_list_matches_pacemaker() {
+    let dir = tmpdir("res-list");
+    let mut failures = Vec::new();
+    for cib in pass_list("crm_resource-list.pass", 510) {
+        if let Some(d) = compare(&dir, "crm_resource", &cib, &["--list"]) {
+            failures.push(d);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn crm_resource_matches_pacemaker() {
+    let steps: &[&[&str]] = &[
+        &["-L"],
+        &["-W", "-r", "DcIPaddr"],
+        &["--locate", "-r", "DoFencing"],
+        &["-W", "-r", "child_DoFencing:0"],
+        &["-W", "-r", "nosuch"],
+        &["-q", "-r", "DcIPaddr"],
+        &["-q", "-r", "DoFencing"],
+        &["-r", "DcIPaddr", "-g", "ip"],
+        &["-r", "DcIPaddr", "-g", "nosuchparam"],
+        &["-r", "DcIPaddr", "-p", "ip", "-v", "1.2.3.4"],
+        &["-r", "DcIPaddr", "--get-parameter", "ip"],
+        &[
+            "-r",
+            "DcIPaddr",
+            "--meta",
+            "-p",
+            "target-role",
+            "-v",
+            "Stopped",
+        ],
+        &["-r", "DcIPaddr", "--meta", "-g", "target-role"],
+        &["-r", "DcIPaddr", "--meta", "-d", "target-role"],
+        &["-r", "DcIPaddr", "-d", "ip"],
+        &["-r", "DcIPaddr", "-d", "ip"],
+        &["-r", "DcIPaddr", "-p", "newp", "-v", "1"],
+        &[
+            "-r",
+            "DcIPaddr",
+            "--set-parameter",
+            "newp2",
+            "--parameter-value",
+            "2",
+        ],
+        &[
+            "-r",
+            "DoFencing",
+            "--meta",
+            "-p",
+            "is-managed",
+            "-v",
+            "false",
+        ],
+        &["-L"],
+        &["-r", "nosuch", "-g", "x"],
+        &["-p", "x", "-v", "1"],
+        &["-M", "-r", "DcIPaddr", "-N", "hadev1"],
+        &["-M", "-r", "DcIPaddr"],
+        &["-M", "-r", "DcIPaddr", "-N", "hadev2"],
+        &["-B", "-r", "DcIPaddr", "-N", "hadev1"],
+        &["-B", "-r", "DcIPaddr"],
+        &[
+            "-M",
+            "-r",
+            "rsc_hadev1",
+            "-N",
+            "hadev2",
+            "--lifetime",
+            "PT1H",
+        ],
+        &[
+            "--ban",
+            "-r",
+            "rsc_hadev2",
+            "--node",
+            "hadev1",
+            "--lifetime",
+            "P1D",
+        ],
+        &["-M", "-r", "rsc_hadev2", "-N", "nosuch"],
+        &["-M", "-r", "nosuch", "-N", "hadev1"],
+        &["-B", "-r", "rsc_hadev3", "-N", "hadev1", "--force"],
+        &["-U", "-r", "DcIPaddr"],
+        &["--clear", "-r", "DcIPaddr"],
+        &["-U", "-r", "rsc_hadev1", "-N", "hadev2"],
+        &["-M", "-r", "child_DoFencing:0", "-N", "hadev1"],
+        &["--move", "-r", "DoFencing", "-N", "hadev1"],
+        &["-M", "-r", "rsc_hadev3", "-N", "hadev3", "--force"],
+        &["-U", "-r", "rsc_hadev3", "-N", "hadev1"],
+        &["-U", "-r", "rsc_hadev3"],
+        &["-U", "-r", "nosuch"],
+        &["-B", "-r", "DcIPaddr", "-N", "nosuch"],
+        &["-U", "-r", "rsc_hadev2"],
+    ];
+    let failures = compare_sequence("res", "crm_resource", "594", steps);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn crm_resource_accepts_the_old_un_move_spelling() {
+    let dir = tmpdir("res-unmove");
+    let cib = dir.join("cib.xml");
+    std::fs::copy(corpus_dir().join("594.xml"), &cib).expect("copy");
+    let moved = run(
+        &bin("crm_resource"),
+        &cib,
+        &["-M", "-r", "DcIPaddr", "-N", "hadev1"],
+    );
+    assert_eq!(moved.code, Some(0), "{}", moved.stderr);
+    assert!(moved.file.contains("cli-prefer-DcIPaddr"));
+    let cleared = run(&bin("crm_resource"), &cib, &["--un-move", "-r", "DcIPaddr"]);
+    assert_eq!(cleared.code, Some(0), "{}", cleared.stderr);
+    assert_eq!(cleared.stdout, "Removing constraint: cli-prefer-DcIPaddr");
+    assert!(!cleared.file.contains("cli-prefer-DcIPaddr"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn crm_resource_missing_cib_file_is_not_found_and_not_created() {
+    let dir = tmpdir("res-missing");
+    let missing = dir.join("none.xml");
+    for args in [&["-L"][..], &["-M", "-r", "A", "-N", "n1"][..]] {
+        let ours = run(&bin("crm_resource"), &missing, args);
+        let theirs = run(&pacemaker("crm_resource"), &missing, args);
+        assert_eq!(ours.code, Some(105), "{}", ours.stderr);
+        assert_eq!(ours.code, theirs.code);
+        assert!(!missing.exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A change is logged once as `Invoked: <command line>` in the cluster
+/// log ha.cf names; a query is not logged.
+#[test]
+fn changes_are_audited_in_the_cluster_log() {
+    let dir = tmpdir("audit");
+    let log = dir.join("ha-log");
+    std::fs::write(
+        dir.join("ha.cf"),
+        format!(
+            "logfacility none\nlogfile {}\nnode n1\nucast lo 127.0.0.1\n",
+            log.display()
+        ),
+    )
+    .expect("ha.cf");
+    let cib = dir.join("cib.xml");
+    std::fs::copy(corpus_dir().join("594.xml"), &cib).expect("copy");
+    let run_with = |tool: &str, args: &[&str]| {
+        let out = Command::new(bin(tool))
+            .args(args)
+            .env("CIB_file", &cib)
+            .env("HA_CONFDIR", &dir)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run_with("crm_attribute", &["-n", "audit-test", "-v", "1"]);
+    run_with(
+        "crm_resource",
+        &["-M", "-r", "DcIPaddr", "--node=hadev1", "--force"],
+    );
+    run_with("crm_attribute", &["-n", "audit-test", "-G"]);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("Invoked: crm_attribute -n audit-test -v 1"),
+        "log: {text}"
+    );
+    assert!(
+        text.contains("Invoked: crm_resource -M -r DcIPaddr --node=hadev1 --force"),
+        "log: {text}"
+    );
+    assert!(!text.contains("-G"), "queries are not audited: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,747 @@
+//! crm_resource: the resource commands administrators and crmsh use most,
+//! with Pacemaker 2.1.5's options, output and exit codes:
+//!
+//! - `--list`/`-L`: the resource list (crm_mon's, without locations);
+//! - `--locate`/`-W`: where a resource runs;
+//! - `--query-xml`/`-q`: its status line and its XML;
+//! - `--move`/`-M`, `--ban`/`-B`, `--clear`/`-U`: the `cli-prefer-<rsc>`
+//!   and `cli-ban-<rsc>-on-<node>` location constraints, with
+//!   `--lifetime` (a date rule) and `--force`;
+//! - `--get-parameter`/`-g`, `--set-parameter`/`-p`,
+//!   `--delete-parameter`/`-d`, with `--meta` for meta attributes.
+//!
+//! The state comes from `pengine::unpack_cib` over the CIB `clitools`
+//! opened (`CIB_file` or the cib daemon); changes are `cib_xml::ops`
+//! requests applied all or nothing, and audited with an `Invoked:` line.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cib_xml::doc::{to_pcmk_pretty, COMMENT};
+use cib_xml::ops::{Op, Request};
+use cib_xml::time::DateTime;
+use cib_xml::Element;
+use clap::{ArgAction, Parser};
+use clitools::{exit, CibSession, ToolError};
+use pengine::model::{RscId, Variant};
+use pengine::output::TextOut;
+use pengine::WorkingSet;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "crm_resource",
+    about = "Lists, locates, moves, bans and clears cluster resources and changes their parameters.",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct Args {
+    /// List all resources
+    #[arg(short = 'L', long = "list")]
+    list: bool,
+    /// Show the nodes the resource runs on
+    #[arg(short = 'W', long = "locate")]
+    locate: bool,
+    /// Show the resource's status line and configuration XML
+    #[arg(short = 'q', long = "query-xml")]
+    query_xml: bool,
+    /// Move the resource to --node (or away from where it runs)
+    #[arg(short = 'M', long = "move")]
+    move_: bool,
+    /// Keep the resource off --node (or off where it runs)
+    #[arg(short = 'B', long = "ban")]
+    ban: bool,
+    /// Remove the constraints --move and --ban created (--un-move is the old spelling)
+    #[arg(short = 'U', long = "clear", alias = "un-move")]
+    clear: bool,
+    /// Print a parameter's value
+    #[arg(short = 'g', long = "get-parameter", value_name = "NAME")]
+    get_parameter: Option<String>,
+    /// Set a parameter to --parameter-value
+    #[arg(short = 'p', long = "set-parameter", value_name = "NAME")]
+    set_parameter: Option<String>,
+    /// Delete a parameter
+    #[arg(short = 'd', long = "delete-parameter", value_name = "NAME")]
+    delete_parameter: Option<String>,
+    /// The value for --set-parameter
+    #[arg(short = 'v', long = "parameter-value", value_name = "VALUE")]
+    value: Option<String>,
+    /// Work on meta attributes instead of instance attributes
+    #[arg(short = 'm', long = "meta")]
+    meta: bool,
+    /// The resource
+    #[arg(short = 'r', long = "resource", value_name = "ID")]
+    resource: Option<String>,
+    /// The node
+    #[arg(short = 'N', long = "node", value_name = "NAME")]
+    node: Option<String>,
+    /// How long a --move or --ban lasts (ISO 8601 duration)
+    #[arg(short = 'u', long = "lifetime", value_name = "DURATION")]
+    lifetime: Option<String>,
+    /// Go ahead even when the resource already runs on the target
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    /// Print less
+    #[arg(short = 'Q', long = "quiet")]
+    quiet: bool,
+    /// Increase debug output
+    #[arg(short = 'V', long = "verbose", action = ArgAction::Count)]
+    verbose: u8,
+    /// Show help
+    #[arg(short = '?', long = "help", action = ArgAction::Help)]
+    help: Option<bool>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp => exit::OK,
+                _ => exit::USAGE,
+            });
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            if !e.message.is_empty() {
+                eprintln!("crm_resource: {}", e.message);
+            }
+            if let Some(reason) = reason_text(e.code) {
+                eprintln!("Error performing operation: {reason}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// The second line Pacemaker prints for a failed command.
+fn reason_text(code: u8) -> Option<&'static str> {
+    match code {
+        exit::NOSUCH => Some("No such object"),
+        exit::INVALID_PARAM => Some("Invalid parameter"),
+        _ => None,
+    }
+}
+
+fn out(text: &str) {
+    // EPIPE is not an error.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn now() -> DateTime {
+    DateTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+            .unwrap_or(0),
+    )
+}
+
+fn run(args: &Args) -> Result<(), ToolError> {
+    let changes = args.move_
+        || args.ban
+        || args.clear
+        || args.set_parameter.is_some()
+        || args.delete_parameter.is_some();
+    if changes {
+        clitools::audit("crm_resource");
+    }
+    let needs_rsc = changes || args.locate || args.query_xml || args.get_parameter.is_some();
+    if needs_rsc && args.resource.is_none() {
+        return Err(ToolError::new(
+            exit::USAGE,
+            "Must supply a resource id with -r",
+        ));
+    }
+    let mut session = CibSession::open(Duration::from_secs(30))?;
+    let now = now();
+    let mut ws = pengine::unpack_cib(session.cib().clone(), now, &pengine::Options::default())
+        .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
+    let Some(rsc_id) = args.resource.as_deref() else {
+        // --list is the default command.
+        list(&mut ws);
+        return Ok(());
+    };
+    let Some(r) = find_resource(&ws, rsc_id) else {
+        return Err(ToolError::new(
+            exit::NOSUCH,
+            format!("Resource '{rsc_id}' not found"),
+        ));
+    };
+    if args.move_ || args.ban || args.clear {
+        return constraints_command(args, &ws, r, &mut session, now);
+    }
+    if let Some(name) = &args.set_parameter {
+        let Some(value) = &args.value else {
+            return Err(ToolError::new(
+                exit::USAGE,
+                "You need to supply a value with the -v option",
+            ));
+        };
+        return set_parameter(args, &ws, r, name, value, &mut session);
+    }
+    if let Some(name) = &args.delete_parameter {
+        return delete_parameter(args, &ws, r, name, &mut session);
+    }
+    if let Some(name) = &args.get_parameter {
+        return get_parameter(args, &ws, r, name);
+    }
+    if args.locate {
+        locate(&ws, r, rsc_id);
+        return Ok(());
+    }
+    if args.query_xml {
+        let mut text = String::new();
+        for line in query_lines(&mut ws, r) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.push_str("Resource XML:\n");
+        text.push_str(&to_pcmk_pretty(&ws.resources[r].xml));
+        out(&text);
+        return Ok(());
+    }
+    list(&mut ws);
+    Ok(())
+}
+
+/// The resource called `id`: a configured resource or a clone instance.
+fn find_resource(ws: &WorkingSet, id: &str) -> Option<RscId> {
+    if let Some(r) = ws.resources.iter().position(|r| r.id == id) {
+        return Some(r);
+    }
+    ws.resources
+        .iter()
+        .position(|r| r.clone_name.as_deref() == Some(id))
+}
+
+/// Whether the resource is an instance inside a clone.
+fn is_clone_instance(ws: &WorkingSet, r: RscId) -> bool {
+    let mut p = ws.resources[r].parent;
+    while let Some(q) = p {
+        if ws.resources[q].variant == Variant::Clone {
+            return true;
+        }
+        p = ws.resources[q].parent;
+    }
+    false
+}
+
+/// Every primitive in the resource's tree.
+fn primitives(ws: &WorkingSet, r: RscId, acc: &mut Vec<RscId>) {
+    let rsc = &ws.resources[r];
+    if rsc.variant == Variant::Primitive {
+        acc.push(r);
+    }
+    for &c in &rsc.children {
+        primitives(ws, c, acc);
+    }
+}
+
+/// The names of the nodes the resource runs on, one per running instance.
+fn running_nodes(ws: &WorkingSet, r: RscId) -> Vec<String> {
+    let mut prims = Vec::new();
+    primitives(ws, r, &mut prims);
+    let mut nodes: Vec<String> = prims
+        .iter()
+        .flat_map(|&p| ws.resources[p].running_on.iter())
+        .map(|&n| ws.nodes[n].uname.clone())
+        .collect();
+    nodes.sort_by(|a, b| pengine::util::natural_cmp(a, b));
+    nodes
+}
+
+fn locate(ws: &WorkingSet, r: RscId, name: &str) {
+    let nodes = running_nodes(ws, r);
+    if nodes.is_empty() {
+        eprintln!("resource {name} is NOT running");
+        return;
+    }
+    let mut text = String::new();
+    for n in nodes {
+        text.push_str(&format!("resource {name} is running on: {n}\n"));
+    }
+    out(&text);
+}
+
+/// The resource lines of the status display for the given top-level
+/// resources, one level up (no section title).
+fn resource_lines(ws: &mut WorkingSet, tops: &[RscId], with_nodes: bool) -> Vec<String> {
+    let saved = std::mem::replace(&mut ws.top, tops.to_vec());
+    let opts = pengine::status::StatusOptions {
+        show_pending: true,
+        attributes: false,
+        failcounts: false,
+    };
+    let mut o = TextOut::new();
+    pengine::status::cluster_status(ws, "", &opts, &mut o);
+    ws.top = saved;
+    let unames: Vec<&str> = ws.nodes.iter().map(|n| n.uname.as_str()).collect();
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in o.render(true) {
+        if line == "  * Full List of Resources:" {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if line.is_empty() || !line.starts_with("    ") {
+            break;
+        }
+        let line = line[2..].to_string();
+        lines.push(if with_nodes {
+            line
+        } else {
+            drop_location(&line, &unames)
+        });
+    }
+    lines
+}
+
+/// A primitive's status line without the node it runs on (crm_resource
+/// --list shows roles only).
+fn drop_location(line: &str, unames: &[&str]) -> String {
+    let Some((head, state)) = line.split_once("\t ") else {
+        return line.to_string();
+    };
+    let mut words: Vec<&str> = state.split(' ').collect();
+    let at = if words.first() == Some(&"ORPHANED") {
+        2
+    } else {
+        1
+    };
+    if words.len() > at && words[at] == "[" {
+        // Active on several nodes: `[ n1 n2 ]`.
+        if let Some(end) = words[at..].iter().position(|w| *w == "]") {
+            words.drain(at..=at + end);
+        }
+    } else if words.len() > at && unames.contains(&words[at]) {
+        words.remove(at);
+    } else {
+        return line.to_string();
+    }
+    // What is said about the node goes with it.
+    if words.get(at) == Some(&"(UNCLEAN)") {
+        words.remove(at);
+    }
+    format!("{head}\t {}", words.join(" "))
+}
+
+fn status_lines(ws: &mut WorkingSet, r: RscId, with_nodes: bool) -> Vec<String> {
+    let top = ws.top_parent(r);
+    let lines = resource_lines(ws, &[top], with_nodes);
+    if top == r {
+        return lines
+            .into_iter()
+            .map(|l| {
+                let l = l.strip_prefix("  ").unwrap_or(&l);
+                l.strip_prefix("* ").unwrap_or(l).to_string()
+            })
+            .collect();
+    }
+    // A member or instance: its own line.
+    let id = ws.resources[r].id.as_str();
+    lines
+        .into_iter()
+        .map(|l| l.trim_start().trim_start_matches("* ").to_string())
+        .filter(|l| l.starts_with(&format!("{id}\t")))
+        .collect()
+}
+
+/// `--query-xml`'s status lines: a primitive's own line, or the lines of
+/// the primitives inside a group or clone.
+fn query_lines(ws: &mut WorkingSet, r: RscId) -> Vec<String> {
+    if ws.resources[r].variant == Variant::Primitive {
+        return status_lines(ws, r, true);
+    }
+    status_lines(ws, r, true)
+        .into_iter()
+        .skip(1)
+        .map(|l| l.trim_start().trim_start_matches("* ").to_string())
+        .filter(|l| l.contains("\t("))
+        .collect()
+}
+
+fn list(ws: &mut WorkingSet) {
+    if ws.top.is_empty() {
+        out("NO resources configured\n");
+        return;
+    }
+    let mut text = String::from("Full List of Resources:\n");
+    let tops = ws.top.clone();
+    for line in resource_lines(ws, &tops, false) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    out(&text);
+}
+
+/// The node called `name`.
+fn find_node<'a>(ws: &'a WorkingSet, name: &str) -> Result<&'a str, ToolError> {
+    ws.nodes
+        .iter()
+        .find(|n| n.uname == name)
+        .map(|n| n.uname.as_str())
+        .ok_or_else(|| ToolError::new(exit::NOSUCH, format!("Node '{name}' not found")))
+}
+
+/// A location constraint for `rsc` on `node` with `score`, as a plain
+/// constraint or, with a lifetime, as a rule that expires at `end`.
+fn location(id: &str, rsc: &str, node: &str, score: &str, end: Option<&str>, ban: bool) -> Element {
+    let mut loc = Element::new("rsc_location")
+        .with_attr("id", id)
+        .with_attr("rsc", rsc)
+        .with_attr("role", "Started");
+    match end {
+        None => {
+            loc.set_attr("node", node);
+            loc.set_attr("score", score);
+        }
+        Some(end) => {
+            let (rule_id, expr_id, date_id) = if ban {
+                (
+                    format!("{id}-rule"),
+                    format!("{id}-expr"),
+                    format!("{id}-lifetime"),
+                )
+            } else {
+                (
+                    format!("cli-prefer-rule-{rsc}"),
+                    format!("cli-prefer-expr-{rsc}"),
+                    format!("cli-prefer-lifetime-end-{rsc}"),
+                )
+            };
+            let mut rule = Element::new("rule")
+                .with_attr("id", &rule_id)
+                .with_attr("score", score)
+                .with_attr("boolean-op", "and");
+            rule.children.push(
+                Element::new("expression")
+                    .with_attr("id", &expr_id)
+                    .with_attr("attribute", "#uname")
+                    .with_attr("operation", "eq")
+                    .with_attr("value", node)
+                    .with_attr("type", "string"),
+            );
+            rule.children.push(
+                Element::new("date_expression")
+                    .with_attr("id", &date_id)
+                    .with_attr("operation", "lt")
+                    .with_attr("end", end),
+            );
+            loc.children.push(rule);
+        }
+    }
+    loc
+}
+
+/// The configured constraints, by id.
+fn constraint<'a>(cib: &'a Element, id: &str) -> Option<&'a Element> {
+    cib.path(&["configuration", "constraints"])?
+        .children
+        .iter()
+        .find(|c| c.name != COMMENT && c.attr("id") == Some(id))
+}
+
+fn constraints_command(
+    args: &Args,
+    ws: &WorkingSet,
+    r: RscId,
+    session: &mut CibSession,
+    now: DateTime,
+) -> Result<(), ToolError> {
+    let rsc = ws.resources[r].id.clone();
+    if is_clone_instance(ws, r) && (args.move_ || args.ban) {
+        let name = args.resource.as_deref().unwrap_or(&rsc);
+        return Err(ToolError::new(
+            exit::INVALID_PARAM,
+            format!("Cannot operate on clone resource instance '{name}'"),
+        ));
+    }
+    let node = match &args.node {
+        Some(n) => Some(find_node(ws, n)?.to_string()),
+        None => None,
+    };
+    if args.clear {
+        return clear(ws, &rsc, node.as_deref(), args.force, session);
+    }
+    let end = match &args.lifetime {
+        None => None,
+        Some(l) => {
+            let d = cib_xml::time::Duration::parse(l).ok_or_else(|| {
+                ToolError::new(exit::INVALID_PARAM, format!("Invalid duration '{l}'"))
+            })?;
+            let end = d.add_to(now).to_iso();
+            out(&format!("Migration will take effect until: {end}\n"));
+            Some(end)
+        }
+    };
+    let current = running_nodes(ws, r);
+    let mut messages = String::new();
+    let mut requests_data: Vec<(Op, Element)> = Vec::new();
+    let ban_on = |n: &str, messages: &mut String, reqs: &mut Vec<(Op, Element)>| {
+        let id = format!("cli-ban-{rsc}-on-{n}");
+        if !args.quiet {
+            messages.push_str(&format!(
+                "WARNING: Creating rsc_location constraint '{id}' with a score of -INFINITY for resource {rsc} on {n}.\n\tThis will prevent {rsc} from running on {n} until the constraint is removed using the clear option or by editing the CIB with an appropriate tool\n\tThis will be the case even if {n} is the last node in the cluster\n"
+            ));
+        }
+        reqs.push((
+            Op::Modify,
+            location(&id, &rsc, n, "-INFINITY", end.as_deref(), true),
+        ));
+    };
+    match (args.move_, node.as_deref()) {
+        (true, Some(dest)) => {
+            // Only a resource active in exactly one place counts as
+            // already being there (a clone on several nodes does not).
+            let on_dest = current.len() == 1 && current[0] == dest;
+            if on_dest && !args.force {
+                return Err(ToolError::new(
+                    108,
+                    "Error performing operation: Requested item already exists",
+                ));
+            }
+            // The earlier preference goes, as does a ban on the target.
+            for id in [format!("cli-prefer-{rsc}"), format!("cli-ban-{rsc}-on-{dest}")] {
+                if constraint(session.cib(), &id).is_some() {
+                    requests_data.push((Op::Delete, Element::new("rsc_location").with_attr("id", &id)));
+                }
+            }
+            requests_data.push((
+                Op::Modify,
+                location(
+                    &format!("cli-prefer-{rsc}"),
+                    &rsc,
+                    dest,
+                    "INFINITY",
+                    end.as_deref(),
+                    false,
+                ),
+            ));
+            if args.force && !on_dest && current.len() == 1 {
+                ban_on(&current[0], &mut messages, &mut requests_data);
+            }
+        }
+        (_, Some(n)) => ban_on(n, &mut messages, &mut requests_data),
+        (_, None) => match current.as_slice() {
+            [one] => ban_on(one, &mut messages, &mut requests_data),
+            [] => {
+                return Err(ToolError::new(
+                    exit::INVALID_PARAM,
+                    format!(
+                        "Resource '{rsc}' not moved: active in 0 locations.\nTo prevent '{rsc}' from running on a specific location, specify a node."
+                    ),
+                ))
+            }
+            many => {
+                return Err(ToolError::new(
+                    exit::INVALID_PARAM,
+                    format!(
+                        "Resource '{rsc}' not moved: active in {} locations.\nTo prevent '{rsc}' from running on a specific location, specify a node.",
+                        many.len()
+                    ),
+                ))
+            }
+        },
+    }
+    let reqs: Vec<Request<'_>> = requests_data
+        .iter()
+        .map(|(op, data)| {
+            let mut req = Request::new(*op);
+            req.section = Some("constraints");
+            req.data = Some(data);
+            req.allow_create = true;
+            req
+        })
+        .collect();
+    session.apply(&reqs).map_err(|e| {
+        ToolError::new(e.code, format!("Error performing operation: {}", e.message))
+    })?;
+    out(&messages);
+    Ok(())
+}
+
+/// --clear: one removal per node, as Pacemaker's, each of the ban on
+/// that node and the preference (which names no other node, unless
+/// --force); only `node` when given, else every node in name order. The
+/// removed constraints are printed sorted by id.
+fn clear(
+    ws: &WorkingSet,
+    rsc: &str,
+    node: Option<&str>,
+    force: bool,
+    session: &mut CibSession,
+) -> Result<(), ToolError> {
+    let nodes: Vec<&str> = match node {
+        Some(n) => vec![n],
+        None => ws.nodes.iter().map(|n| n.uname.as_str()).collect(),
+    };
+    let prefer = format!("cli-prefer-{rsc}");
+    let mut removed: Vec<String> = Vec::new();
+    let mut batches: Vec<Element> = Vec::new();
+    for n in &nodes {
+        let mut batch = Element::new("constraints");
+        let ban = format!("cli-ban-{rsc}-on-{n}");
+        if constraint(session.cib(), &ban).is_some() {
+            batch
+                .children
+                .push(Element::new("rsc_location").with_attr("id", &ban));
+            removed.push(ban);
+        }
+        if !removed.contains(&prefer) {
+            if let Some(c) = constraint(session.cib(), &prefer) {
+                let other_node =
+                    node.is_some() && !force && c.attr("node").is_some_and(|cn| cn != *n);
+                if !other_node {
+                    batch
+                        .children
+                        .push(Element::new("rsc_location").with_attr("id", &prefer));
+                    removed.push(prefer.clone());
+                }
+            }
+        }
+        if !batch.children.is_empty() {
+            batches.push(batch);
+        }
+    }
+    let reqs: Vec<Request<'_>> = batches
+        .iter()
+        .map(|d| {
+            let mut req = Request::new(Op::Delete);
+            req.section = Some("constraints");
+            req.data = Some(d);
+            req
+        })
+        .collect();
+    session.apply(&reqs).map_err(|e| {
+        ToolError::new(e.code, format!("Error performing operation: {}", e.message))
+    })?;
+    removed.sort();
+    let mut text = String::new();
+    for id in removed {
+        text.push_str(&format!("Removing constraint: {id}\n"));
+    }
+    out(&text);
+    Ok(())
+}
+
+/// The attribute-set tag and the set id a new pair goes into.
+fn set_kind(args: &Args, rsc: &str) -> (&'static str, String) {
+    if args.meta {
+        ("meta_attributes", format!("{rsc}-meta_attributes"))
+    } else {
+        ("instance_attributes", format!("{rsc}-instance_attributes"))
+    }
+}
+
+/// The resource's own pairs called `name` in sets of `tag`.
+fn own_pairs<'a>(xml: &'a Element, tag: &str, name: &str) -> Vec<&'a Element> {
+    xml.children
+        .iter()
+        .filter(|s| s.name == tag)
+        .flat_map(|s| s.children.iter())
+        .filter(|p| p.name == "nvpair" && p.attr("name") == Some(name))
+        .collect()
+}
+
+/// The configured resource behind `r` (a clone instance's primitive).
+fn configured(ws: &WorkingSet, r: RscId) -> (String, std::rc::Rc<Element>) {
+    let rsc = &ws.resources[r];
+    (
+        rsc.xml.attr("id").unwrap_or(&rsc.id).to_string(),
+        rsc.xml.clone(),
+    )
+}
+
+fn get_parameter(args: &Args, ws: &WorkingSet, r: RscId, name: &str) -> Result<(), ToolError> {
+    let (_, xml) = configured(ws, r);
+    let (tag, _) = set_kind(args, "");
+    match own_pairs(&xml, tag, name).first() {
+        Some(p) => out(&format!("{}\n", p.attr("value").unwrap_or(""))),
+        None => eprintln!(
+            "Attribute '{name}' not found for '{}'",
+            args.resource.as_deref().unwrap_or("")
+        ),
+    }
+    Ok(())
+}
+
+fn set_parameter(
+    args: &Args,
+    ws: &WorkingSet,
+    r: RscId,
+    name: &str,
+    value: &str,
+    session: &mut CibSession,
+) -> Result<(), ToolError> {
+    let (id, xml) = configured(ws, r);
+    let (tag, set) = set_kind(args, &id);
+    let existing = own_pairs(&xml, tag, name);
+    let (data, message) = match existing.first() {
+        Some(p) => {
+            let pid = p.attr("id").unwrap_or("").to_string();
+            (
+                Element::new("nvpair")
+                    .with_attr("id", &pid)
+                    .with_attr("name", name)
+                    .with_attr("value", value),
+                format!("Set '{id}' option: id={pid} name={name} value={value}\n"),
+            )
+        }
+        None => {
+            let pid = format!("{set}-{name}");
+            let mut s = Element::new(tag).with_attr("id", &set);
+            s.children.push(
+                Element::new("nvpair")
+                    .with_attr("id", &pid)
+                    .with_attr("name", name)
+                    .with_attr("value", value),
+            );
+            let mut top = Element::new(&xml.name).with_attr("id", &id);
+            top.children.push(s);
+            (
+                top,
+                format!("Set '{id}' option: id={pid} set={set} name={name} value={value}\n"),
+            )
+        }
+    };
+    let mut req = Request::new(Op::Modify);
+    req.section = Some("resources");
+    req.data = Some(&data);
+    session.apply(&[req]).map_err(|e| {
+        ToolError::new(e.code, format!("Error performing operation: {}", e.message))
+    })?;
+    out(&message);
+    Ok(())
+}
+
+fn delete_parameter(
+    args: &Args,
+    ws: &WorkingSet,
+    r: RscId,
+    name: &str,
+    session: &mut CibSession,
+) -> Result<(), ToolError> {
+    let (id, xml) = configured(ws, r);
+    let (tag, _) = set_kind(args, &id);
+    let existing = own_pairs(&xml, tag, name);
+    let Some(p) = existing.first() else {
+        return Ok(());
+    };
+    let pid = p.attr("id").unwrap_or("").to_string();
+    let data = Element::new("nvpair").with_attr("id", &pid);
+    let mut req = Request::new(Op::Delete);
+    req.section = Some("resources");
+    req.data = Some(&data);
+    session.apply(&[req]).map_err(|e| {
+        ToolError::new(e.code, format!("Error performing operation: {}", e.message))
+    })?;
+    out(&format!("Deleted '{id}' option: id={pid} name={name}\n"));
+    Ok(())
+}
