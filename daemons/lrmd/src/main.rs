@@ -71,12 +71,25 @@ fn main() -> ExitCode {
             }
         };
     }
-    let lc = logging::LogConfig {
-        entity: "lrmd".into(),
-        stderr: true,
-        debug: if args.verbose { 1 } else { 0 },
-        ..logging::LogConfig::default()
+    // ha.cf's logging when there is one (under heartbeat's `pacemaker
+    // respawn`), else stderr.
+    let mut lc = match config::load_ha_cf(paths.ha_cf()) {
+        Ok((cf, _)) => {
+            let mut lc = logging::LogConfig::from_ha_cf(&cf, "lrmd");
+            lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
+            lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
+            lc.stderr = args.verbose;
+            lc
+        }
+        Err(_) => logging::LogConfig {
+            entity: "lrmd".into(),
+            stderr: true,
+            ..logging::LogConfig::default()
+        },
     };
+    if args.verbose {
+        lc.debug = lc.debug.max(1);
+    }
     // The loop blocks its signals in this thread before the logging
     // thread starts, so that thread inherits the mask and SIGCHLD always
     // reaches the signalfd (else a child's exit waits for the
