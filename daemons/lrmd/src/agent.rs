@@ -595,4 +595,69 @@ mod tests {
         );
         assert_eq!(exit_reason("nothing"), None);
     }
+
+    fn inv_sh(script: &str) -> Invocation {
+        Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("LRM_TEST_VAR".into(), "v1".into())],
+        }
+    }
+
+    fn wait_exit(pid: i32) -> i32 {
+        match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn drain(c: &mut Capture) {
+        while !c.eof {
+            c.read_available();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn spawned_agents_get_their_own_group_an_empty_mask_and_the_environment() {
+        // In a thread that blocks SIGTERM, as lrmd's loop does.
+        std::thread::spawn(|| {
+            let mut set = nix::sys::signal::SigSet::empty();
+            set.add(Signal::SIGTERM);
+            nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None)
+                .unwrap();
+            let mut r = spawn(
+                &inv_sh("ps -o pgid= -p $$; grep SigBlk /proc/self/status; echo $LRM_TEST_VAR; echo err >&2"),
+                CAPTURE_LIMIT,
+            )
+            .unwrap();
+            drain(&mut r.stdout);
+            drain(&mut r.stderr);
+            assert_eq!(wait_exit(r.pid), 0);
+            let out = r.stdout.text();
+            let mut lines = out.lines();
+            assert_eq!(lines.next().map(str::trim), Some(r.pid.to_string().as_str()));
+            assert_eq!(lines.next(), Some("SigBlk:\t0000000000000000"));
+            assert_eq!(lines.next(), Some("v1"));
+            assert_eq!(r.stderr.text(), "err\n");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn captured_output_is_bounded() {
+        let mut r = spawn(&inv_sh("head -c 300000 /dev/zero | tr '\\0' x"), 1000).unwrap();
+        drain(&mut r.stdout);
+        assert_eq!(wait_exit(r.pid), 0);
+        assert_eq!(r.stdout.text(), "x".repeat(1000));
+        assert_eq!(r.stdout.dropped, 299_000);
+    }
+
+    #[test]
+    fn a_missing_program_is_an_error() {
+        let mut i = inv_sh("");
+        i.program = "/nonexistent/agent".into();
+        assert!(spawn(&i, 10).is_err());
+    }
 }
