@@ -617,3 +617,29 @@ fn changes_are_audited_in_the_cluster_log() {
     assert!(!text.contains("-G"), "queries are not audited: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// crm_standby (Pacemaker's is a script over its crm_attribute, ours a
+/// program over our crm_attribute's code): the permanent value first, the
+/// transient one as fallback, both removed by -D; on a CIB whose node
+/// entry already has a transient_attributes block under another id.
+#[test]
+fn crm_standby_matches_pacemaker() {
+    let steps: &[&[&str]] = &[
+        &["-N", "hb1", "-G"],
+        &["-N", "hb1"],
+        &["-N", "hb1", "-v", "on"],
+        &["-N", "hb1", "-G", "-q"],
+        &["-N", "hb2", "-v", "on", "-l", "reboot"],
+        &["-N", "hb2", "-G"],
+        &["-N", "hb2", "-D"],
+        &["-N", "hb2", "--query"],
+        &["-N", "hb1", "-D"],
+        &["-N", "hb1", "--delete"],
+        &["-N", "nosuch", "-v", "on"],
+        &["-U", "hb3", "-v", "on"],
+        &["--node", "hb3", "--query", "-Q"],
+        &["-N", "hb3", "--update", "off", "--lifetime", "forever"],
+    ];
+    let failures = compare_sequence("standby", "crm_standby", "1484", steps);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

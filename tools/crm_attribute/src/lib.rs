@@ -1,4 +1,4 @@
-//! crm_attribute: reads, sets and deletes one name/value pair in the CIB —
+//! crm_attribute (and crm_standby, its wrapper): reads, sets and deletes one name/value pair in the CIB —
 //! a cluster option (`crm_config`), a permanent node attribute (`nodes`),
 //! a transient one (`status`, `-l reboot`) or a resource/operation default
 //! — with Pacemaker 2.1.5's options, output and exit codes.
@@ -29,17 +29,18 @@ use cib_xml::Element;
 use clap::{ArgAction, Parser};
 use clitools::{exit, CibSession, ToolError};
 
-#[derive(Parser, Debug)]
+/// crm_attribute's command line.
+#[derive(Parser, Debug, Default, Clone)]
 #[command(
     name = "crm_attribute",
     about = "Reads, sets or deletes a cluster option, a node attribute or a resource/operation default in the CIB.",
     disable_help_flag = true,
     disable_version_flag = true
 )]
-struct Args {
+pub struct Args {
     /// Name of the attribute
     #[arg(short = 'n', long = "name", value_name = "NAME")]
-    name: Option<String>,
+    pub name: Option<String>,
     /// Set the attribute to this value
     #[arg(
         short = 'v',
@@ -47,53 +48,45 @@ struct Args {
         alias = "attr-value",
         value_name = "VALUE"
     )]
-    update: Option<String>,
+    pub update: Option<String>,
     /// Print the attribute's current value (the default command)
     #[arg(short = 'G', long = "query", alias = "get-value")]
-    query: bool,
+    pub query: bool,
     /// Delete the attribute
     #[arg(short = 'D', long = "delete", alias = "delete-attr")]
-    delete: bool,
+    pub delete: bool,
     /// With -G, print only the value
     #[arg(short = 'Q', long = "quiet")]
-    quiet: bool,
+    pub quiet: bool,
     /// Where the attribute lives: crm_config, nodes, status, rsc_defaults, op_defaults
     #[arg(short = 't', long = "type", value_name = "SECTION")]
-    section: Option<String>,
+    pub section: Option<String>,
     /// The node a node attribute belongs to
     #[arg(short = 'N', long = "node", value_name = "NODE")]
-    node: Option<String>,
+    pub node: Option<String>,
     /// For node attributes: reboot (transient, status section) or forever (nodes section)
     #[arg(short = 'l', long = "lifetime", value_name = "LIFETIME")]
-    lifetime: Option<String>,
+    pub lifetime: Option<String>,
     /// The attribute set to look in or create
     #[arg(short = 's', long = "set-name", value_name = "SET")]
-    set_name: Option<String>,
+    pub set_name: Option<String>,
     /// The nvpair's id (to tell apart several with one name)
     #[arg(short = 'i', long = "id", alias = "attr-id", value_name = "ID")]
-    id: Option<String>,
+    pub id: Option<String>,
     /// With -G, the value to print when the attribute is not set
     #[arg(short = 'd', long = "default", value_name = "VALUE")]
-    default: Option<String>,
+    pub default: Option<String>,
     /// Increase debug output
     #[arg(short = 'V', long = "verbose", action = ArgAction::Count)]
-    verbose: u8,
+    pub verbose: u8,
     /// Show help
     #[arg(short = '?', long = "help", action = ArgAction::Help)]
-    help: Option<bool>,
+    pub help: Option<bool>,
 }
 
-fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(match e.kind() {
-                clap::error::ErrorKind::DisplayHelp => exit::OK,
-                _ => exit::USAGE,
-            });
-        }
-    };
+/// Runs crm_attribute's command line `args` (without the program name
+/// handling of errors): prints what it prints and returns its exit code.
+pub fn main_with(args: Args) -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
@@ -105,9 +98,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// Parses the process's command line as crm_attribute's.
+pub fn parse_or_exit() -> Result<Args, ExitCode> {
+    Args::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(match e.kind() {
+            clap::error::ErrorKind::DisplayHelp => exit::OK,
+            _ => exit::USAGE,
+        })
+    })
+}
+
+thread_local! {
+    /// Set while a call's output is to be dropped (`run_quietly`).
+    static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn out(text: &str) {
+    if SILENT.with(|s| s.get()) {
+        return;
+    }
     // EPIPE is not an error.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Runs a query without printing anything: whether it would succeed.
+pub fn run_quietly(args: &Args) -> bool {
+    SILENT.with(|s| s.set(true));
+    let ok = run(args).is_ok();
+    SILENT.with(|s| s.set(false));
+    ok
 }
 
 /// Where a pair is looked up and created.
@@ -152,23 +172,36 @@ impl Scope {
         }
     }
 
-    /// The element under which the sets are searched.
-    fn root<'a>(&self, cib: &'a Element) -> Option<&'a Element> {
+    /// The elements under which the sets are searched.
+    fn roots<'a>(&self, cib: &'a Element) -> Vec<&'a Element> {
+        let one = |e: Option<&'a Element>| e.into_iter().collect::<Vec<_>>();
         match self {
-            Scope::CrmConfig => cib.path(&["configuration", "crm_config"]),
-            Scope::RscDefaults => cib.path(&["configuration", "rsc_defaults"]),
-            Scope::OpDefaults => cib.path(&["configuration", "op_defaults"]),
-            Scope::Nodes(id) => cib
-                .path(&["configuration", "nodes"])?
-                .children
-                .iter()
-                .find(|n| n.name == "node" && n.attr("id") == Some(id)),
+            Scope::CrmConfig => one(cib.path(&["configuration", "crm_config"])),
+            Scope::RscDefaults => one(cib.path(&["configuration", "rsc_defaults"])),
+            Scope::OpDefaults => one(cib.path(&["configuration", "op_defaults"])),
+            Scope::Nodes(id) => one(cib.path(&["configuration", "nodes"]).and_then(|nodes| {
+                nodes
+                    .children
+                    .iter()
+                    .find(|n| n.name == "node" && n.attr("id") == Some(id))
+            })),
+            // Every transient_attributes block of the node's entry (an
+            // older one may carry another id).
             Scope::Status(id) => cib
-                .child("status")?
-                .children
-                .iter()
-                .find(|n| n.name == "node_state" && n.attr("id") == Some(id))?
-                .child("transient_attributes"),
+                .child("status")
+                .and_then(|s| {
+                    s.children
+                        .iter()
+                        .find(|n| n.name == "node_state" && n.attr("id") == Some(id))
+                })
+                .map(|state| {
+                    state
+                        .children
+                        .iter()
+                        .filter(|c| c.name == "transient_attributes")
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -210,11 +243,10 @@ fn descendants<'a>(e: &'a Element, name: &str, acc: &mut Vec<&'a Element>) {
 
 /// The pairs matching the request, in document order.
 fn find_pairs<'a>(cib: &'a Element, scope: &Scope, args: &Args) -> Vec<&'a Element> {
-    let Some(root) = scope.root(cib) else {
-        return Vec::new();
-    };
     let mut sets = Vec::new();
-    descendants(root, scope.set_tag(), &mut sets);
+    for root in scope.roots(cib) {
+        descendants(root, scope.set_tag(), &mut sets);
+    }
     let mut pairs: Vec<&Element> = Vec::new();
     for set in sets {
         if let Some(want) = &args.set_name {
@@ -265,7 +297,8 @@ fn node_id(cib: &Element, uname: &str) -> Result<String, ToolError> {
         })
 }
 
-fn local_node_name() -> String {
+/// This host's name, the node a node attribute belongs to without -N.
+pub fn local_node_name() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
@@ -335,7 +368,8 @@ fn multiple_text(args: &Args, pairs: &[&Element]) -> String {
     s
 }
 
-fn run(args: &Args) -> Result<(), ToolError> {
+/// Carries out one call.
+pub fn run(args: &Args) -> Result<(), ToolError> {
     if args.name.is_none() && args.id.is_none() {
         return Err(ToolError::new(
             exit::USAGE,
