@@ -207,7 +207,12 @@ fn read_pid(p: &Path) -> i32 {
 #[test]
 fn dummy_start_monitor_stop_and_monitor_after_its_state_file_is_removed() {
     let mut l = Lrmd::new("dummy");
+    let (code, out) = l.lrmadmin(&["-L"]);
+    assert_eq!((code, out.as_str()), (254, "lrmd is not running.\n"));
     l.start();
+    assert_eq!(l.lrmadmin(&["--no-such-option"]).0, 255);
+    assert_eq!(l.lrmadmin(&["-p", "max-children", "3"]).0, 0);
+    assert_eq!(l.lrmadmin(&["-g", "max-children"]), (0, "3\n".to_owned()));
     let state = l.node.root.join("d1.state");
     let st = state.to_str().unwrap().to_owned();
     let state_param = format!("state={st}");
@@ -502,4 +507,23 @@ fn lrmd_killed_while_operations_run_leaves_no_agents_and_clients_learn_it() {
         (code, out.as_str()),
         (0, "Currently no resources are managed by LRM.\n")
     );
+}
+
+#[test]
+fn clients_other_than_root_and_the_cluster_group_are_refused() {
+    use std::os::unix::process::CommandExt;
+    let mut l = Lrmd::new("access");
+    l.start();
+    let out = l
+        .node
+        .command("lrmadmin")
+        .arg("-L")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run lrmadmin as nobody");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.to_lowercase().contains("denied"), "{stderr}");
+    assert_eq!(l.lrmadmin(&["-L"]).0, 0, "root still may");
 }
