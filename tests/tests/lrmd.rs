@@ -221,6 +221,10 @@ fn dummy_start_monitor_stop_and_monitor_after_its_state_file_is_removed() {
         (code, out.as_str()),
         (0, "Succeeded in adding this resource.\n")
     );
+    let (code, out) = l.lrmadmin(&["-M", "ocf", "Dummy", "heartbeat"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("<resource-agent name=\"Dummy\""), "{out}");
+    assert_eq!(l.lrmadmin(&["-P", "ocf", "Dummy"]).1, "heartbeat\n");
     let (code, out) = l.lrmadmin(&["-L"]);
     assert_eq!(code, 0);
     assert!(out.contains("Resource ID:d1\nResource agent class:ocf\nResource agent type:Dummy\nResource agent provider:heartbeat\n"), "{out}");
@@ -404,6 +408,10 @@ fn a_hanging_agent_is_killed_at_its_timeout_with_its_process_group() {
         "{out}"
     );
     assert_eq!(code, 1);
+    // A hanging meta-data is given up (5 s) without holding lrmd.
+    let (code, _) = l.lrmadmin(&["-M", "ocf", "Hang", "test"]);
+    assert_eq!(code, 253);
+    assert_eq!(l.lrmadmin(&["-L"]).0, 0);
 }
 
 #[test]

@@ -650,28 +650,52 @@ impl Lrmd {
     }
 }
 
-/// Runs `meta-data` and waits for it, with its output bounded.
+/// Runs `meta-data` and waits for it, at most 5 s (then its group is
+/// killed), with its output bounded to 1 MiB. Runs in a helper thread;
+/// the agent is not watched by the loop, so it is reaped here.
 fn metadata_blocking(inv: &agent::Invocation) -> Response {
-    use std::io::Read;
-    let mut cmd = std::process::Command::new(&inv.program);
-    cmd.args(&inv.args)
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    plumbing::process::unblock_signals_on_exec(&mut cmd);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
+    use std::os::fd::AsRawFd;
+    let mut run = match agent::spawn(inv, 1 << 20) {
+        Ok(r) => r,
         Err(e) => return Response::Failed(format!("cannot run {}: {e}", inv.program.display())),
     };
-    let mut text = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = out.take(1 << 20).read_to_string(&mut text);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut timed_out = false;
+    while !run.stdout.eof {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd: run.stdout.fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as libc::c_int) };
+        run.stdout.read_available();
     }
-    let _ = child.kill();
-    match child.wait() {
-        Ok(s) if s.success() => Response::Text(text),
-        Ok(s) => Response::Failed(format!("{} meta-data: {s}", inv.program.display())),
+    let pid = nix::unistd::Pid::from_raw(run.pid);
+    let status = loop {
+        if timed_out {
+            agent::kill_group(run.pid, Signal::SIGKILL);
+            break nix::sys::wait::waitpid(pid, None);
+        }
+        match nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => {
+                timed_out = Instant::now() >= deadline;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match status {
+        _ if timed_out => {
+            Response::Failed(format!("{} meta-data timed out", inv.program.display()))
+        }
+        Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Response::Text(run.stdout.text()),
+        Ok(s) => Response::Failed(format!("{} meta-data: {s:?}", inv.program.display())),
         Err(e) => Response::Failed(e.to_string()),
     }
 }
