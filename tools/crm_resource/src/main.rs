@@ -81,6 +81,9 @@ struct Args {
     /// Go ahead even when the resource already runs on the target
     #[arg(short = 'f', long = "force")]
     force: bool,
+    /// Show the location and colocation constraints that apply to the resource
+    #[arg(short = 'a', long = "constraints")]
+    constraints: bool,
     /// Print less
     #[arg(short = 'Q', long = "quiet")]
     quiet: bool,
@@ -149,7 +152,11 @@ fn run(args: &Args) -> Result<(), ToolError> {
     if changes {
         clitools::audit("crm_resource");
     }
-    let needs_rsc = changes || args.locate || args.query_xml || args.get_parameter.is_some();
+    let needs_rsc = changes
+        || args.constraints
+        || args.locate
+        || args.query_xml
+        || args.get_parameter.is_some();
     if needs_rsc && args.resource.is_none() {
         return Err(ToolError::new(
             exit::USAGE,
@@ -189,6 +196,14 @@ fn run(args: &Args) -> Result<(), ToolError> {
     if let Some(name) = &args.get_parameter {
         return get_parameter(args, &ws, r, name);
     }
+    if args.constraints {
+        // Constraints are unpacked by the scheduler's constraint phase.
+        let planned = pengine::schedule(session.cib().clone(), now, &pengine::Options::default())
+            .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
+        let r = find_resource(&planned, rsc_id).unwrap_or(r);
+        out(&constraints_text(&planned, r));
+        return Ok(());
+    }
     if args.locate {
         locate(&ws, r, rsc_id);
         return Ok(());
@@ -213,9 +228,27 @@ fn find_resource(ws: &WorkingSet, id: &str) -> Option<RscId> {
     if let Some(r) = ws.resources.iter().position(|r| r.id == id) {
         return Some(r);
     }
-    ws.resources
+    if let Some(r) = ws
+        .resources
         .iter()
         .position(|r| r.clone_name.as_deref() == Some(id))
+    {
+        return Some(r);
+    }
+    // A primitive configured inside a clone is known by its instances
+    // (`rsc:0`); its configured id stands for the clone.
+    let instance = ws
+        .resources
+        .iter()
+        .position(|r| r.variant == Variant::Primitive && r.xml.attr("id") == Some(id))?;
+    let mut top = instance;
+    while let Some(p) = ws.resources[top].parent {
+        top = p;
+        if ws.resources[p].variant == Variant::Clone {
+            break;
+        }
+    }
+    Some(top)
 }
 
 /// Whether the resource is an instance inside a clone.
@@ -744,4 +777,127 @@ fn delete_parameter(
     })?;
     out(&format!("Deleted '{id}' option: id={pid} name={name}\n"));
     Ok(())
+}
+
+/// A score as Pacemaker prints it.
+fn score_text(score: i32) -> String {
+    if score >= cib_xml::score::INFINITY {
+        "INFINITY".into()
+    } else if score <= -cib_xml::score::INFINITY {
+        "-INFINITY".into()
+    } else {
+        score.to_string()
+    }
+}
+
+/// A colocation line: the other resource, the score, and the role the
+/// primary must have when it is more than started.
+fn colocation_line(
+    ws: &WorkingSet,
+    c: &pengine::model::Colocation,
+    peer: RscId,
+    dependents: bool,
+) -> String {
+    let peer = &ws.resources[peer].id;
+    if c.primary_role > cib_xml::Role::Started {
+        format!(
+            "* {peer} (score={}, {} role={}, id={})",
+            score_text(c.score),
+            if dependents { "needs" } else { "with" },
+            c.primary_role.as_str(),
+            c.id
+        )
+    } else {
+        format!("* {peer} (score={}, id={})", score_text(c.score), c.id)
+    }
+}
+
+/// The location lines of a resource, newest constraint first (Pacemaker
+/// prepends them as it unpacks).
+fn location_lines(ws: &WorkingSet, r: RscId) -> Vec<String> {
+    let id = &ws.resources[r].id;
+    let mut lines = Vec::new();
+    for l in ws.locations.iter().rev().filter(|l| l.rsc == r) {
+        for &(n, score) in &l.nodes {
+            lines.push(format!(
+                "* Node {} (score={}, id={}, rsc={id})",
+                ws.nodes[n].uname,
+                score_text(score),
+                l.id
+            ));
+        }
+    }
+    lines
+}
+
+/// Colocations the user configured (not a group's internal ones).
+fn configured_colocations(ws: &WorkingSet) -> impl Iterator<Item = &pengine::model::Colocation> {
+    ws.colocations.iter().rev().filter(|c| !c.id.contains(':'))
+}
+
+/// One colocation list with each peer's locations nested under it.
+fn colocation_list(
+    ws: &WorkingSet,
+    title: &str,
+    entries: &[(&pengine::model::Colocation, RscId)],
+    dependents: bool,
+    text: &mut String,
+) {
+    if entries.is_empty() {
+        return;
+    }
+    text.push_str(title);
+    text.push('\n');
+    for (c, peer) in entries {
+        text.push_str(&format!(
+            "  {}\n",
+            colocation_line(ws, c, *peer, dependents)
+        ));
+        let locs = location_lines(ws, *peer);
+        if !locs.is_empty() {
+            text.push_str("    * Locations:\n");
+            for l in locs {
+                text.push_str(&format!("      {l}\n"));
+            }
+        }
+    }
+}
+
+/// --constraints: the colocations with the resource, its locations, and
+/// the colocations it has with others, for the resource's top-level
+/// parent (a group or clone holds the constraints of its members).
+fn constraints_text(ws: &WorkingSet, r: RscId) -> String {
+    let r = ws.top_parent(r);
+    let id = &ws.resources[r].id;
+    let mut text = String::new();
+    let with_this: Vec<(&pengine::model::Colocation, RscId)> = configured_colocations(ws)
+        .filter(|c| c.primary == r && c.dependent != r)
+        .map(|c| (c, c.dependent))
+        .collect();
+    colocation_list(
+        ws,
+        &format!("Resources colocated with {id}:"),
+        &with_this,
+        true,
+        &mut text,
+    );
+    let locs = location_lines(ws, r);
+    if !locs.is_empty() {
+        text.push_str("Locations:\n");
+        for l in locs {
+            text.push_str(&format!("  {l}\n"));
+        }
+    }
+    let this_with: Vec<(&pengine::model::Colocation, RscId)> = configured_colocations(ws)
+        .filter(|c| c.dependent == r && c.primary != r)
+        .map(|c| (c, c.primary))
+        .collect();
+    colocation_list(
+        ws,
+        &format!("Resources {id} is colocated with:"),
+        &this_with,
+        false,
+        &mut text,
+    );
+    text
 }
