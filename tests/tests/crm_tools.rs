@@ -22,6 +22,10 @@
 //!   four resources of each corpus CIB). Among the rest: bundles, groups
 //!   inside clones, and primitives inside clones Pacemaker cannot find by
 //!   their configured id while ours finds the clone.
+//! - crm_resource --move with a malformed --lifetime: both exit 64, but
+//!   Pacemaker has by then already removed the resource's earlier
+//!   cli-prefer and the cli-ban on the target; ours changes nothing (a
+//!   refused command leaves the CIB as it was).
 //! - crm_resource accepts the Heartbeat/Pacemaker 1.0 spelling `--un-move`
 //!   for `--clear` (Pacemaker 2.1.5 refuses it with 64); crmsh and old
 //!   scripts use it.
@@ -524,6 +528,36 @@ fn crm_resource_matches_pacemaker() {
             "P1D",
         ],
         &["-M", "-r", "rsc_hadev2", "-N", "nosuch"],
+        // A malformed lifetime: 64 and nothing written. (Pacemaker's
+        // --move removes an earlier cli-prefer/cli-ban of the resource
+        // before it notices; ours refuses first, see the header.)
+        &[
+            "-M",
+            "-r",
+            "rsc_hadev3",
+            "-N",
+            "hadev1",
+            "--lifetime",
+            "bogus",
+        ],
+        &[
+            "-M",
+            "-r",
+            "rsc_hadev3",
+            "-N",
+            "hadev2",
+            "--lifetime",
+            "bogus",
+        ],
+        &[
+            "-B",
+            "-r",
+            "rsc_hadev2",
+            "-N",
+            "hadev1",
+            "--lifetime",
+            "P1X",
+        ],
         &["-M", "-r", "nosuch", "-N", "hadev1"],
         &["-B", "-r", "rsc_hadev3", "-N", "hadev1", "--force"],
         &["-U", "-r", "DcIPaddr"],

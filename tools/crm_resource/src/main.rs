@@ -503,18 +503,33 @@ fn constraints_command(
     if args.clear {
         return clear(ws, &rsc, node.as_deref(), args.force, session);
     }
+    let current = running_nodes(ws, r);
+    // Only a resource active in exactly one place counts as already
+    // being there (a clone on several nodes does not); checked before
+    // the lifetime, as Pacemaker does.
+    let on_dest = args.move_ && current.len() == 1 && node.as_deref() == Some(current[0].as_str());
+    if on_dest && !args.force {
+        return Err(ToolError::new(
+            exit::EXISTS,
+            "Error performing operation: Requested item already exists",
+        ));
+    }
     let end = match &args.lifetime {
         None => None,
         Some(l) => {
             let d = cib_xml::time::Duration::parse(l).ok_or_else(|| {
-                ToolError::new(exit::INVALID_PARAM, format!("Invalid duration '{l}'"))
+                ToolError::new(
+                    exit::USAGE,
+                    format!(
+                        "Invalid duration specified: {l}\nUse an ISO 8601 duration such as PT1H or P2D"
+                    ),
+                )
             })?;
             let end = d.add_to(now).to_iso();
             out(&format!("Migration will take effect until: {end}\n"));
             Some(end)
         }
     };
-    let current = running_nodes(ws, r);
     let mut messages = String::new();
     let mut requests_data: Vec<(Op, Element)> = Vec::new();
     let ban_on = |n: &str, messages: &mut String, reqs: &mut Vec<(Op, Element)>| {
@@ -531,15 +546,6 @@ fn constraints_command(
     };
     match (args.move_, node.as_deref()) {
         (true, Some(dest)) => {
-            // Only a resource active in exactly one place counts as
-            // already being there (a clone on several nodes does not).
-            let on_dest = current.len() == 1 && current[0] == dest;
-            if on_dest && !args.force {
-                return Err(ToolError::new(
-                    108,
-                    "Error performing operation: Requested item already exists",
-                ));
-            }
             // The earlier preference goes, as does a ban on the target.
             for id in [format!("cli-prefer-{rsc}"), format!("cli-ban-{rsc}-on-{dest}")] {
                 if constraint(session.cib(), &id).is_some() {
