@@ -698,3 +698,84 @@ fn crm_resource_constraints_match_pacemaker() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Without `CIB_file` the tools work through the cib daemon (here a
+/// standalone one): reads, changes, refusals with Pacemaker's codes.
+#[test]
+fn the_tools_work_through_the_cib_daemon() {
+    use integration_tests::TestNode;
+    let node = TestNode::new("crmtools-daemon");
+    let mut cmd = node.command("cib");
+    let mut cib = cmd
+        .arg("-s")
+        .stderr(std::fs::File::create(node.logdir().join("cib.err")).expect("log"))
+        .spawn()
+        .expect("start cib");
+    let run = |tool: &str, args: &[&str]| {
+        let out = node
+            .command(tool)
+            .args(args)
+            .env_remove("CIB_file")
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let up = node.wait_for(|| run("cibadmin", &["-Q"]).0 == Some(0));
+    let setup = [
+        ("nodes", r#"<node id="1" uname="n1"/>"#),
+        (
+            "resources",
+            r#"<primitive id="A" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+        ),
+    ];
+    let mut failures = Vec::new();
+    if up {
+        for (section, xml) in setup {
+            let (code, _, err) = run("cibadmin", &["-C", "-o", section, "-X", xml]);
+            if code != Some(0) {
+                failures.push(format!("setup {section}: {err}"));
+            }
+        }
+        let checks: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+            ("crm_attribute", vec!["-n", "foo", "-v", "bar"], 0, ""),
+            ("crm_attribute", vec!["-n", "foo", "-G"], 0, "scope=crm_config  name=foo value=bar\n"),
+            ("crm_attribute", vec!["-N", "n1", "-n", "standby", "-v", "on"], 0, ""),
+            ("crm_standby", vec!["-N", "n1", "-G", "-q"], 0, "on\n"),
+            ("crm_attribute", vec!["-N", "nosuch", "-n", "x", "-v", "1"], 105, ""),
+            ("crm_resource", vec!["-r", "A", "-p", "p1", "-v", "v1"], 0,
+             "Set 'A' option: id=A-instance_attributes-p1 set=A-instance_attributes name=p1 value=v1\n"),
+            ("crm_resource", vec!["-r", "A", "-g", "p1"], 0, "v1\n"),
+            ("crm_resource", vec!["-B", "-r", "A", "-N", "n1", "-Q"], 0, ""),
+            ("crm_resource", vec!["-U", "-r", "A"], 0, "Removing constraint: cli-ban-A-on-n1\n"),
+            ("crm_resource", vec!["-M", "-r", "nosuch", "-N", "n1"], 105, ""),
+            ("crm_resource", vec!["-L"], 0,
+             "Full List of Resources:\n  * A\t(ocf:heartbeat:Dummy):\t Stopped\n"),
+        ];
+        for (tool, args, code, stdout) in checks {
+            let (c, out, err) = run(tool, &args);
+            if c != Some(code) || out != stdout {
+                failures.push(format!(
+                    "{tool} {}: exit {c:?} (want {code}), stdout {out:?} (want {stdout:?}), stderr {err}",
+                    args.join(" ")
+                ));
+            }
+        }
+        let (c, out, err) = run("crm_mon", &["-1"]);
+        if c != Some(0)
+            || !out.contains("  * 1 node configured\n")
+            || !out.contains("  * 1 resource instance configured\n")
+            || !out.contains("Node List:\n")
+        {
+            failures.push(format!("crm_mon -1: {c:?} {out} {err}"));
+        }
+    }
+    let _ = cib.kill();
+    let _ = cib.wait();
+    let log = std::fs::read_to_string(node.logdir().join("cib.err")).unwrap_or_default();
+    assert!(up, "cib did not come up: {log}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
