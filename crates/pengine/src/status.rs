@@ -28,6 +28,10 @@ pub struct StatusOptions {
     pub attributes: bool,
     /// The "Migration Summary" section with fail counts (crm_simulate -c).
     pub failcounts: bool,
+    /// Leave out what does not run (crm_mon without -r): inactive
+    /// top-level resources, a group's inactive members (counted in its
+    /// title), a clone's Stopped lists.
+    pub hide_inactive: bool,
 }
 
 /// Displayed state of each result code (services_ocf_exitcode_str).
@@ -522,7 +526,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOu
         } else if opts.show_pending && child.pending_task.as_deref().is_some_and(|t| t != "probe") {
             print_full = true;
         } else if !partially_active {
-            if !child.has(rf::ORPHAN) {
+            if !child.has(rf::ORPHAN) && !opts.hide_inactive {
                 stopped
                     .get_or_insert_with(BTreeMap::new)
                     .insert(child.id.clone(), "Stopped".into());
@@ -578,7 +582,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOu
         out.item(format!("{label}: [ {} ]", sort_names(&mut started)));
     }
 
-    if !unique && rsc.clone_max > active_instances {
+    if !unique && rsc.clone_max > active_instances && !opts.hide_inactive {
         // Nodes where the clone could run but does not.
         let mut table = BTreeMap::new();
         let candidates: Vec<NodeId> = if ws.options.symmetric {
@@ -618,7 +622,7 @@ fn clone_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOu
                 out.item(format!("{status}: [ {} ]", names.join(" ")));
             }
         }
-        None if active_instances == 0 => header.emit(out),
+        None if active_instances == 0 && !opts.hide_inactive => header.emit(out),
         None => {}
     }
     header.close(out);
@@ -642,12 +646,23 @@ fn resource_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut Tex
     match rsc.variant {
         Variant::Primitive => out.item(primitive_line(ws, r, opts.show_pending)),
         Variant::Group => {
-            let mut flags = Vec::new();
+            let mut flags: Vec<String> = Vec::new();
+            if opts.hide_inactive && !active(ws, r, true) && active(ws, r, false) {
+                let n = rsc
+                    .children
+                    .iter()
+                    .filter(|&&c| !active(ws, c, true))
+                    .count();
+                if n > 0 {
+                    let s = if n == 1 { "" } else { "s" };
+                    flags.push(format!("{n} member{s} inactive"));
+                }
+            }
             if !rsc.has(rf::MANAGED) {
-                flags.push("unmanaged");
+                flags.push("unmanaged".into());
             }
             if is_disabled(ws, r) {
-                flags.push("disabled");
+                flags.push("disabled".into());
             }
             let flag_text = if flags.is_empty() {
                 String::new()
@@ -656,6 +671,9 @@ fn resource_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut Tex
             };
             out.begin(format!("Resource Group: {}{flag_text}", rsc.id));
             for &c in &rsc.children {
+                if opts.hide_inactive && !active(ws, c, false) {
+                    continue;
+                }
                 resource_lines(ws, c, opts, out);
             }
             out.end();
@@ -781,11 +799,18 @@ pub fn cluster_status(ws: &WorkingSet, title: &str, opts: &StatusOptions, out: &
         if active(ws, r, false) && ws.resources[r].running_on.is_empty() {
             continue;
         }
+        if opts.hide_inactive && !active(ws, r, false) {
+            continue;
+        }
         resource_lines(ws, r, opts, out);
         printed = true;
     }
     if !printed {
-        out.item("No resources");
+        out.item(if opts.hide_inactive {
+            "No active resources"
+        } else {
+            "No resources"
+        });
     }
     out.end();
     if opts.attributes {

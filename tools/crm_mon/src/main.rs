@@ -18,7 +18,6 @@ use cib_xml::time::DateTime;
 use cib_xml::Element;
 use clap::{ArgAction, Parser};
 use clitools::{exit, CibSession};
-use pengine::model::{RscId, Variant};
 use pengine::output::TextOut;
 use pengine::status::{cluster_status, resource_counts, StatusOptions};
 use pengine::WorkingSet;
@@ -202,15 +201,6 @@ fn summary(ws: &WorkingSet, now: DateTime, out: &mut Vec<String>) {
     }
 }
 
-/// Whether any instance of the resource is running somewhere.
-fn any_active(ws: &WorkingSet, r: RscId) -> bool {
-    let rsc = &ws.resources[r];
-    match rsc.variant {
-        Variant::Primitive => !rsc.running_on.is_empty(),
-        _ => rsc.children.iter().any(|&c| any_active(ws, c)),
-    }
-}
-
 fn render(ws: &mut WorkingSet, args: &Args, now: DateTime) -> String {
     let mut lines = Vec::new();
     summary(ws, now, &mut lines);
@@ -218,20 +208,14 @@ fn render(ws: &mut WorkingSet, args: &Args, now: DateTime) -> String {
     let resources_title = if args.inactive {
         "Full List of Resources"
     } else {
-        // Without -r only what runs somewhere is listed.
-        let top: Vec<RscId> = ws
-            .top
-            .iter()
-            .copied()
-            .filter(|&r| any_active(ws, r))
-            .collect();
-        ws.top = top;
         "Active Resources"
     };
+    // Without -r only what runs is listed (pengine's hide_inactive).
     let opts = StatusOptions {
         show_pending: true,
         attributes: args.attributes,
         failcounts: args.failcounts,
+        hide_inactive: !args.inactive,
     };
     let mut out = TextOut::new();
     cluster_status(ws, "", &opts, &mut out);
@@ -249,18 +233,7 @@ fn render(ws: &mut WorkingSet, args: &Args, now: DateTime) -> String {
             }
             _ => body.to_string(),
         };
-        if line == "  * No resources" {
-            lines.push(if args.inactive {
-                line
-            } else {
-                "  * No active resources".into()
-            });
-        } else {
-            lines.push(line);
-        }
-    }
-    if !args.inactive {
-        lines = hide_inactive_members(lines);
+        lines.push(line);
     }
     let failed = failed_actions(ws);
     if !failed.is_empty() {
@@ -440,62 +413,4 @@ fn failed_actions(ws: &WorkingSet) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-/// The leading spaces of a line.
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-/// Without `-r`, crm_mon leaves out what does not run inside groups and
-/// clones: a clone's `Stopped: [ ... ]` summary and a group's stopped
-/// members, the group's title then counting them (`(1 member inactive)`).
-/// `pengine::status` renders with inactive resources shown (crm_simulate's
-/// view), so the lines are filtered here.
-// FIXME: belongs in pengine::status as a StatusOptions flag (pengine is
-// owned elsewhere); filtering rendered lines is the stopgap.
-fn hide_inactive_members(lines: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(lines.len());
-    // Open groups: (index of the title line in `out`, title indent, stopped).
-    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
-    let close = |out: &mut Vec<String>, g: (usize, usize, usize)| {
-        let (at, _, stopped) = g;
-        if stopped > 0 {
-            if let Some(title) = out[at].strip_suffix(':').map(str::to_string) {
-                let s = if stopped == 1 { "" } else { "s" };
-                out[at] = format!("{title} ({stopped} member{s} inactive):");
-            }
-        }
-    };
-    for line in lines {
-        let ind = indent(&line);
-        while let Some(&g) = groups.last() {
-            if line.is_empty() || ind <= g.1 {
-                groups.pop();
-                close(&mut out, g);
-            } else {
-                break;
-            }
-        }
-        let body = line.trim_start();
-        if body.starts_with("* Stopped: [") {
-            continue;
-        }
-        if let Some(&(_, gind, _)) = groups.last() {
-            if ind == gind + 2 && (body.ends_with("\t Stopped") || body.contains("\t Stopped (")) {
-                if let Some(g) = groups.last_mut() {
-                    g.2 += 1;
-                }
-                continue;
-            }
-        }
-        if body.starts_with("* Resource Group: ") && body.ends_with(':') {
-            groups.push((out.len(), ind, 0));
-        }
-        out.push(line);
-    }
-    while let Some(g) = groups.pop() {
-        close(&mut out, g);
-    }
-    out
 }

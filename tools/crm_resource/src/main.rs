@@ -308,6 +308,7 @@ fn resource_lines(ws: &mut WorkingSet, tops: &[RscId], with_nodes: bool) -> Vec<
         show_pending: true,
         attributes: false,
         failcounts: false,
+        hide_inactive: false,
     };
     let mut o = TextOut::new();
     pengine::status::cluster_status(ws, "", &opts, &mut o);

@@ -260,6 +260,7 @@ fn main() -> ExitCode {
         show_pending: true,
         attributes: args.show_attrs,
         failcounts: args.show_failcounts,
+        hide_inactive: false,
     };
     let secs = now.0;
     let mut out = TextOut::new();
