@@ -81,3 +81,32 @@ fn maintenance_mode_banner_and_unmanaged_resources() {
         ["    * r\t(ocf:heartbeat:Dummy):\t Started node1 (unmanaged)"]
     );
 }
+
+#[test]
+fn hiding_inactive_resources_as_crm_mon_does_without_r() {
+    let ws = unpack(include_str!("data/status-mix.xml"));
+    let opts = StatusOptions {
+        show_pending: true,
+        hide_inactive: true,
+        ..StatusOptions::default()
+    };
+    // The lines Pacemaker 2.1.5's `crm_mon -1` prints for the same CIB
+    // under "Active Resources" (one level deeper here).
+    let lines = cluster_status_lines(&ws, &opts);
+    let resources: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| !l.contains("Full List of Resources"))
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "    * Clone Set: ping-clone [ping]:",
+            "      * Started: [ node1 ]",
+            "    * web\t(ocf:heartbeat:apache):\t Starting node1",
+            "    * Resource Group: grp (1 member inactive):",
+            "      * g1\t(ocf:heartbeat:Dummy):\t Started node1",
+        ]
+    );
+}
