@@ -363,9 +363,9 @@ fn crm_attribute_matches_pacemaker() {
         &["-n", "multi", "-D", "-i", "myid"],
         &["-n", "multi", "-v", "5", "-s", "myset"],
         &["-n", "multi", "-G", "-s", "other"],
-        // FIXME: `-n "bad id" -v 1` makes an nvpair id with a space, which
-        // Pacemaker's schema refuses (78, nothing written); cib_xml's
-        // validation does not check id syntax yet, so ours accepts it.
+        // An id with a space is not a valid XML id: refused with 78,
+        // nothing written, as Pacemaker's schema refuses it.
+        &["-n", "bad id", "-v", "1"],
     ];
     let own_output: &[(&[&str], &str)] = &[(
         &["-n", "multi", "-D", "-i", "myid"],

@@ -209,6 +209,14 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
         if let Some(id) = e.attr("id") {
             if id.is_empty() {
                 out.push(err(e, "empty id"));
+            } else if !is_xml_id(id) {
+                out.push(err(
+                    e,
+                    format!(
+                        "id \"{id}\" is not a valid XML id (it must start with a letter or '_' \
+                         and hold only letters, digits, '.', '-' and '_')"
+                    ),
+                ));
             } else if let Some(first) = seen.get(id) {
                 out.push(err(
                     e,
@@ -287,6 +295,22 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
     } else {
         Err(out)
     }
+}
+
+/// Whether `id` is an XML NCName, as the schemas' xsd:ID requires: a
+/// letter or '_' first, then letters, digits, '.', '-', '_' (no spaces or
+/// colons). Non-ASCII letters are allowed as XML allows them.
+fn is_xml_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_alphabetic() || first == '_')
+        && chars.all(|c| {
+            c.is_alphanumeric()
+                || matches!(c, '.' | '-' | '_')
+                || (!c.is_ascii() && !c.is_whitespace())
+        })
 }
 
 fn need_id(e: &Element, out: &mut Vec<Invalid>) {
@@ -447,6 +471,26 @@ mod tests {
         let errs = validate(&cib).expect_err(want);
         let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert!(all.iter().any(|e| e.contains(want)), "{edit:?}: {all:?}");
+    }
+
+    #[test]
+    fn ids_must_be_xml_ids() {
+        check(
+            (r#"nvpair id="o1""#, r#"nvpair id="bad id""#),
+            "\"bad id\" is not a valid XML id",
+        );
+        check(
+            (r#"group id="g""#, r#"group id="1g""#),
+            "is not a valid XML id",
+        );
+        check(
+            (r#"rsc_location id="l""#, r#"rsc_location id="a:b""#),
+            "is not a valid XML id",
+        );
+        // Letters beyond ASCII, digits, '.', '-' and '_' are fine.
+        let text = GOOD.replacen(r#"nvpair id="o1""#, r#"nvpair id="_é.1-x""#, 1);
+        let cib = parse_cib(&text, &Limits::default()).unwrap();
+        assert_eq!(validate(&cib), Ok(()));
     }
 
     #[test]
