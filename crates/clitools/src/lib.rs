@@ -20,6 +20,18 @@ use cib_xml::{Element, Limits};
 use cibapi::{CibClient, OpKind, OpRequest, Response};
 use ipc::IpcError;
 
+/// Parses the process's command line as `T`: clap's message on error,
+/// with Pacemaker's exit codes (0 after `--help`, 64 for a usage error).
+pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
+    T::try_parse().map_err(|e| {
+        let _ = e.print();
+        std::process::ExitCode::from(match e.kind() {
+            clap::error::ErrorKind::DisplayHelp => exit::OK,
+            _ => exit::USAGE,
+        })
+    })
+}
+
 /// Pacemaker's exit codes (`crm_exit_t`), the ones the tools use.
 pub mod exit {
     /// Success.

@@ -35,7 +35,7 @@ pub struct StatusOptions {
 }
 
 /// Displayed state of each result code (services_ocf_exitcode_str).
-fn ocf_exitcode_str(rc: i32) -> &'static str {
+pub fn ocf_exitcode_str(rc: i32) -> &'static str {
     match rc {
         0 => "ok",
         1 => "error",

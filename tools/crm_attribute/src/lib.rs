@@ -100,13 +100,7 @@ pub fn main_with(args: Args) -> ExitCode {
 
 /// Parses the process's command line as crm_attribute's.
 pub fn parse_or_exit() -> Result<Args, ExitCode> {
-    Args::try_parse().map_err(|e| {
-        let _ = e.print();
-        ExitCode::from(match e.kind() {
-            clap::error::ErrorKind::DisplayHelp => exit::OK,
-            _ => exit::USAGE,
-        })
-    })
+    clitools::parse_args()
 }
 
 thread_local! {

@@ -63,15 +63,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match clitools::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(match e.kind() {
-                clap::error::ErrorKind::DisplayHelp => exit::OK,
-                _ => exit::USAGE,
-            });
-        }
+        Err(code) => return code,
     };
     ExitCode::from(run(&args))
 }
@@ -307,21 +301,7 @@ fn exec_status_str(status: i64) -> &'static str {
 
 /// The result text of an OCF exit code.
 fn rc_str(rc: i64) -> &'static str {
-    match rc {
-        0 => "ok",
-        1 => "error",
-        2 => "invalid parameter",
-        3 => "unimplemented feature",
-        4 => "insufficient privileges",
-        5 => "not installed",
-        6 => "not configured",
-        7 => "not running",
-        8 => "promoted",
-        9 => "promoted (failed)",
-        190 => "degraded",
-        191 => "promoted (degraded)",
-        _ => "unknown",
-    }
+    i32::try_from(rc).map_or("unknown", pengine::status::ocf_exitcode_str)
 }
 
 /// The history entry (its `lrm_resource` id and the `lrm_rsc_op`) a

@@ -96,15 +96,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match clitools::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(match e.kind() {
-                clap::error::ErrorKind::DisplayHelp => exit::OK,
-                _ => exit::USAGE,
-            });
-        }
+        Err(code) => return code,
     };
     match run(&args) {
         Ok(()) => ExitCode::from(exit::OK),
