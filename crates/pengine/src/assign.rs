@@ -348,26 +348,17 @@ fn apply_this_with(ws: &mut WorkingSet, r: RscId, ci: usize) {
 }
 
 fn apply_with_this(ws: &mut WorkingSet, r: RscId, ci: usize) {
-    let c = ws.colocations[ci].clone();
     if !crate::colocation::has_influence(ws, ci, None) {
         return;
     }
-    let factor = c.score as f32 / INFINITY as f32;
-    let attr = if c.node_attribute.is_empty() {
-        None
-    } else {
-        Some(c.node_attribute.clone())
-    };
-    let mut table = ws.resources[r].allowed.clone();
-    crate::colocation::add_colocated_node_scores(
+    let dependent = ws.colocations[ci].dependent;
+    crate::colocation::merge_colocation_scores(
         ws,
-        c.dependent,
-        &mut table,
-        attr.as_deref(),
-        factor,
+        r,
+        ci,
+        dependent,
         crate::colocation::SELECT_ACTIVE,
     );
-    ws.resources[r].allowed = table;
 }
 
 /// Phase 8: assign every resource (remote connections first).

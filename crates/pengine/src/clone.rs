@@ -366,37 +366,19 @@ fn colocated_score_on(ws: &mut WorkingSet, r: RscId, n: NodeId) -> i32 {
         count: 0,
     });
     for ci in ws.resources[parent].this_with.clone() {
-        let c = ws.colocations[ci].clone();
-        let attr = if c.node_attribute.is_empty() {
-            None
-        } else {
-            Some(c.node_attribute.clone())
-        };
-        crate::colocation::add_colocated_node_scores(
-            ws,
-            c.primary,
-            &mut table,
-            attr.as_deref(),
-            c.score as f32 / INFINITY as f32,
-            0,
-        );
+        let primary = ws.colocations[ci].primary;
+        crate::colocation::add_colocation_scores(ws, ci, primary, &mut table, 0);
     }
     for ci in ws.resources[parent].with_this.clone() {
         if !crate::colocation::has_influence(ws, ci, Some(r)) {
             continue;
         }
-        let c = ws.colocations[ci].clone();
-        let attr = if c.node_attribute.is_empty() {
-            None
-        } else {
-            Some(c.node_attribute.clone())
-        };
-        crate::colocation::add_colocated_node_scores(
+        let dependent = ws.colocations[ci].dependent;
+        crate::colocation::add_colocation_scores(
             ws,
-            c.dependent,
+            ci,
+            dependent,
             &mut table,
-            attr.as_deref(),
-            c.score as f32 / INFINITY as f32,
             crate::colocation::SELECT_NONNEGATIVE,
         );
     }
@@ -579,22 +561,14 @@ pub(crate) fn assign_clone(
     }
     for ci in ws.resources[r].with_this.clone() {
         if crate::colocation::has_influence(ws, ci, None) {
-            let c = ws.colocations[ci].clone();
-            let attr = if c.node_attribute.is_empty() {
-                None
-            } else {
-                Some(c.node_attribute.clone())
-            };
-            let mut table = ws.resources[r].allowed.clone();
-            crate::colocation::add_colocated_node_scores(
+            let dependent = ws.colocations[ci].dependent;
+            crate::colocation::merge_colocation_scores(
                 ws,
-                c.dependent,
-                &mut table,
-                attr.as_deref(),
-                c.score as f32 / INFINITY as f32,
+                r,
+                ci,
+                dependent,
                 crate::colocation::SELECT_ACTIVE | crate::colocation::SELECT_NONNEGATIVE,
             );
-            ws.resources[r].allowed = table;
         }
     }
     crate::assign::show_scores(ws, r, "pcmk__clone_allocate");

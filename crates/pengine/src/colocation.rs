@@ -387,6 +387,35 @@ fn add_node_scores_matching_attr(
     }
 }
 
+/// Adds the node scores of `other` (one side of colocation `ci`) into
+/// `table`, weighted by the colocation's score and matched on its node
+/// attribute.
+pub(crate) fn add_colocation_scores(
+    ws: &mut WorkingSet,
+    ci: usize,
+    other: RscId,
+    table: &mut Vec<Option<NodeScore>>,
+    flags: u32,
+) {
+    let c = &ws.colocations[ci];
+    let factor = c.score as f32 / INFINITY as f32;
+    let attr = (!c.node_attribute.is_empty()).then(|| c.node_attribute.clone());
+    add_colocated_node_scores(ws, other, table, attr.as_deref(), factor, flags);
+}
+
+/// [`add_colocation_scores`] into `r`'s own allowed-node table.
+pub(crate) fn merge_colocation_scores(
+    ws: &mut WorkingSet,
+    r: RscId,
+    ci: usize,
+    other: RscId,
+    flags: u32,
+) {
+    let mut table = ws.resources[r].allowed.clone();
+    add_colocation_scores(ws, ci, other, &mut table, flags);
+    ws.resources[r].allowed = table;
+}
+
 /// pcmk__add_colocated_node_scores.
 pub(crate) fn add_colocated_node_scores(
     ws: &mut WorkingSet,

@@ -152,92 +152,50 @@ fn expand_tags(ws: &WorkingSet, ctx: &Ctx<'_, '_>, c: &Element) -> Option<Elemen
         return any.then_some(new);
     }
     let mut new = c.clone();
+    // Each side that names a tag or template becomes a resource set, taking
+    // the side's role or action with it.
+    let side = |new: &mut Element, attr: &str, qualifier: &str, set_attr: &str, convert: bool| {
+        let value = c.attr(qualifier);
+        let i = tag_to_set(ws, ctx, new, attr, convert)?;
+        if let Some(v) = value {
+            new.children[i].set_attr(set_attr, v);
+            new.remove_attr(qualifier);
+        }
+        Some(i)
+    };
     let any = match c.name.as_str() {
-        "rsc_location" => {
-            let role = c.attr("role").map(str::to_string);
-            match c.attr("rsc").filter(|r| is_tag(ws, ctx, r)) {
-                Some(_) => {
-                    let i = tag_to_set(ws, ctx, &mut new, "rsc", false);
-                    if let (Some(i), Some(role)) = (i, role) {
-                        new.children[i].set_attr("role", &role);
-                        new.remove_attr("role");
-                    }
-                    i.is_some()
-                }
-                None => false,
-            }
+        "rsc_location" | "rsc_ticket" => {
+            let qualifier = if c.name == "rsc_location" {
+                "role"
+            } else {
+                "rsc-role"
+            };
+            c.attr("rsc").is_some_and(|r| is_tag(ws, ctx, r))
+                && side(&mut new, "rsc", qualifier, "role", false).is_some()
         }
-        "rsc_colocation" => {
-            let (d, p) = (c.attr("rsc"), c.attr("with-rsc"));
-            let (Some(d), Some(p)) = (d, p) else {
+        "rsc_colocation" | "rsc_order" => {
+            let sides = if c.name == "rsc_colocation" {
+                [
+                    ("rsc", "rsc-role", "role"),
+                    ("with-rsc", "with-rsc-role", "role"),
+                ]
+            } else {
+                [
+                    ("first", "first-action", "action"),
+                    ("then", "then-action", "action"),
+                ]
+            };
+            let (Some(a), Some(b)) = (c.attr(sides[0].0), c.attr(sides[1].0)) else {
                 return None;
             };
-            if !is_tag(ws, ctx, d) && !is_tag(ws, ctx, p) {
+            if !is_tag(ws, ctx, a) && !is_tag(ws, ctx, b) {
                 return None;
             }
-            let (dr, pr) = (
-                c.attr("rsc-role").map(str::to_string),
-                c.attr("with-rsc-role").map(str::to_string),
-            );
             let mut any = false;
-            if let Some(i) = tag_to_set(ws, ctx, &mut new, "rsc", true) {
-                if let Some(r) = &dr {
-                    new.children[i].set_attr("role", r);
-                    new.remove_attr("rsc-role");
-                }
-                any = true;
-            }
-            if let Some(i) = tag_to_set(ws, ctx, &mut new, "with-rsc", true) {
-                if let Some(r) = &pr {
-                    new.children[i].set_attr("role", r);
-                    new.remove_attr("with-rsc-role");
-                }
-                any = true;
+            for (attr, qualifier, set_attr) in sides {
+                any |= side(&mut new, attr, qualifier, set_attr, true).is_some();
             }
             any
-        }
-        "rsc_order" => {
-            let (f, t) = (c.attr("first"), c.attr("then"));
-            let (Some(f), Some(t)) = (f, t) else {
-                return None;
-            };
-            if !is_tag(ws, ctx, f) && !is_tag(ws, ctx, t) {
-                return None;
-            }
-            let (fa, ta) = (
-                c.attr("first-action").map(str::to_string),
-                c.attr("then-action").map(str::to_string),
-            );
-            let mut any = false;
-            if let Some(i) = tag_to_set(ws, ctx, &mut new, "first", true) {
-                if let Some(a) = &fa {
-                    new.children[i].set_attr("action", a);
-                    new.remove_attr("first-action");
-                }
-                any = true;
-            }
-            if let Some(i) = tag_to_set(ws, ctx, &mut new, "then", true) {
-                if let Some(a) = &ta {
-                    new.children[i].set_attr("action", a);
-                    new.remove_attr("then-action");
-                }
-                any = true;
-            }
-            any
-        }
-        "rsc_ticket" => {
-            let role = c.attr("rsc-role").map(str::to_string);
-            match c.attr("rsc").filter(|r| is_tag(ws, ctx, r)) {
-                Some(_) => {
-                    let i = tag_to_set(ws, ctx, &mut new, "rsc", false);
-                    if let (Some(i), Some(role)) = (i, role) {
-                        new.children[i].set_attr("role", &role);
-                        new.remove_attr("rsc-role");
-                    }
-                    i.is_some()
-                }
-                None => false,
-            }
         }
         _ => false,
     };
@@ -1048,26 +1006,21 @@ pub(crate) fn _unused() {
     let _ = parse_interval_ms("1");
 }
 
-/// The resource and its ancestors, innermost first.
-fn with_ancestors(ws: &WorkingSet, r: RscId) -> Vec<RscId> {
-    let mut chain = vec![r];
-    let mut p = ws.resources[r].parent;
-    while let Some(a) = p {
-        chain.push(a);
-        p = ws.resources[a].parent;
-    }
-    chain
-}
-
 /// Whether any instance_attributes block of the resource or its ancestors
 /// has a rule, so that its parameters depend on the node.
 fn params_have_rules(ws: &WorkingSet, r: RscId) -> bool {
-    with_ancestors(ws, r).into_iter().any(|a| {
-        ws.resources[a]
+    let mut x = Some(r);
+    while let Some(a) = x {
+        let rules = ws.resources[a]
             .xml
             .children_named("instance_attributes")
-            .any(|ia| ia.children.iter().any(|c| c.name == "rule"))
-    })
+            .any(|ia| ia.children.iter().any(|c| c.name == "rule"));
+        if rules {
+            return true;
+        }
+        x = ws.resources[a].parent;
+    }
+    false
 }
 
 /// The resource's parameters as evaluated for node `n` (pe_rsc_params):
@@ -1078,35 +1031,6 @@ fn node_params(
     r: RscId,
     n: NodeId,
 ) -> std::collections::BTreeMap<String, String> {
-    let rctx = RuleContext {
-        node_attrs: Some(&ws.nodes[n].attrs),
-        now: Some(ws.now),
-        ..Default::default()
-    };
-    let mut params = std::collections::BTreeMap::new();
-    for a in with_ancestors(ws, r) {
-        cib_xml::rules::unpack_nvpairs(
-            &ws.resources[a].xml,
-            Some("instance_attributes"),
-            idx,
-            &rctx,
-            None,
-            false,
-            &ws.options.health,
-            &mut params,
-        );
-    }
-    if let Some(d) = &ws.rsc_defaults {
-        cib_xml::rules::unpack_nvpairs(
-            d,
-            Some("instance_attributes"),
-            idx,
-            &rctx,
-            None,
-            false,
-            &ws.options.health,
-            &mut params,
-        );
-    }
-    params
+    let rsc = &ws.resources[r];
+    crate::unpack::resource_params(ws, idx, &rsc.xml, rsc.parent, Some(&ws.nodes[n].attrs))
 }

@@ -396,13 +396,15 @@ fn update_for_ordering_flags(
     }
     let then_rsc = ws.actions[then].rsc;
     let first_rsc = ws.actions[first].rsc;
+    // Each kind of ordering hands the pair to the "then" resource's rules
+    // with the action flags that kind may change.
+    let update = move |ws: &mut WorkingSet, flags: u32, filter: u32, kind: u32| {
+        crate::resource::update_ordered_actions(ws, first, then, node, flags, filter, kind)
+    };
     if otype & of::IMPLIES_THEN != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(
+            changed |= update(
                 ws,
-                first,
-                then,
-                node,
                 first_flags & af::OPTIONAL,
                 af::OPTIONAL,
                 of::IMPLIES_THEN,
@@ -413,38 +415,19 @@ fn update_for_ordering_flags(
         }
     }
     if otype & of::RESTART != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
-            ws,
-            first,
-            then,
-            node,
-            first_flags,
-            af::OPTIONAL | af::RUNNABLE,
-            of::RESTART,
-        );
+        changed |= update(ws, first_flags, af::OPTIONAL | af::RUNNABLE, of::RESTART);
     }
     if otype & of::IMPLIES_FIRST != 0 {
         if first_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(
-                ws,
-                first,
-                then,
-                node,
-                first_flags,
-                af::OPTIONAL,
-                of::IMPLIES_FIRST,
-            );
+            changed |= update(ws, first_flags, af::OPTIONAL, of::IMPLIES_FIRST);
         } else if first_flags & af::OPTIONAL == 0 && ws.actions[first].has(af::RUNNABLE) {
             ws.actions[first].flags &= !af::RUNNABLE;
             changed |= UPDATED_FIRST;
         }
     }
     if otype & of::PROMOTED_IMPLIES_FIRST != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
+        changed |= update(
             ws,
-            first,
-            then,
-            node,
             first_flags & af::OPTIONAL,
             af::OPTIONAL,
             of::PROMOTED_IMPLIES_FIRST,
@@ -452,15 +435,7 @@ fn update_for_ordering_flags(
     }
     if otype & of::ONE_OR_MORE != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(
-                ws,
-                first,
-                then,
-                node,
-                first_flags,
-                af::RUNNABLE,
-                of::ONE_OR_MORE,
-            );
+            changed |= update(ws, first_flags, af::RUNNABLE, of::ONE_OR_MORE);
         } else if first_flags & af::RUNNABLE != 0 {
             ws.actions[then].runnable_before += 1;
             if ws.actions[then].runnable_before >= ws.actions[then].required_runnable_before
@@ -477,76 +452,26 @@ fn update_for_ordering_flags(
             ws.actions[then].before[wrapper].1 = of::NONE;
             otype = of::NONE;
         } else {
-            changed |= crate::resource::update_ordered_actions(
-                ws,
-                first,
-                then,
-                node,
-                first_flags,
-                af::RUNNABLE,
-                of::RUNNABLE_LEFT,
-            );
+            changed |= update(ws, first_flags, af::RUNNABLE, of::RUNNABLE_LEFT);
         }
     }
     if otype & of::RUNNABLE_LEFT != 0 {
         if then_rsc.is_some() {
-            changed |= crate::resource::update_ordered_actions(
-                ws,
-                first,
-                then,
-                node,
-                first_flags,
-                af::RUNNABLE,
-                of::RUNNABLE_LEFT,
-            );
+            changed |= update(ws, first_flags, af::RUNNABLE, of::RUNNABLE_LEFT);
         } else if first_flags & af::RUNNABLE == 0 && ws.actions[then].has(af::RUNNABLE) {
             ws.actions[then].flags &= !af::RUNNABLE;
             changed |= UPDATED_THEN;
         }
     }
-    if otype & of::IMPLIES_FIRST_MIGRATABLE != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
-            ws,
-            first,
-            then,
-            node,
-            first_flags,
-            af::OPTIONAL,
-            of::IMPLIES_FIRST_MIGRATABLE,
-        );
-    }
-    if otype & of::PSEUDO_LEFT != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
-            ws,
-            first,
-            then,
-            node,
-            first_flags,
-            af::OPTIONAL,
-            of::PSEUDO_LEFT,
-        );
-    }
-    if otype & of::OPTIONAL != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
-            ws,
-            first,
-            then,
-            node,
-            first_flags,
-            af::RUNNABLE,
-            of::OPTIONAL,
-        );
-    }
-    if otype & of::ASYMMETRICAL != 0 && then_rsc.is_some() {
-        changed |= crate::resource::update_ordered_actions(
-            ws,
-            first,
-            then,
-            node,
-            first_flags,
-            af::RUNNABLE,
-            of::ASYMMETRICAL,
-        );
+    for (kind, filter) in [
+        (of::IMPLIES_FIRST_MIGRATABLE, af::OPTIONAL),
+        (of::PSEUDO_LEFT, af::OPTIONAL),
+        (of::OPTIONAL, af::RUNNABLE),
+        (of::ASYMMETRICAL, af::RUNNABLE),
+    ] {
+        if otype & kind != 0 && then_rsc.is_some() {
+            changed |= update(ws, first_flags, filter, kind);
+        }
     }
     if ws.actions[first].has(af::RUNNABLE)
         && otype & of::IMPLIES_THEN_PRINTED != 0

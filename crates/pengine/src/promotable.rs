@@ -255,42 +255,20 @@ fn sort_promotable_instances(ws: &mut WorkingSet, clone: RscId) {
         } else {
             0
         };
-        let attr = if c.node_attribute.is_empty() {
-            None
-        } else {
-            Some(c.node_attribute.clone())
-        };
-        let mut table = ws.resources[clone].allowed.clone();
-        crate::colocation::add_colocated_node_scores(
-            ws,
-            c.primary,
-            &mut table,
-            attr.as_deref(),
-            c.score as f32 / INFINITY as f32,
-            flags,
-        );
-        ws.resources[clone].allowed = table;
+        crate::colocation::merge_colocation_scores(ws, clone, ci, c.primary, flags);
     }
     for ci in ws.resources[clone].with_this.clone() {
         let c = ws.colocations[ci].clone();
         if c.primary_role != Role::Promoted || !crate::colocation::has_influence(ws, ci, None) {
             continue;
         }
-        let attr = if c.node_attribute.is_empty() {
-            None
-        } else {
-            Some(c.node_attribute.clone())
-        };
-        let mut table = ws.resources[clone].allowed.clone();
-        crate::colocation::add_colocated_node_scores(
+        crate::colocation::merge_colocation_scores(
             ws,
+            clone,
+            ci,
             c.dependent,
-            &mut table,
-            attr.as_deref(),
-            c.score as f32 / INFINITY as f32,
             crate::colocation::SELECT_ACTIVE | crate::colocation::SELECT_NONNEGATIVE,
         );
-        ws.resources[clone].allowed = table;
     }
     crate::tickets::require_promotion_tickets(ws, clone);
     for c in ws.resources[clone].children.clone() {

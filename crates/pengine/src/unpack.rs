@@ -385,6 +385,46 @@ fn expand_template(xml: &Element, idx: &IdIndex<'_>) -> Element {
     out
 }
 
+/// A resource's instance attributes (pe_rsc_params): its own, then its
+/// ancestors', then rsc_defaults', with rules seeing `node_attrs` (none:
+/// the node-independent parameters kept on the resource).
+pub(crate) fn resource_params(
+    ws: &WorkingSet,
+    idx: &IdIndex<'_>,
+    xml: &Element,
+    parent: Option<RscId>,
+    node_attrs: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let ctx = RuleContext {
+        node_attrs,
+        now: Some(ws.now),
+        ..Default::default()
+    };
+    let mut params = BTreeMap::new();
+    let mut add = |from: &Element| {
+        unpack_nvpairs(
+            from,
+            Some("instance_attributes"),
+            idx,
+            &ctx,
+            None,
+            false,
+            &ws.options.health,
+            &mut params,
+        );
+    };
+    add(xml);
+    let mut anc = parent;
+    while let Some(a) = anc {
+        add(&ws.resources[a].xml);
+        anc = ws.resources[a].parent;
+    }
+    if let Some(d) = &ws.rsc_defaults {
+        add(d);
+    }
+    params
+}
+
 struct ResourceUnpacker<'a, 'b> {
     ws: &'a mut WorkingSet,
     idx: &'a IdIndex<'b>,
@@ -458,48 +498,7 @@ impl ResourceUnpacker<'_, '_> {
     }
 
     fn params_for(&self, xml: &Element, parent: Option<RscId>) -> BTreeMap<String, String> {
-        let mut params = BTreeMap::new();
-        let ctx = RuleContext {
-            now: Some(self.ws.now),
-            ..Default::default()
-        };
-        unpack_nvpairs(
-            xml,
-            Some("instance_attributes"),
-            self.idx,
-            &ctx,
-            None,
-            false,
-            &self.ws.options.health,
-            &mut params,
-        );
-        let mut anc = parent;
-        while let Some(a) = anc {
-            unpack_nvpairs(
-                &self.ws.resources[a].xml,
-                Some("instance_attributes"),
-                self.idx,
-                &ctx,
-                None,
-                false,
-                &self.ws.options.health,
-                &mut params,
-            );
-            anc = self.ws.resources[a].parent;
-        }
-        if let Some(d) = &self.ws.rsc_defaults {
-            unpack_nvpairs(
-                d,
-                Some("instance_attributes"),
-                self.idx,
-                &ctx,
-                None,
-                false,
-                &self.ws.options.health,
-                &mut params,
-            );
-        }
-        params
+        resource_params(self.ws, self.idx, xml, parent, None)
     }
 
     /// Creates one resource (and its children) and returns its id.

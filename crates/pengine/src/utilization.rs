@@ -204,15 +204,11 @@ fn sort_scores(ws: &mut WorkingSet, r: RscId) -> Vec<Option<NodeScore>> {
     if crate::assign::any_node_available(ws, &work) {
         for ci in ws.resources[r].this_with.clone() {
             let other = ws.colocations[ci].primary;
-            let factor = ws.colocations[ci].score as f32 / cib_xml::score::INFINITY as f32;
-            let attr = ws.colocations[ci].node_attribute.clone();
-            let attr = (!attr.is_empty()).then_some(attr);
-            crate::colocation::add_colocated_node_scores(
+            crate::colocation::add_colocation_scores(
                 ws,
+                ci,
                 other,
                 &mut work,
-                attr.as_deref(),
-                factor,
                 crate::colocation::SELECT_THIS_WITH | crate::colocation::SELECT_ACTIVE,
             );
         }
