@@ -177,7 +177,10 @@ fn stop_resource(ws: &mut WorkingSet, r: RscId, optional: bool) {
     }
 }
 
-fn schedule_cleanup(ws: &mut WorkingSet, r: RscId, n: NodeId, optional: bool) {
+/// pcmk__schedule_cleanup: delete the resource's history on a node, after
+/// any stop and before any start (a required clean-up orders optionally;
+/// an optional one makes its "then" required once it is).
+pub(crate) fn schedule_cleanup(ws: &mut WorkingSet, r: RscId, n: NodeId, optional: bool) {
     if ws.resources[r].has(rf::FAILED) || ws.nodes[n].unclean || !ws.nodes[n].online {
         return;
     }

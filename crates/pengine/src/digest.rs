@@ -397,19 +397,6 @@ fn agent_changed(ws: &mut WorkingSet, r: RscId, n: NodeId, entry: &Element, acti
     changed
 }
 
-/// pcmk__schedule_cleanup (required): delete the resource's history on the
-/// node, after any stop and before any start.
-fn schedule_cleanup(ws: &mut WorkingSet, r: RscId, n: NodeId) {
-    if ws.resources[r].has(rf::FAILED) || ws.nodes[n].unclean || !ws.nodes[n].online {
-        return;
-    }
-    let id = ws.resources[r].id.clone();
-    let key = crate::util::op_key(&id, "delete", 0);
-    crate::actions::custom_action(ws, Some(r), &key, "delete", Some(n), false);
-    crate::order::order_resource_actions(ws, r, "stop", r, "delete", of::OPTIONAL);
-    crate::order::order_resource_actions(ws, r, "delete", r, "start", of::OPTIONAL);
-}
-
 /// pcmk__handle_rsc_config_changes (phase 7).
 pub(crate) fn handle_rsc_config_changes(ws: &mut WorkingSet) {
     let cib = ws.cib.clone();
@@ -463,18 +450,18 @@ fn process_rsc_history(ws: &mut WorkingSet, r: RscId, n: NodeId, entry: &Element
         let anon_clone =
             ws.resources[top].variant == Variant::Clone && !ws.resources[top].has(rf::UNIQUE);
         if !anon_clone {
-            schedule_cleanup(ws, r, n);
+            crate::create::schedule_cleanup(ws, r, n, false);
         }
         return;
     }
     if !ws.resources[r].running_on.contains(&n) {
         if agent_changed(ws, r, n, entry, false) {
-            schedule_cleanup(ws, r, n);
+            crate::create::schedule_cleanup(ws, r, n, false);
         }
         return;
     }
     if agent_changed(ws, r, n, entry, true) {
-        schedule_cleanup(ws, r, n);
+        crate::create::schedule_cleanup(ws, r, n, false);
     }
     let ops = crate::unpack::hist_ops(entry);
     let (start_index, stop_index) = crate::history::active_ops_pub(&ops);

@@ -293,11 +293,11 @@ pub(crate) fn unpack_migrate_from_failure(
 }
 
 /// pcmk__abort_dangling_migration: a stop on the migration source.
+/// (Pacemaker also cleans up the source's history here under the
+/// deprecated remove-after-stop; that clean-up is not done.)
 pub(crate) fn abort_dangling_migration(ws: &mut WorkingSet, r: RscId, n: NodeId) {
-    let cleanup = ws.options.remove_after_stop;
     let stop = crate::actions::stop_action(ws, r, Some(n), false);
     ws.actions[stop].flags |= af::DANGLE;
-    let _ = cleanup;
 }
 
 /// pcmk__rsc_can_migrate.

@@ -187,11 +187,7 @@ fn is_set_recursive(ws: &WorkingSet, r: RscId, flag: u64, any: bool) -> bool {
 fn failed_probe_rc(ws: &WorkingSet, r: RscId, node: Option<NodeId>) -> Option<i32> {
     let top = ws.top_parent(r);
     let clone_child_id = |c: RscId| {
-        ws.resources[c]
-            .xml
-            .children
-            .iter()
-            .find(|x| matches!(x.name.as_str(), "primitive" | "group"))
+        crate::util::clone_template(&ws.resources[c].xml)
             .and_then(|x| x.attr("id"))
             .unwrap_or("")
     };
@@ -483,11 +479,7 @@ impl Header {
 
 fn clone_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut TextOut) {
     let rsc = &ws.resources[r];
-    let child_xml_id = rsc
-        .xml
-        .children
-        .iter()
-        .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
+    let child_xml_id = crate::util::clone_template(&rsc.xml)
         .and_then(|c| c.attr("id"))
         .unwrap_or("");
     let mut flags = Vec::new();

@@ -776,11 +776,7 @@ impl ResourceUnpacker<'_, '_> {
         }
         self.ws.resources[rid].clone_max = clone_max;
         self.ws.resources[rid].clone_node_max = node_max;
-        if xml
-            .children
-            .iter()
-            .all(|c| !matches!(c.name.as_str(), "primitive" | "group"))
-        {
+        if crate::util::clone_template(xml).is_none() {
             self.ws.messages.push(format!(
                 "{} has nothing to clone",
                 self.ws.resources[rid].id
@@ -811,10 +807,7 @@ impl ResourceUnpacker<'_, '_> {
     /// clone-max instances exist).
     fn create_clone_child(&mut self, rid: RscId) -> Option<RscId> {
         let xml = Rc::clone(&self.ws.resources[rid].xml);
-        let child_xml = xml
-            .children
-            .iter()
-            .find(|c| matches!(c.name.as_str(), "primitive" | "group"))?;
+        let child_xml = crate::util::clone_template(&xml)?;
         let as_orphan = self.ws.resources[rid].total_clones >= self.ws.resources[rid].clone_max;
         let n = self.ws.resources[rid].total_clones.to_string();
         let child = self.unpack(child_xml, Some(rid), Some(&n))?;

@@ -122,6 +122,14 @@ pub fn clone_strip(id: &str) -> &str {
     }
 }
 
+/// The configured element a clone repeats (its `<primitive>` or `<group>`).
+pub fn clone_template(clone_xml: &cib_xml::Element) -> Option<&cib_xml::Element> {
+    clone_xml
+        .children
+        .iter()
+        .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
