@@ -1,0 +1,1 @@
+//! The cluster controller's pure state machines: DC election, join, transition graph execution.
