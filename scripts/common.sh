@@ -44,4 +44,4 @@ apt_install() {
 # independent codec shared/interop/heartbeat/hbwire.py as a test oracle),
 # pacemaker-cli-utils (Debian's Pacemaker 2.1.5 cibadmin, the oracle of the
 # cibadmin differential tests: run by absolute path, never linked or shipped).
-DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents)
+DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue)
