@@ -67,6 +67,26 @@ pub struct NodeInfo {
     pub node_type: String,
     /// Links to it: interface name and `up`/`dead`.
     pub links: Vec<(String, String)>,
+    /// Its Heartbeat uuid in text form (`2e8d...-...`), once known (the
+    /// local node's always; a peer's from its first packet). The CRM uses
+    /// it as the node's id in the CIB, as Pacemaker on Heartbeat does.
+    pub uuid: Option<String>,
+}
+
+/// A Heartbeat uuid (16 bytes) in its text form: lowercase hex, 8-4-4-4-12.
+pub fn uuid_text(bytes: &[u8]) -> Option<String> {
+    if bytes.len() != 16 {
+        return None;
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
 }
 
 /// The cluster as the master sees it.
@@ -146,4 +166,17 @@ pub fn connect(paths: &plumbing::HaPaths) -> Result<BlockingClient<HbApi>, IpcEr
     let mut c = BlockingClient::connect_timeout(&socket_path(paths), Duration::from_secs(5))?;
     c.set_timeout(Some(Duration::from_secs(10)));
     Ok(c)
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    #[test]
+    fn uuid_text_is_libuuid_form() {
+        let b: Vec<u8> = (0u8..16).map(|i| i * 17).collect();
+        assert_eq!(
+            super::uuid_text(&b).as_deref(),
+            Some("00112233-4455-6677-8899-aabbccddeeff")
+        );
+        assert_eq!(super::uuid_text(&b[..15]), None);
+    }
 }

@@ -186,6 +186,13 @@ impl Messaging {
                 name: name.as_str().to_owned(),
                 status: status.as_str().to_owned(),
                 node_type: "normal".into(),
+                uuid: if *name == self.local {
+                    hbapi::uuid_text(&self.uuid)
+                } else {
+                    self.uuids
+                        .get(name.as_str())
+                        .and_then(|u| hbapi::uuid_text(u))
+                },
                 links: self
                     .links
                     .iter()
@@ -207,6 +214,7 @@ impl Messaging {
                         node_type: "ping".into(),
                         // A ping node's one link is named after the node.
                         links: vec![(name.as_str().to_owned(), link.as_str().to_owned())],
+                        uuid: None,
                     }),
             )
             .collect::<Vec<_>>();
