@@ -715,3 +715,36 @@ impl Writer {
         self.shared.sink_errors.fetch_add(errors, Ordering::Relaxed);
     }
 }
+
+/// Logging for a CRM daemon started by heartbeat: the settings of ha.cf
+/// (`cf`, or the defaults when the daemon runs standalone without one),
+/// log file names under `$HA_LOGDIR`, and stderr when asked or standalone.
+/// A log file the daemon may not open (heartbeat made it as root, the
+/// daemon runs as hacluster) must not stop it: it goes on without files,
+/// as Heartbeat's cl_log does when a write fails, and says so on stderr.
+pub fn init_daemon(
+    entity: &str,
+    paths: &plumbing::HaPaths,
+    cf: Option<&::config::HaCf>,
+    stderr: bool,
+) -> Result<LoggerHandle, String> {
+    let mut lc = match cf {
+        Some(cf) => LogConfig::from_ha_cf(cf, entity),
+        None => LogConfig {
+            entity: entity.into(),
+            ..LogConfig::default()
+        },
+    };
+    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
+    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
+    lc.stderr = stderr || cf.is_none();
+    match init(lc.clone()) {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            eprintln!("{entity}: {e}; logging without log files");
+            lc.logfile = None;
+            lc.debugfile = None;
+            init(lc).map_err(|e| format!("logging: {e}"))
+        }
+    }
+}

@@ -15,13 +15,13 @@ mod repl;
 mod service;
 mod store;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use ipc::{AccessPolicy, Allow};
-use plumbing::daemon::{lookup_group, lookup_user, PidFile, PrivilegeDrop};
+use plumbing::daemon::{
+    cluster_owner, lookup_group, lookup_user, prepare_owned_dir, PidFile, PrivilegeDrop,
+};
 use plumbing::HaPaths;
 
 #[derive(Parser, Debug)]
@@ -53,19 +53,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Creates `dir` (mode 0750) and, when we are root and the cluster user
-/// exists, gives it to hacluster:haclient.
-fn prepare_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
-            .map_err(|e| format!("cannot chmod {}: {e}", dir.display()))?;
-    }
-    Ok(())
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let paths = HaPaths::from_env();
     let cf = match config::load_ha_cf(paths.ha_cf()) {
@@ -79,40 +66,16 @@ fn run(args: &Args) -> Result<(), String> {
         }
         Err(_) => None,
     };
-    let mut lc = match &cf {
-        Some(cf) => logging::LogConfig::from_ha_cf(cf, "cib"),
-        None => logging::LogConfig {
-            entity: "cib".into(),
-            ..logging::LogConfig::default()
-        },
-    };
-    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
-    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
-    lc.stderr = args.verbose || cf.is_none();
-    // A log file we may not open (heartbeat made it as root, we run as
-    // hacluster) must not stop the cib: go on without files, as
-    // Heartbeat's cl_log does when a write fails.
-    let logger = match logging::init(lc.clone()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cib: {e}; logging without log files");
-            lc.logfile = None;
-            lc.debugfile = None;
-            logging::init(lc).map_err(|e| format!("logging: {e}"))?
-        }
-    };
-
+    let logger = logging::init_daemon("cib", &paths, cf.as_ref(), args.verbose)?;
+    let owner = cluster_owner(config::CLUSTER_USER, config::CLUSTER_GROUP);
+    // Access is granted to the cluster user and group whether or not we
+    // run as root.
     let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
     let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
-    let root = nix::unistd::geteuid().is_root();
-    let owner = match (root, cluster_uid, cluster_gid) {
-        (true, Some(u), Some(g)) => Some((u, g)),
-        _ => None,
-    };
     let state_dir = paths.statedir.join("crm");
     let run_dir = cibapi::crm_run_dir(&paths);
-    prepare_dir(&state_dir, owner)?;
-    prepare_dir(&run_dir, owner)?;
+    prepare_owned_dir(&state_dir, owner)?;
+    prepare_owned_dir(&run_dir, owner)?;
     if owner.is_some() {
         PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
             .and_then(|d| d.apply())
