@@ -8,6 +8,7 @@
 //!
 //! Pure: no I/O, no clock. "Now" is always passed in.
 
+pub mod compressed;
 pub mod digest;
 pub mod doc;
 pub mod ops;

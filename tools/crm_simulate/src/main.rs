@@ -184,12 +184,11 @@ fn main() -> ExitCode {
     XML_MODE.store(xml_mode, std::sync::atomic::Ordering::Relaxed);
     let mut xml = xml_result();
     let text = if let Some(f) = &args.xml_file {
-        match std::fs::read(f) {
-            Ok(b) => match String::from_utf8(b) {
-                Ok(s) => s,
-                Err(_) => return die(EXIT_DATAERR, &format!("{f}: not UTF-8")),
-            },
-            Err(e) => return die(EXIT_NOINPUT, &format!("could not read {f}: {e}")),
+        // Saved scheduler inputs (pe-input-N.bz2) are bzip2-compressed.
+        match cib_xml::compressed::read_text(std::path::Path::new(f)) {
+            Ok(s) => s,
+            Err(e) if std::path::Path::new(f).exists() => return die(EXIT_DATAERR, &e),
+            Err(e) => return die(EXIT_NOINPUT, &e),
         }
     } else if args.xml_pipe {
         let mut s = String::new();

@@ -1,0 +1,47 @@
+//! CIB files that may be bzip2-compressed, as Pacemaker's saved scheduler
+//! inputs are (`pe-input-N.bz2`): every tool that reads a CIB file accepts
+//! both, told apart by the bzip2 magic (`BZh`), not by the name.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// A CIB file's text, decompressed when it is bzip2. Errors name the file.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?;
+    let bytes = if raw.starts_with(b"BZh") {
+        let mut out = Vec::new();
+        bzip2::read::BzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| format!("{}: not a valid bzip2 file: {e}", path.display()))?;
+        out
+    } else {
+        raw
+    };
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))
+}
+
+/// `text` compressed with bzip2 (level 9, as Pacemaker writes its inputs).
+pub fn bzip2(text: &str) -> std::io::Result<Vec<u8>> {
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    enc.write_all(text.as_bytes())?;
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compressed_and_plain_files_read_the_same() {
+        let dir = std::env::temp_dir().join(format!("cibxml-bz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "<cib epoch=\"1\"><configuration/></cib>\n";
+        std::fs::write(dir.join("a.bz2"), super::bzip2(text).unwrap()).unwrap();
+        std::fs::write(dir.join("a.xml"), text).unwrap();
+        assert_eq!(super::read_text(&dir.join("a.bz2")).unwrap(), text);
+        assert_eq!(super::read_text(&dir.join("a.xml")).unwrap(), text);
+        std::fs::write(dir.join("bad.bz2"), b"BZh9garbage").unwrap();
+        assert!(super::read_text(&dir.join("bad.bz2"))
+            .unwrap_err()
+            .contains("not a valid bzip2 file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
