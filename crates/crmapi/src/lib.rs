@@ -38,7 +38,7 @@ pub enum PeResponse {
     Graph {
         /// The transition graph.
         graph: String,
-        /// The saved input (`pe-input-N.bz2`, `pe-warn-N`, `pe-error-N`).
+        /// The saved input (`pe-input-N.bz2`).
         input: Option<String>,
     },
     /// The CIB could not be scheduled: why.
