@@ -68,7 +68,8 @@ mod tests {
 
     #[test]
     fn numbering_wraps_at_the_bound() {
-        let table: &[(Option<u64>, i64, Option<(u64, u64)>)] = &[
+        type Case = (Option<u64>, i64, Option<(u64, u64)>);
+        let table: &[Case] = &[
             (None, 4000, Some((0, 1))),
             (Some(7), 4000, Some((7, 8))),
             (Some(3999), 4000, Some((3999, 4000))),
