@@ -97,6 +97,14 @@ fn digest_params(
             params.insert("CRM_meta_timeout".into(), t.clone());
         }
     }
+    filter_for_digest(&mut params, interval_ms);
+    params
+}
+
+/// Keeps the parameters an operation digest covers: the instance
+/// parameters, and the timeout of a recurring operation
+/// (pcmk__filter_op_for_digest).
+fn filter_for_digest(params: &mut BTreeMap<String, String>, interval_ms: u64) {
     params.retain(|k, _| {
         let filtered_meta = k.starts_with("CRM_meta_") && k != "CRM_meta_timeout";
         !filtered_meta
@@ -112,7 +120,16 @@ fn digest_params(
     if interval_ms == 0 {
         params.remove("CRM_meta_timeout");
     }
-    params
+}
+
+/// The `op-digest` a controller records with the result of an operation
+/// it ran with `params` (a graph action's attributes): the same digest
+/// the scheduler computes from the configuration, so an unchanged
+/// definition is recognised as unchanged.
+pub fn digest_of_action_params(params: &BTreeMap<String, String>, interval_ms: u64) -> String {
+    let mut p = params.clone();
+    filter_for_digest(&mut p, interval_ms);
+    md5_of(&p)
 }
 
 fn is_fence_param(p: &str) -> bool {

@@ -13,7 +13,7 @@ mod clone;
 mod colocation;
 mod constraints;
 mod create;
-mod digest;
+pub mod digest;
 mod fencing;
 pub mod graph;
 mod group;
