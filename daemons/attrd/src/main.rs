@@ -1,6 +1,134 @@
-//! The node attribute daemon: node attributes with dampening, written to the CIB in batches, and link-status attributes.
+//! attrd, the node attribute daemon: heartbeat starts it as user
+//! hacluster (`pacemaker respawn` in ha.cf). It holds every node's
+//! attributes (`core`), exchanges them with the other nodes' attrd over
+//! heartbeat messaging (`wire`), writes the local node's values to the
+//! CIB through the cib daemon in batches after their dampening delay
+//! (`cibreq`), publishes the health of each heartbeat link to each peer
+//! as the transient attribute `<peer>-<interface>` (`up`/`dead`), and
+//! serves the attrd API (`attrdapi`) on `$HA_RUNDIR/attrd.sock`.
+//!
+//! Started as root (by hand, or standalone in tests) it takes its pid
+//! file and socket first and then drops to hacluster. `-s` runs it
+//! without heartbeat: a one-node cluster whose node id is its name.
 
-fn main() {
-    eprintln!("attrd: not built yet");
-    std::process::exit(1);
+mod cibreq;
+mod core;
+mod service;
+mod wire;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use ipc::{AccessPolicy, Allow};
+use plumbing::daemon::{lookup_group, lookup_user, PidFile, PrivilegeDrop};
+use plumbing::HaPaths;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "attrd",
+    about = "The node attribute daemon: node attributes with dampening, written to the CIB in batches"
+)]
+struct Args {
+    /// Run without heartbeat (this node only; its id in the CIB is its name).
+    #[arg(short = 's', long = "stand-alone")]
+    standalone: bool,
+    /// Batching window: a flush waits this long after the first value
+    /// became due, so values due meanwhile go in the same CIB update.
+    #[arg(long = "batch-ms", value_name = "MS", default_value_t = 20)]
+    batch_ms: u64,
+    /// Also log to stderr.
+    #[arg(short = 'V', long = "verbose")]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("attrd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    // The loop first: its signals are blocked before the logging thread
+    // starts, so SIGTERM always reaches the loop.
+    let mut lp = plumbing::EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    let paths = HaPaths::from_env();
+    let cf = match config::load_ha_cf(paths.ha_cf()) {
+        Ok((cf, _)) => Some(cf),
+        Err(errs) if !args.standalone => {
+            return Err(errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        Err(_) => None,
+    };
+    let mut lc = match &cf {
+        Some(cf) => logging::LogConfig::from_ha_cf(cf, "attrd"),
+        None => logging::LogConfig {
+            entity: "attrd".into(),
+            ..logging::LogConfig::default()
+        },
+    };
+    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
+    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
+    lc.stderr = args.verbose || cf.is_none();
+    // A log file we may not open (heartbeat made it as root, we run as
+    // hacluster) must not stop attrd: go on without files.
+    let logger = match logging::init(lc.clone()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("attrd: {e}; logging without log files");
+            lc.logfile = None;
+            lc.debugfile = None;
+            logging::init(lc).map_err(|e| format!("logging: {e}"))?
+        }
+    };
+
+    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
+    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let root = nix::unistd::geteuid().is_root();
+    // The pid file before the socket: a second attrd must not take the
+    // first one's socket away.
+    let _pid = PidFile::acquire(&paths.pidfile("attrd")).map_err(|e| e.to_string())?;
+    // Root, hacluster and members of haclient may read and write (as
+    // Pacemaker's attrd IPC); anyone else is refused.
+    let allowed = Allow {
+        uids: [0].into_iter().chain(cluster_uid).collect(),
+        gids: cluster_gid.into_iter().collect(),
+        ..Allow::default()
+    };
+    let policy = AccessPolicy {
+        read: allowed.clone(),
+        write: allowed,
+    };
+    let socket = attrdapi::socket_path(&paths);
+    let server = service::bind(&mut lp, &socket, policy)?;
+    if root && cluster_uid.is_some() {
+        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
+            .and_then(|d| d.apply())
+            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+    }
+
+    let settings = service::Settings {
+        heartbeat: (!args.standalone).then(|| paths.clone()),
+        cib_socket: cibapi::socket_path(&paths),
+        local: paths.nodename.to_ascii_lowercase(),
+        window: Duration::from_millis(args.batch_ms),
+    };
+    log::info!(
+        "attrd starting{} on {}",
+        if args.standalone { " standalone" } else { "" },
+        settings.local
+    );
+    let result = service::run(&mut lp, server, settings);
+    let _ = logger.flush(Duration::from_secs(2));
+    result
 }
