@@ -44,9 +44,7 @@ impl OpRecord {
     pub fn target_rc(&self) -> i32 {
         self.transition_key
             .as_deref()
-            .and_then(|k| k.split(':').nth(2))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+            .map_or(0, transition_key_target)
     }
 
     /// Whether it failed: not done, or done with another result than the
@@ -59,6 +57,14 @@ impl OpRecord {
     pub fn key(&self, rsc: &str) -> String {
         format!("{rsc}_{}_{}", self.task, self.interval_ms)
     }
+}
+
+/// The expected result a transition key names (0 if it names none).
+pub fn transition_key_target(key: &str) -> i32 {
+    key.split(':')
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A transition key: `action:transition:target_rc:dc-uuid`.

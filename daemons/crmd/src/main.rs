@@ -1,6 +1,64 @@
-//! The cluster resource manager daemon: DC election, join, transition execution through lrmd and stonithd.
+//! crmd, the cluster resource manager's controller. heartbeat starts it as
+//! hacluster (`pacemaker respawn`) on every node. The controllers elect a
+//! Designated Controller (DC, `controller::election`); the DC runs the join
+//! (each node's operation history from its lrmd is written into the CIB
+//! status section), keeps `node_state` current with membership, and on
+//! every relevant change asks pengine for a transition graph and executes
+//! it: resource operations go to the node's controller, which runs them
+//! through its lrmd (`executor`); results come back to the DC, which
+//! records them in the CIB. See `service` for the event handling.
 
-fn main() {
-    eprintln!("crmd: not built yet");
-    std::process::exit(1);
+mod executor;
+mod service;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use plumbing::daemon::{cluster_owner, prepare_owned_dir, PidFile, PrivilegeDrop};
+use plumbing::HaPaths;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "crmd",
+    about = "The cluster controller: DC election, join and transition execution"
+)]
+struct Args {
+    /// Also log to stderr.
+    #[arg(short = 'V', long = "verbose")]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("crmd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let paths = HaPaths::from_env();
+    let (cf, _) = config::load_ha_cf(paths.ha_cf()).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let logger = logging::init_daemon("crmd", &paths, Some(&cf), args.verbose)?;
+    let owner = cluster_owner(config::CLUSTER_USER, config::CLUSTER_GROUP);
+    let run_dir = paths.rundir.join("crm");
+    prepare_owned_dir(&run_dir, owner)?;
+    if owner.is_some() {
+        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
+            .and_then(|d| d.apply())
+            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+    }
+    let _pid = PidFile::acquire(&run_dir.join("crmd.pid")).map_err(|e| e.to_string())?;
+    let r = service::run(paths);
+    drop(logger);
+    r
 }
