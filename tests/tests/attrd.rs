@@ -1,0 +1,590 @@
+//! attrd and attrd_updater on real daemons: a standalone attrd with a
+//! standalone cib (set, query, delete, the status and nodes sections,
+//! dampening, batching, bad input), and three nodes started with
+//! `pacemaker respawn` (a value set on one node for another is known
+//! everywhere and written once, by its node; link-status attributes
+//! follow a cut link; an attrd killed and respawned gets the others'
+//! values back and starts clean itself). Waits are hang detectors
+//! (20 s), never timing assertions; the dampening test checks only that
+//! the CIB did not change before the delay.
+
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use attrdapi::{AttrdClient, Change, Lifetime, Request, Response, Update};
+use cib_xml::doc::parse_cib;
+use cib_xml::Limits;
+use cibapi::{CibClient, OpKind, OpRequest};
+use integration_tests::{bin, TestCluster, TestNode};
+use nix::sys::signal::Signal;
+
+fn updater(node: &TestNode, args: &[&str]) -> Output {
+    node.run("attrd_updater", args)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// The whole CIB of a node's cib daemon.
+fn cib_of(paths: &plumbing::HaPaths) -> Option<cib_xml::Element> {
+    let mut c = CibClient::local(paths, Some(Duration::from_secs(10))).ok()?;
+    match c.perform(OpRequest::new(OpKind::Query)).ok()? {
+        cibapi::Response::Xml(x) => parse_cib(&x, &Limits::default()).ok(),
+        _ => None,
+    }
+}
+
+/// The value of the nvpair with `id`, under the element path `under`.
+fn nvpair(cib: &cib_xml::Element, under: &[&str], id: &str) -> Option<String> {
+    cib.path(under)?
+        .find_id(id, Some("nvpair"))
+        .and_then(|p| p.attr("value").map(str::to_string))
+}
+
+fn attrd_status(paths: &plumbing::HaPaths) -> Option<attrdapi::Status> {
+    AttrdClient::local(paths, Duration::from_secs(5))
+        .ok()?
+        .status()
+        .ok()
+}
+
+/// A standalone cib and attrd for one node, started as root (both drop
+/// to hacluster).
+struct Standalone {
+    node: TestNode,
+    cib: Option<Child>,
+    attrd: Option<Child>,
+}
+
+impl Standalone {
+    fn start(test: &str) -> Standalone {
+        let node = TestNode::new(test);
+        let spawn = |name: &str, args: &[&str]| {
+            let mut cmd = Command::new(bin(name));
+            node.apply_env(&mut cmd);
+            cmd.args(args)
+                .stderr(
+                    std::fs::File::create(node.logdir().join(format!("{name}.err"))).expect("log"),
+                )
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {name}: {e}"))
+        };
+        let cib = spawn("cib", &["-s"]);
+        let paths = node.paths();
+        assert!(
+            node.wait_for(|| CibClient::local(&paths, Some(Duration::from_secs(2))).is_ok()),
+            "cib did not come up"
+        );
+        let attrd = spawn("attrd", &["-s"]);
+        let s = Standalone {
+            node,
+            cib: Some(cib),
+            attrd: Some(attrd),
+        };
+        let up = s
+            .node
+            .wait_for(|| attrd_status(&paths).is_some_and(|st| st.cib_connected));
+        assert!(up, "attrd did not come up: {}", s.stderr("attrd"));
+        s
+    }
+
+    fn stderr(&self, name: &str) -> String {
+        std::fs::read_to_string(self.node.logdir().join(format!("{name}.err"))).unwrap_or_default()
+    }
+
+    fn stop_attrd(&mut self) {
+        if let Some(mut c) = self.attrd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        self.stop_attrd();
+        if let Some(mut c) = self.cib.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const STATUS: &[&str] = &["status"];
+const NODES: &[&str] = &["configuration", "nodes"];
+
+#[test]
+fn set_query_delete_in_the_status_and_nodes_sections() {
+    let mut s = Standalone::start("attrdbasic");
+    let n = &s.node;
+    let paths = n.paths();
+    let o = updater(n, &["-n", "colour", "-U", "blue"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    // The query answers at once, in Pacemaker's words.
+    let o = updater(n, &["-n", "colour", "-Q"]);
+    assert_eq!(
+        stdout(&o),
+        "name=\"colour\" host=\"node1\" value=\"blue\"\n"
+    );
+    let o = updater(n, &["-Q", "-A", "-n", "colour"]);
+    assert_eq!(
+        stdout(&o),
+        "name=\"colour\" host=\"node1\" value=\"blue\"\n"
+    );
+    // Transient: status/node_state[@id=node1]/transient_attributes/...
+    let id = "status-node1-colour";
+    assert!(
+        n.wait_for(|| cib_of(&paths)
+            .and_then(|c| nvpair(&c, STATUS, id))
+            .as_deref()
+            == Some("blue")),
+        "transient value not in the CIB: {:?}",
+        cib_of(&paths)
+    );
+    let cib = cib_of(&paths).expect("cib");
+    let ns = cib.path(&["status", "node_state"]).expect("node_state");
+    assert_eq!(
+        (ns.attr("id"), ns.attr("uname")),
+        (Some("node1"), Some("node1"))
+    );
+    let set = ns
+        .path(&["transient_attributes", "instance_attributes"])
+        .expect("transient set");
+    assert_eq!(set.attr("id"), Some("status-node1"));
+    assert_eq!(nvpair(&cib, NODES, "nodes-node1-colour"), None);
+
+    // Permanent: nodes/node[@id=node1]/instance_attributes[@id=nodes-node1].
+    let o = updater(n, &["-n", "weight", "-U", "7", "-l", "forever"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(n.wait_for(|| {
+        cib_of(&paths)
+            .and_then(|c| nvpair(&c, NODES, "nodes-node1-weight"))
+            .as_deref()
+            == Some("7")
+    }));
+    let cib = cib_of(&paths).expect("cib");
+    let node = cib.path(NODES).and_then(|x| x.child("node")).expect("node");
+    assert_eq!(
+        (node.attr("id"), node.attr("uname")),
+        (Some("node1"), Some("node1"))
+    );
+    assert_eq!(nvpair(&cib, STATUS, "status-node1-weight"), None);
+    assert!(cib_xml::validate::validate(&cib).is_ok());
+
+    // Delete: gone from the CIB; attrd still knows the name (value "").
+    let o = updater(n, &["-n", "colour", "-D"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(n.wait_for(|| cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, id).is_none())));
+    let o = updater(n, &["-n", "colour", "-Q"]);
+    assert_eq!(stdout(&o), "name=\"colour\" host=\"node1\" value=\"\"\n");
+    let o = updater(n, &["-n", "weight", "-D", "-l", "forever"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(n.wait_for(|| {
+        cib_of(&paths).is_some_and(|c| nvpair(&c, NODES, "nodes-node1-weight").is_none())
+    }));
+
+    // Refresh writes what the CIB lost behind attrd's back.
+    let o = updater(n, &["-n", "again", "-U", "1"]);
+    assert_eq!(code(&o), 0);
+    let aid = "status-node1-again";
+    assert!(n.wait_for(|| cib_of(&paths)
+        .and_then(|c| nvpair(&c, STATUS, aid))
+        .is_some()));
+    let o = n.run(
+        "cibadmin",
+        &["-D", "-X", &format!("<nvpair id=\"{aid}\"/>")],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, aid).is_none()));
+    assert_eq!(code(&updater(n, &["-R"])), 0);
+    assert!(n.wait_for(|| cib_of(&paths)
+        .and_then(|c| nvpair(&c, STATUS, aid))
+        .as_deref()
+        == Some("1")));
+
+    // Bad input: usage errors (64), no such attribute (78), no such node
+    // (105); nothing reaches the CIB.
+    let before = cib_of(&paths).expect("cib");
+    for (args, want) in [
+        (vec!["-U", "1"], 64),
+        (vec!["-n", "x", "-U", "1", "-l", "bogus"], 64),
+        (vec!["-n", "x", "-U", "1", "-d", "soon"], 64),
+        (vec!["-n", "", "-U", "1"], 64),
+        (vec!["-n", "x", "-U", "1", "-D"], 64),
+        (vec!["-n", "never-set", "-Q"], 78),
+        (vec!["-n", "x", "-U", "1", "-N", "node9"], 105),
+    ] {
+        let o = updater(n, &args);
+        assert_eq!(code(&o), want, "{args:?}: {o:?}");
+        assert!(!o.stderr.is_empty(), "{args:?} says nothing");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let after = cib_of(&paths).expect("cib");
+    assert_eq!(
+        after.path(&["status"]).map(|s| s.to_compact()),
+        before.path(&["status"]).map(|s| s.to_compact())
+    );
+    // attrd not running: 102, as Pacemaker's.
+    s.stop_attrd();
+    let o = updater(&s.node, &["-n", "again", "-Q"]);
+    assert_eq!(code(&o), 102, "{o:?}");
+    let o = updater(&s.node, &["-n", "again", "-U", "2"]);
+    assert_eq!(code(&o), 102, "{o:?}");
+}
+
+/// Diffs the cib pushes, with when they were read.
+fn collect_diffs(c: &mut CibClient, until: Instant, out: &mut Vec<(Instant, String)>) {
+    while Instant::now() < until {
+        match c.next_event(Some(Duration::from_millis(50))) {
+            Ok(Some(cibapi::Event::Diff { patch, .. })) => out.push((Instant::now(), patch)),
+            Ok(_) => {}
+            Err(e) => panic!("cib subscription: {e}"),
+        }
+    }
+}
+
+#[test]
+fn dampening_writes_after_the_delay_and_a_change_restarts_it() {
+    let s = Standalone::start("attrddamp");
+    let n = &s.node;
+    let paths = n.paths();
+    let mut sub = CibClient::local(&paths, Some(Duration::from_secs(10))).expect("cib");
+    sub.subscribe().expect("subscribe");
+    let delay = Duration::from_secs(3);
+    let mut diffs = Vec::new();
+    let t1 = Instant::now();
+    assert_eq!(
+        code(&updater(n, &["-n", "damp", "-U", "first", "-d", "3s"])),
+        0
+    );
+    collect_diffs(&mut sub, t1 + Duration::from_secs(1), &mut diffs);
+    // A second change within the delay starts it again.
+    let t2 = Instant::now();
+    assert_eq!(
+        code(&updater(n, &["-n", "damp", "-B", "second", "-d", "3s"])),
+        0
+    );
+    // The query has the new value at once.
+    let o = updater(n, &["-n", "damp", "-Q"]);
+    assert_eq!(
+        stdout(&o),
+        "name=\"damp\" host=\"node1\" value=\"second\"\n"
+    );
+    let id = "status-node1-damp";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !diffs.iter().any(|(_, p)| p.contains(id)) {
+        collect_diffs(
+            &mut sub,
+            Instant::now() + Duration::from_millis(100),
+            &mut diffs,
+        );
+    }
+    let writes: Vec<&(Instant, String)> = diffs.iter().filter(|(_, p)| p.contains(id)).collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    let (at, patch) = writes[0];
+    assert!(
+        patch.contains("second") && !patch.contains("first"),
+        "{patch}"
+    );
+    // Never before the delay after the last change (the read time is
+    // after the write, so this bound holds however slow the machine).
+    assert!(
+        *at >= t2 + delay,
+        "written {:?} after the second change",
+        *at - t2
+    );
+    assert_eq!(
+        cib_of(&paths)
+            .and_then(|c| nvpair(&c, STATUS, id))
+            .as_deref(),
+        Some("second")
+    );
+    // The same value again changes nothing: no new write.
+    assert_eq!(code(&updater(n, &["-n", "damp", "-U", "second"])), 0);
+    let mut more = Vec::new();
+    collect_diffs(
+        &mut sub,
+        Instant::now() + Duration::from_millis(500),
+        &mut more,
+    );
+    assert!(more.iter().all(|(_, p)| !p.contains(id)), "{more:?}");
+}
+
+#[test]
+fn many_updates_make_few_cib_writes() {
+    let s = Standalone::start("attrdbatch");
+    let n = &s.node;
+    let paths = n.paths();
+    let mut sub = CibClient::local(&paths, Some(Duration::from_secs(10))).expect("cib");
+    sub.subscribe().expect("subscribe");
+    let mut a = AttrdClient::local(&paths, Duration::from_secs(10)).expect("attrd");
+    let before = a.status().expect("status").cib_updates;
+    const N: usize = 200;
+    for i in 0..N {
+        a.send(&Request::Update(Update {
+            name: format!("batch{i}"),
+            node: None,
+            change: Change::Set(i.to_string()),
+            delay_ms: None,
+            lifetime: Lifetime::Reboot,
+        }))
+        .expect("send");
+    }
+    // Answered in order: everything before it was taken.
+    assert_eq!(
+        a.call(&Request::Query {
+            name: format!("batch{}", N - 1),
+            node: None
+        })
+        .expect("query"),
+        Response::Values(Some(vec![attrdapi::NodeValue {
+            node: "node1".into(),
+            value: Some((N - 1).to_string())
+        }]))
+    );
+    let all_written = n.wait_for(|| {
+        cib_of(&paths).is_some_and(|c| {
+            (0..N).all(|i| nvpair(&c, STATUS, &format!("status-node1-batch{i}")).is_some())
+        })
+    });
+    assert!(all_written, "not every value reached the CIB");
+    let mut diffs = Vec::new();
+    collect_diffs(
+        &mut sub,
+        Instant::now() + Duration::from_millis(300),
+        &mut diffs,
+    );
+    let updates = a.status().expect("status").cib_updates - before;
+    let writes = diffs.iter().filter(|(_, p)| p.contains("batch")).count();
+    eprintln!("attrd_batch updates={N} cib_updates={updates} cib_diffs={writes}");
+    assert!(writes <= 10, "{N} updates took {writes} CIB writes");
+    assert!(updates <= 10, "{N} updates took {updates} CIB updates");
+}
+
+// --- three nodes --------------------------------------------------------
+
+fn start_cluster(test: &str, links: usize) -> TestCluster {
+    let c = TestCluster::new(test, 3, links);
+    c.configure("pacemaker respawn\n");
+    let hacluster = nix::unistd::User::from_name("hacluster")
+        .expect("user lookup")
+        .expect("user hacluster (test.sh installs heartbeat)");
+    for i in 1..=3 {
+        // What a package would do: the CRM daemons' directories are
+        // hacluster's.
+        for d in ["run", "lib"] {
+            nix::unistd::chown(
+                &c.node(i).root.join(d),
+                Some(hacluster.uid),
+                Some(hacluster.gid),
+            )
+            .expect("chown");
+        }
+        c.start(i);
+    }
+    let all = ["node1", "node2", "node3"];
+    for i in 1..=3 {
+        let paths = c.node(i).paths();
+        let mut last = None;
+        let ok = c.node(i).wait_for(|| {
+            last = attrd_status(&paths);
+            last.as_ref()
+                .is_some_and(|s| s.peers == all && s.cib_connected)
+        });
+        assert!(
+            ok,
+            "attrd on node{i} did not see all peers: {last:?}\n{}",
+            c.node(i).log()
+        );
+    }
+    c
+}
+
+/// `attrd_updater -Q -A -n NAME` on node `i`, as (host, value) pairs.
+fn query_all(c: &TestCluster, i: usize, name: &str) -> Vec<(String, String)> {
+    let o = updater(c.node(i), &["-Q", "-A", "-n", name]);
+    stdout(&o)
+        .lines()
+        .filter_map(|l| {
+            let host = l.split("host=\"").nth(1)?.split('"').next()?;
+            let value = l.split("value=\"").nth(1)?.split('"').next()?;
+            Some((host.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn uuid_of(c: &TestCluster, i: usize) -> String {
+    attrd_status(&c.node(i).paths()).expect("attrd status").uuid
+}
+
+#[test]
+fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_restart() {
+    let c = start_cluster("attrdclu", 1);
+    let uuid2 = uuid_of(&c, 2);
+    assert_ne!(uuid2, "node2", "the id is heartbeat's uuid");
+    let mut sub = CibClient::local(&c.node(1).paths(), Some(Duration::from_secs(10))).expect("cib");
+    sub.subscribe().expect("subscribe");
+
+    // Set on node1 for node2: known on all three nodes.
+    let o = updater(c.node(1), &["-n", "site", "-U", "left", "-N", "node2"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    for i in 1..=3 {
+        let ok = c
+            .node(i)
+            .wait_for(|| query_all(&c, i, "site") == pairs(&[("node2", "left")]));
+        assert!(ok, "node{i}: {:?}", query_all(&c, i, "site"));
+    }
+    // Written once, by node2, under node2's node_state (the same on
+    // every node's cib).
+    let id = format!("status-{uuid2}-site");
+    for i in 1..=3 {
+        let paths = c.node(i).paths();
+        let ok = c.node(i).wait_for(|| {
+            cib_of(&paths).is_some_and(|cib| {
+                cib.path(&["status"])
+                    .into_iter()
+                    .flat_map(|s| s.children_named("node_state"))
+                    .any(|ns| {
+                        ns.attr("id") == Some(uuid2.as_str())
+                            && ns.attr("uname") == Some("node2")
+                            && ns
+                                .find_id(&id, Some("nvpair"))
+                                .and_then(|p| p.attr("value"))
+                                == Some("left")
+                    })
+            })
+        });
+        assert!(
+            ok,
+            "node{i}'s CIB lacks {id}: {:?}",
+            cib_of(&paths).map(|c| c.to_pretty())
+        );
+    }
+    let mut diffs = Vec::new();
+    collect_diffs(
+        &mut sub,
+        Instant::now() + Duration::from_secs(1),
+        &mut diffs,
+    );
+    let writes = diffs.iter().filter(|(_, p)| p.contains(&id)).count();
+    assert_eq!(writes, 1, "{id} written {writes} times");
+
+    // Values of node1 and node3, and one of node2 itself.
+    for (i, name, v) in [(1, "a", "1"), (3, "c", "3"), (2, "b", "2")] {
+        assert_eq!(code(&updater(c.node(i), &["-n", name, "-U", v])), 0);
+    }
+    for (name, host, v) in [
+        ("a", "node1", "1"),
+        ("c", "node3", "3"),
+        ("b", "node2", "2"),
+    ] {
+        assert!(c
+            .node(2)
+            .wait_for(|| query_all(&c, 2, name) == pairs(&[(host, v)])));
+    }
+    let bid = format!("status-{uuid2}-b");
+    let p2 = c.node(2).paths();
+    assert!(c
+        .node(2)
+        .wait_for(|| cib_of(&p2).and_then(|x| nvpair(&x, STATUS, &bid)).is_some()));
+
+    // node2's attrd dies; heartbeat starts it again. It learns the
+    // others' values, and starts clean itself: its own transient values
+    // are gone (from its table and the CIB), everywhere.
+    let old = c.daemon_pid(2, "attrd").expect("attrd runs on node2");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), Signal::SIGKILL).expect("kill");
+    let respawned = c.node(2).wait_for(|| {
+        c.daemon_pid(2, "attrd").is_some_and(|p| p != old) && attrd_status(&p2).is_some()
+    });
+    assert!(respawned, "attrd was not respawned: {}", c.node(2).log());
+    for (name, host, v) in [("a", "node1", "1"), ("c", "node3", "3")] {
+        let ok = c
+            .node(2)
+            .wait_for(|| query_all(&c, 2, name) == pairs(&[(host, v)]));
+        assert!(
+            ok,
+            "{name} on node2 after the restart: {:?}",
+            query_all(&c, 2, name)
+        );
+    }
+    for i in 1..=3 {
+        let ok = c
+            .node(i)
+            .wait_for(|| query_all(&c, i, "b").is_empty() && query_all(&c, i, "site").is_empty());
+        assert!(ok, "node{i} still holds node2's old values");
+    }
+    assert!(c
+        .node(2)
+        .wait_for(|| cib_of(&p2).is_some_and(|x| nvpair(&x, STATUS, &bid).is_none())));
+    // The restarted attrd takes updates for its node again.
+    assert_eq!(
+        code(&updater(
+            c.node(3),
+            &["-n", "site", "-U", "right", "-N", "node2"]
+        )),
+        0
+    );
+    for i in 1..=3 {
+        assert!(c
+            .node(i)
+            .wait_for(|| query_all(&c, i, "site") == pairs(&[("node2", "right")])));
+    }
+}
+
+#[test]
+fn link_attributes_follow_each_heartbeat_link() {
+    let c = start_cluster("attrdlink", 2);
+    let uuid1 = uuid_of(&c, 1);
+    let p1 = c.node(1).paths();
+    // node1 publishes node2-eth0 and node2-eth1 (and node3's), up; every
+    // node sees them, and they are in node1's transient attributes.
+    for link in ["eth0", "eth1"] {
+        let name = format!("node2-{link}");
+        for i in 1..=3 {
+            let ok = c.node(i).wait_for(|| {
+                query_all(&c, i, &name).contains(&("node1".to_string(), "up".to_string()))
+            });
+            assert!(ok, "node{i}: {name} {:?}", query_all(&c, i, &name));
+        }
+        let id = format!("status-{uuid1}-{name}");
+        assert!(c
+            .node(1)
+            .wait_for(
+                || cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &id)).as_deref() == Some("up")
+            ));
+    }
+    // node2's port on link 1 goes down: node1's node2-eth1 turns dead
+    // (everywhere and in the CIB); node2-eth0 stays up.
+    c.set_link(2, 1, false);
+    let id = format!("status-{uuid1}-node2-eth1");
+    for i in 1..=3 {
+        let ok = c.node(i).wait_for(|| {
+            query_all(&c, i, "node2-eth1").contains(&("node1".to_string(), "dead".to_string()))
+        });
+        assert!(ok, "node{i}: {:?}", query_all(&c, i, "node2-eth1"));
+    }
+    assert!(c
+        .node(1)
+        .wait_for(|| cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &id)).as_deref() == Some("dead")));
+    assert!(query_all(&c, 1, "node2-eth0").contains(&("node1".to_string(), "up".to_string())));
+    // node2 itself sees its links to node1 and node3 on eth1 dead.
+    assert!(c.node(2).wait_for(|| {
+        query_all(&c, 2, "node1-eth1").contains(&("node2".to_string(), "dead".to_string()))
+    }));
+    // Back up.
+    c.set_link(2, 1, true);
+    assert!(c
+        .node(1)
+        .wait_for(|| cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &id)).as_deref() == Some("up")));
+}
