@@ -540,6 +540,43 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
             .node(i)
             .wait_for(|| query_all(&c, i, "site") == pairs(&[("node2", "right")])));
     }
+
+    // node3 dies: the survivors forget its values, and one of them
+    // removes its transient attributes from the CIB; node3's links are
+    // dead in the survivors' link attributes.
+    let uuid3 = uuid_of(&c, 3);
+    let cid = format!("status-{uuid3}-c");
+    let p1 = c.node(1).paths();
+    assert!(c
+        .node(1)
+        .wait_for(|| cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &cid)).is_some()));
+    c.signal_node(3, Signal::SIGKILL);
+    for i in 1..=2 {
+        let ok = c.node(i).wait_for(|| {
+            query_all(&c, i, "c").is_empty()
+                && query_all(&c, i, "node3-eth0") == pairs(&[("node1", "dead"), ("node2", "dead")])
+        });
+        assert!(
+            ok,
+            "node{i}: c {:?}, node3-eth0 {:?}",
+            query_all(&c, i, "c"),
+            query_all(&c, i, "node3-eth0")
+        );
+    }
+    let gone = c.node(1).wait_for(|| {
+        cib_of(&p1).is_some_and(|x| {
+            x.path(&["status"])
+                .into_iter()
+                .flat_map(|s| s.children_named("node_state"))
+                .filter(|ns| ns.attr("id") == Some(uuid3.as_str()))
+                .all(|ns| ns.child("transient_attributes").is_none())
+        })
+    });
+    assert!(
+        gone,
+        "node3's transient attributes stay: {:?}",
+        cib_of(&p1).map(|x| x.to_pretty())
+    );
 }
 
 #[test]

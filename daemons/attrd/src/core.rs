@@ -370,6 +370,13 @@ impl Core {
     }
 }
 
+/// Whether this node removes a dead node's transient attributes from the
+/// CIB: the lowest name among itself and the live attrd peers does, so
+/// exactly one survivor of a partition does it.
+pub fn clears_for_the_dead(local: &str, live_peers: &BTreeSet<String>) -> bool {
+    live_peers.iter().all(|p| local < p.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,6 +530,15 @@ mod tests {
             Err(Refusal::Invalid(_))
         ));
         assert_eq!(c.pending(), 0);
+    }
+
+    #[test]
+    fn the_lowest_live_name_clears_for_the_dead() {
+        let peers = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert!(clears_for_the_dead("node1", &peers(&["node2", "node3"])));
+        assert!(!clears_for_the_dead("node2", &peers(&["node1", "node3"])));
+        assert!(clears_for_the_dead("node2", &peers(&["node3"])));
+        assert!(clears_for_the_dead("node3", &peers(&[])));
     }
 
     #[test]

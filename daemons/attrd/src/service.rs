@@ -58,6 +58,7 @@ pub fn bind(
 enum CibCall {
     Subscribe,
     Clear,
+    ClearPeer(String),
     LoadNodes,
     Batch,
 }
@@ -79,6 +80,8 @@ struct Service {
     uuid: String,
     /// Nodes whose attrd said hello (not the local one).
     peers: BTreeSet<String>,
+    /// Every node's id in the CIB, as heartbeat and hellos tell.
+    uuids: BTreeMap<String, String>,
     ping_nodes: BTreeSet<String>,
     /// Links to each peer: (peer, interface) -> up.
     links: BTreeMap<(String, String), bool>,
@@ -111,6 +114,7 @@ pub fn run(lp: &mut EventLoop, server: Server<AttrdApi>, settings: Settings) -> 
         uuid: settings.local.clone(),
         local: settings.local,
         peers: BTreeSet::new(),
+        uuids: BTreeMap::new(),
         ping_nodes: BTreeSet::new(),
         links: BTreeMap::new(),
         outbox: Vec::new(),
@@ -164,6 +168,9 @@ impl Service {
         let now = Instant::now();
         for n in &status.nodes {
             let name = n.name.to_ascii_lowercase();
+            if let Some(u) = &n.uuid {
+                self.uuids.insert(name.clone(), u.clone());
+            }
             if name == self.local {
                 if let Some(u) = &n.uuid {
                     self.uuid.clone_from(u);
@@ -560,6 +567,10 @@ impl Service {
         };
         match kind {
             CibCall::Subscribe => {}
+            CibCall::ClearPeer(node) => match failure {
+                None => log::info!("removed the transient attributes of {node} (it left)"),
+                Some(f) => log::warn!("could not remove the transient attributes of {node}: {f}"),
+            },
             CibCall::Clear => match failure {
                 None => {
                     log::info!("cleared this node's transient attributes in the CIB");
@@ -632,7 +643,8 @@ impl Service {
 
     /// Hello and our full set of values, to one node or all.
     fn hello(&mut self, lp: &mut EventLoop, to: Option<&str>, reply: bool) {
-        self.send(lp, to, &Wire::Hello { reply });
+        let uuid = self.uuid.clone();
+        self.send(lp, to, &Wire::Hello { reply, uuid });
         for w in wire::values_messages(true, self.core.own_entries()) {
             self.send(lp, to, &w);
         }
@@ -681,6 +693,21 @@ impl Service {
                         message: m,
                     }),
                 );
+            }
+        }
+        // One survivor, the lowest-named live attrd, removes the dead
+        // node's transient attributes from the CIB: a node that is down
+        // keeps nothing (its permanent attributes stay).
+        if crate::core::clears_for_the_dead(&self.local, &self.peers) {
+            if let (Some(uuid), Some(cib)) = (self.uuids.get(node), self.cib.as_mut()) {
+                let req = cibapi::Request::Op(cibreq::clear_transient(uuid));
+                match cib.call(lp, &req) {
+                    Ok(id) => {
+                        self.cib_calls
+                            .insert(id, CibCall::ClearPeer(node.to_string()));
+                    }
+                    Err(e) => log::warn!("cannot remove the transient attributes of {node}: {e}"),
+                }
             }
         }
         // Every link to a dead node is dead.
@@ -753,12 +780,18 @@ impl Service {
 
     fn cluster_message(&mut self, lp: &mut EventLoop, from: String, w: Wire) {
         match w {
-            Wire::Hello { reply } => {
+            Wire::Hello { reply, uuid } => {
                 if self.peers.insert(from.clone()) {
                     log::info!("attrd peer {from} is up");
                 }
+                self.uuids.insert(from.clone(), uuid);
                 if !reply {
                     self.hello(lp, Some(&from), true);
+                    // A node (or its attrd) came back: whatever a survivor
+                    // removed for it meanwhile, or a CIB merge lost, our
+                    // values are written again (unchanged ones change
+                    // nothing in the CIB).
+                    self.core.mark_all_due(Instant::now());
                 }
             }
             Wire::Values { full, entries } => {

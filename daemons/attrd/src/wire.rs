@@ -31,6 +31,9 @@ pub enum Wire {
     Hello {
         /// Whether this answers a hello (no answer to an answer).
         reply: bool,
+        /// The sender's id in the CIB (its Heartbeat uuid), so that a
+        /// survivor can remove its transient attributes when it dies.
+        uuid: String,
     },
     /// The sender's own values.
     Values {
@@ -63,8 +66,9 @@ impl Wire {
         let mut m = Message::new();
         m.add_string("t", MSG_TYPE);
         match self {
-            Wire::Hello { reply } => {
+            Wire::Hello { reply, uuid } => {
                 m.add_string("op", if *reply { "hello-reply" } else { "hello" });
+                m.add_string("uuid", uuid);
             }
             Wire::Values { full, entries } => {
                 m.add_string("op", if *full { "values-full" } else { "values" });
@@ -96,6 +100,7 @@ impl Wire {
         Some(match m.get_str("op")? {
             op @ ("hello" | "hello-reply") => Wire::Hello {
                 reply: op == "hello-reply",
+                uuid: m.get_str("uuid")?.to_string(),
             },
             op @ ("values" | "values-full") => Wire::Values {
                 full: op == "values-full",
@@ -166,8 +171,14 @@ mod tests {
     #[test]
     fn every_message_round_trips_through_the_wire_codec() {
         let all = vec![
-            Wire::Hello { reply: false },
-            Wire::Hello { reply: true },
+            Wire::Hello {
+                reply: false,
+                uuid: "u1".into(),
+            },
+            Wire::Hello {
+                reply: true,
+                uuid: "u2".into(),
+            },
             Wire::Values {
                 full: true,
                 entries: vec![entry(1, 3)],
