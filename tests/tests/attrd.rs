@@ -157,6 +157,27 @@ fn set_query_delete_in_the_status_and_nodes_sections() {
         .expect("transient set");
     assert_eq!(set.attr("id"), Some("status-node1"));
     assert_eq!(nvpair(&cib, NODES, "nodes-node1-colour"), None);
+    // crm_mon -A shows it once the node is online (the controller's part
+    // of node_state, written here by hand).
+    let o = n.run(
+        "cibadmin",
+        &[
+            "-M",
+            "-c",
+            "-o",
+            "status",
+            "-X",
+            r#"<node_state id="node1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>"#,
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = n.run("crm_mon", &["-1", "-A"]);
+    let text = stdout(&o);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("colour") && l.contains(": blue")),
+        "{text}"
+    );
 
     // Permanent: nodes/node[@id=node1]/instance_attributes[@id=nodes-node1].
     let o = updater(n, &["-n", "weight", "-U", "7", "-l", "forever"]);

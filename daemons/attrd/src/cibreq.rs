@@ -7,7 +7,9 @@
 //! permanent ones in
 //! `configuration/nodes/node[@id=U]/instance_attributes[@id=nodes-U]/nvpair[@id=nodes-U-NAME]`;
 //! the node_state and node entries are created (with `uname`) when
-//! missing, as Pacemaker's attrd and controller do.
+//! missing, as Pacemaker's attrd and controller do (the node entry with
+//! every batch: a merge that changes nothing does not touch the
+//! configuration).
 //!
 //! A batch is one modify of the whole CIB carrying every value set (both
 //! sections; missing elements are created by the merge), plus, only when
@@ -74,20 +76,23 @@ pub fn batch_requests(uname: &str, uuid: &str, batch: &Batch) -> Vec<OpRequest> 
     let (transient, permanent) = (pairs(Lifetime::Reboot), pairs(Lifetime::Forever));
     if !transient.is_empty() || !permanent.is_empty() {
         let mut cib = Element::new("cib");
+        // The node's entry in the nodes section comes with every batch:
+        // created when missing (so tools and constraints see the node and
+        // its attributes before a controller adds it), unchanged otherwise.
+        let mut node = Element::new("node")
+            .with_attr("id", uuid)
+            .with_attr("uname", uname);
         if !permanent.is_empty() {
             let mut set = Element::new("instance_attributes")
                 .with_attr("id", &set_id(uuid, Lifetime::Forever));
             set.children = permanent;
-            let mut node = Element::new("node")
-                .with_attr("id", uuid)
-                .with_attr("uname", uname);
             node.children.push(set);
-            let mut nodes = Element::new("nodes");
-            nodes.children.push(node);
-            let mut config = Element::new("configuration");
-            config.children.push(nodes);
-            cib.children.push(config);
         }
+        let mut nodes = Element::new("nodes");
+        nodes.children.push(node);
+        let mut config = Element::new("configuration");
+        config.children.push(nodes);
+        cib.children.push(config);
         if !transient.is_empty() {
             let mut set = Element::new("instance_attributes")
                 .with_attr("id", &set_id(uuid, Lifetime::Reboot));
@@ -285,6 +290,35 @@ mod tests {
             .path(&["status", "node_state", "transient_attributes"])
             .is_none());
         assert!(cib.path(&["status", "node_state"]).is_some());
+    }
+
+    #[test]
+    fn the_node_entry_is_made_once_and_transient_batches_leave_the_configuration() {
+        let epoch = |c: &cib_xml::Element| cib_xml::version::Version::of(c).epoch;
+        let t = |v: &str| Batch {
+            set: vec![("a".into(), v.into(), Lifetime::Reboot)],
+            delete: vec![],
+        };
+        let cib0 = ops::empty_cib();
+        let cib1 = run(&cib0, &batch_requests("node1", U, &t("1"))[0]);
+        let node = cib1
+            .path(&["configuration", "nodes", "node"])
+            .expect("node entry");
+        assert_eq!(
+            (node.attr("id"), node.attr("uname")),
+            (Some(U), Some("node1"))
+        );
+        assert_eq!(epoch(&cib1), epoch(&cib0) + 1);
+        let cib2 = run(&cib1, &batch_requests("node1", U, &t("2"))[0]);
+        assert_eq!(
+            epoch(&cib2),
+            epoch(&cib1),
+            "a status change bumped the epoch"
+        );
+        assert_eq!(
+            value_at(&cib2, &["status"], &format!("status-{U}-a")).as_deref(),
+            Some("2")
+        );
     }
 
     #[test]
