@@ -37,6 +37,8 @@ pub struct ExecRequest {
 pub enum CrmWire {
     /// A controller started (or asks who is DC); `reply` marks answers.
     Hello {
+        /// The sender's node id (its Heartbeat uuid).
+        uuid: String,
         /// The DC the sender knows.
         dc: Option<String>,
         /// Whether this answers a hello.

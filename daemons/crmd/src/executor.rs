@@ -165,7 +165,11 @@ impl Executor {
     ) -> Result<Option<Outcome>, String> {
         let key = format!("{}_{}_{}", req.rsc, req.task, req.interval_ms);
         if req.task == "cancel" {
-            let op = req.params.get("CRM_meta_operation").cloned().unwrap_or_default();
+            let op = req
+                .params
+                .get("CRM_meta_operation")
+                .cloned()
+                .unwrap_or_default();
             let interval: u64 = req
                 .params
                 .get("CRM_meta_interval")

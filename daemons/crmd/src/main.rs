@@ -58,7 +58,26 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
     }
     let _pid = PidFile::acquire(&run_dir.join("crmd.pid")).map_err(|e| e.to_string())?;
-    let r = service::run(paths);
+    // Heartbeat starts pengine itself unless crmd_spawns_pengine is on (its
+    // default): then it is ours to start, from heartbeat's CRM directory or
+    // next to this binary.
+    let pe_spawn = if cf
+        .pacemaker_children()
+        .iter()
+        .any(|c| c.daemon == "pengine")
+    {
+        None
+    } else {
+        let own = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("pengine")));
+        cf.crm_daemon_dir
+            .as_ref()
+            .map(|d| d.join("pengine"))
+            .filter(|p| p.exists())
+            .or(own)
+    };
+    let r = service::run(paths, pe_spawn);
     drop(logger);
     r
 }

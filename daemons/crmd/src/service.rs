@@ -18,7 +18,9 @@ use controller::election;
 use controller::graph::{ActionKind, Transition, TransitionGraph};
 use controller::record;
 use controller::wire::{self, CrmWire, ExecRequest};
-use crmapi::{ControllerStatus, CrmApi, CrmRequest, CrmResponse, NodeEntry, PeApi, PeRequest, PeResponse};
+use crmapi::{
+    ControllerStatus, CrmApi, CrmRequest, CrmResponse, NodeEntry, PeApi, PeRequest, PeResponse,
+};
 use hbapi::HbApi;
 use ipc::{AccessPolicy, Allow, Client, ClientEvent, ClientLimits, Server, ServerEvent};
 use lrmapi::LrmApi;
@@ -132,6 +134,10 @@ struct Service {
     cib: Client<CibApi>,
     lrm_events: Client<LrmApi>,
     pe: Option<Client<PeApi>>,
+    /// The pengine binary when this controller starts it itself
+    /// (`crmd_spawns_pengine`, Heartbeat's default), and its pid.
+    pe_spawn: Option<std::path::PathBuf>,
+    pe_pid: Option<i32>,
     server: Server<CrmApi>,
     reqs: Vec<ServerEvent<CrmRequest>>,
     exec: Executor,
@@ -177,7 +183,7 @@ fn wait_connect<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> Resu
 
 /// Runs until SIGTERM (after this node's resources are moved away) or
 /// until a service it depends on goes away.
-pub fn run(paths: HaPaths) -> Result<(), String> {
+pub fn run(paths: HaPaths, pe_spawn: Option<std::path::PathBuf>) -> Result<(), String> {
     let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
     for s in [Signal::SIGTERM, Signal::SIGINT] {
         lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
@@ -269,6 +275,8 @@ pub fn run(paths: HaPaths) -> Result<(), String> {
         cib,
         lrm_events,
         pe: None,
+        pe_spawn,
+        pe_pid: None,
         server,
         reqs: Vec::new(),
         exec,
@@ -301,17 +309,22 @@ pub fn run(paths: HaPaths) -> Result<(), String> {
         svc.opts.dc_deadtime
     );
     svc.election_timer = Some(lp.add_timer(svc.opts.dc_deadtime));
-    svc.send(&mut lp, None, &CrmWire::Hello {
-        dc: None,
-        reply: false,
-    });
+    svc.send(
+        &mut lp,
+        None,
+        &CrmWire::Hello {
+            uuid: svc.uuid.clone(),
+            dc: None,
+            reply: false,
+        },
+    );
     svc.main_loop(&mut lp)
 }
 
 /// The whole CIB from this node's cib.
 fn query_cib(paths: &HaPaths) -> Result<Element, String> {
-    let mut c = CibClient::local(paths, Some(Duration::from_secs(60)))
-        .map_err(|e| format!("cib: {e}"))?;
+    let mut c =
+        CibClient::local(paths, Some(Duration::from_secs(60))).map_err(|e| format!("cib: {e}"))?;
     match c.perform(OpRequest::new(OpKind::Query)) {
         Ok(cibapi::Response::Xml(text)) => {
             cib_xml::xml::parse(&text, &Limits::default()).map_err(|e| format!("CIB: {e}"))
@@ -361,8 +374,13 @@ impl Service {
                         self.server.handle_io(lp, token, ready, &mut self.reqs);
                     }
                     Event::Timer(id) => self.timer(lp, id),
+                    Event::ChildExited { pid, .. } if Some(pid) == self.pe_pid => {
+                        log::warn!("pengine (pid {pid}) exited; it is started again when needed");
+                        self.pe_pid = None;
+                    }
                     Event::Signal(Signal::SIGTERM | Signal::SIGINT) => {
                         if self.begin_shutdown(lp) {
+                            self.stop_pengine();
                             return Ok(());
                         }
                     }
@@ -409,7 +427,11 @@ impl Service {
                     ClientEvent::Reply { id, body } => {
                         if self.cib_in_flight.remove(&id) {
                             if let cibapi::Response::Failed(f) = body {
-                                log::warn!("status update refused by the cib: {} ({})", f.reason, f.message);
+                                log::warn!(
+                                    "status update refused by the cib: {} ({})",
+                                    f.reason,
+                                    f.message
+                                );
                             }
                         }
                     }
@@ -422,7 +444,11 @@ impl Service {
                     ClientEvent::Closed(why) => {
                         return Err(format!("lost the connection to the cib: {why}"))
                     }
-                    ClientEvent::Refused { id: Some(id), message, .. } => {
+                    ClientEvent::Refused {
+                        id: Some(id),
+                        message,
+                        ..
+                    } => {
                         self.cib_in_flight.remove(&id);
                         log::warn!("cib refused a status update: {message}");
                     }
@@ -511,7 +537,7 @@ impl Service {
             return;
         }
         match w {
-            CrmWire::Hello { dc, reply } => self.hello(lp, from, dc, reply),
+            CrmWire::Hello { uuid, dc, reply } => self.hello(lp, from, uuid, dc, reply),
             CrmWire::JoinOffer { join_id } => self.join_offer(lp, from, join_id),
             CrmWire::JoinRequest { join_id, lrm } => self.join_request(lp, from, join_id, &lrm),
             CrmWire::Exec {
@@ -528,11 +554,22 @@ impl Service {
                 op_status,
                 ok,
                 history,
-            } => self.result(lp, from, transition.zip(action), &rsc, &key, rc, op_status, ok, &history),
+            } => self.result(
+                lp,
+                from,
+                transition.zip(action),
+                &rsc,
+                &key,
+                rc,
+                op_status,
+                ok,
+                &history,
+            ),
             CrmWire::ShutdownRequest => self.shutdown_request(lp, from),
             CrmWire::ShutdownAllowed => {
                 if self.shutting_down {
                     log::info!("the DC allows this node to leave: its resources are stopped");
+                    self.stop_pengine();
                     std::process::exit(0);
                 }
             }
@@ -552,7 +589,11 @@ impl Service {
             "membership view {}: {:?}{}",
             v.instance,
             members,
-            if v.quorate { " (quorate)" } else { " (no quorum)" }
+            if v.quorate {
+                " (quorate)"
+            } else {
+                " (no quorum)"
+            }
         );
         self.members = members;
         let quorum_changed = self.quorate != v.quorate;
@@ -566,7 +607,10 @@ impl Service {
             }
         }
         if self.dc.as_ref().is_some_and(|d| lost.contains(d)) {
-            log::warn!("the DC {} left the membership", self.dc.clone().unwrap_or_default());
+            log::warn!(
+                "the DC {} left the membership",
+                self.dc.clone().unwrap_or_default()
+            );
             self.dc = None;
             self.set_state(lp, "S_ELECTION");
             self.may_elect = true;
@@ -575,7 +619,15 @@ impl Service {
         if !gained.is_empty() {
             // Newcomers (or a healed partition) learn who is DC.
             let dc = self.dc.clone();
-            self.send(lp, None, &CrmWire::Hello { dc, reply: true });
+            self.send(
+                lp,
+                None,
+                &CrmWire::Hello {
+                    uuid: self.uuid.clone(),
+                    dc,
+                    reply: true,
+                },
+            );
         }
         if self.is_dc() {
             for n in &lost {
@@ -588,11 +640,19 @@ impl Service {
         }
     }
 
-    fn hello(&mut self, lp: &mut EventLoop, from: &str, dc: Option<String>, reply: bool) {
+    fn hello(
+        &mut self,
+        lp: &mut EventLoop,
+        from: &str,
+        uuid: String,
+        dc: Option<String>,
+        reply: bool,
+    ) {
         let was_up = self.peers.get(from).is_some_and(|p| p.crmd);
         {
             let p = self.peers.entry(from.to_string()).or_default();
             p.crmd = true;
+            p.uuid = Some(uuid);
             if !reply {
                 p.joined = false;
             }
@@ -600,10 +660,15 @@ impl Service {
         if !reply {
             // A controller (re)started: answer with the DC we know.
             let known = self.dc.clone();
-            self.send(lp, Some(from), &CrmWire::Hello {
-                dc: known,
-                reply: true,
-            });
+            self.send(
+                lp,
+                Some(from),
+                &CrmWire::Hello {
+                    uuid: self.uuid.clone(),
+                    dc: known,
+                    reply: true,
+                },
+            );
             if self.dc.as_deref() == Some(from) {
                 log::warn!("the DC's controller on {from} restarted: electing again");
                 self.dc = None;
@@ -633,7 +698,15 @@ impl Service {
                 // Two DCs (a healed partition): one keeps the role.
                 if election::keeps_role(&self.local, &claimed) {
                     let me = Some(self.local.clone());
-                    self.send(lp, None, &CrmWire::Hello { dc: me, reply: true });
+                    self.send(
+                        lp,
+                        None,
+                        &CrmWire::Hello {
+                            uuid: self.uuid.clone(),
+                            dc: me,
+                            reply: true,
+                        },
+                    );
                 } else {
                     log::warn!("{claimed} is also DC and keeps the role: stepping down");
                     self.step_down(lp);
@@ -678,9 +751,18 @@ impl Service {
         self.dc = Some(self.local.clone());
         self.set_state(lp, "S_INTEGRATION");
         let me = Some(self.local.clone());
-        self.send(lp, None, &CrmWire::Hello { dc: me, reply: true });
+        self.send(
+            lp,
+            None,
+            &CrmWire::Hello {
+                uuid: self.uuid.clone(),
+                dc: me,
+                reply: true,
+            },
+        );
         if let Ok(cib) = query_cib(&self.paths) {
             self.opts = Options::from_cib(&cib);
+            self.learn_uuids(&cib);
         }
         self.join_id += 1;
         for p in self.peers.values_mut() {
@@ -720,7 +802,15 @@ impl Service {
         if self.dc.as_deref() != Some(from) {
             if self.is_dc() && election::keeps_role(&self.local, from) {
                 let me = Some(self.local.clone());
-                self.send(lp, Some(from), &CrmWire::Hello { dc: me, reply: true });
+                self.send(
+                    lp,
+                    Some(from),
+                    &CrmWire::Hello {
+                        uuid: self.uuid.clone(),
+                        dc: me,
+                        reply: true,
+                    },
+                );
                 return;
             }
             if self.is_dc() {
@@ -836,7 +926,10 @@ impl Service {
                     .into_iter()
                     .filter(|a| {
                         t.graph.actions.get(a).and_then(|a| a.node.as_deref()) == Some(node)
-                            && t.graph.actions.get(a).is_some_and(|a| a.kind == ActionKind::Resource)
+                            && t.graph
+                                .actions
+                                .get(a)
+                                .is_some_and(|a| a.kind == ActionKind::Resource)
                     })
                     .collect()
             })
@@ -878,9 +971,7 @@ impl Service {
                 let own_status = path.starts_with("/cib/status")
                     && !path.contains("transient_attributes")
                     && !(op == "create"
-                        && c.children
-                            .iter()
-                            .any(|e| e.name == "transient_attributes"));
+                        && c.children.iter().any(|e| e.name == "transient_attributes"));
                 let root_attrs = path == "/cib" && op == "modify";
                 !(own_status || root_attrs)
             }),
@@ -956,6 +1047,7 @@ impl Service {
         self.opts = Options::from_cib(&cib);
         self.learn_failcounts(&cib);
         if self.pe.is_none() {
+            self.spawn_pengine(lp);
             let path = crmapi::pengine_socket(&self.paths);
             let limits = ClientLimits {
                 max_frame: 256 << 20,
@@ -990,9 +1082,61 @@ impl Service {
         }
     }
 
+    /// Starts pengine when this controller is the one to (Heartbeat's
+    /// `crmd_spawns_pengine`) and it does not run.
+    fn spawn_pengine(&mut self, lp: &mut EventLoop) {
+        let Some(bin) = self.pe_spawn.clone() else {
+            return;
+        };
+        if self.pe_pid.is_some() {
+            return;
+        }
+        let mut cmd = std::process::Command::new(&bin);
+        plumbing::process::unblock_signals_on_exec(&mut cmd);
+        match cmd.spawn() {
+            Ok(child) => {
+                let pid = child.id() as i32;
+                // The loop reaps it; the handle is not needed.
+                std::mem::forget(child);
+                if let Err(e) = lp.watch_child(pid) {
+                    log::error!("cannot watch pengine pid {pid}: {e}");
+                }
+                log::info!("started {} (pid {pid})", bin.display());
+                self.pe_pid = Some(pid);
+            }
+            Err(e) => log::error!("cannot start {}: {e}", bin.display()),
+        }
+    }
+
+    fn stop_pengine(&mut self) {
+        if let Some(pid) = self.pe_pid.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+
+    /// Node ids from the CIB's nodes section, for nodes not heard from.
+    fn learn_uuids(&mut self, cib: &Element) {
+        let Some(nodes) = cib.child("configuration").and_then(|c| c.child("nodes")) else {
+            return;
+        };
+        for n in nodes.children_named("node") {
+            if let (Some(id), Some(name)) = (n.attr("id"), n.attr("uname")) {
+                let p = self.peers.entry(name.to_string()).or_default();
+                if p.uuid.is_none() {
+                    p.uuid = Some(id.to_string());
+                }
+            }
+        }
+    }
+
     fn learn_failcounts(&mut self, cib: &Element) {
         self.failcounts.clear();
-        let Some(status) = cib.child("status") else { return };
+        let Some(status) = cib.child("status") else {
+            return;
+        };
         for st in status.children_named("node_state") {
             let node = st.attr("uname").unwrap_or("").to_string();
             for ta in st.children_named("transient_attributes") {
@@ -1002,7 +1146,11 @@ impl Service {
                             continue;
                         };
                         if n.starts_with("fail-count-") {
-                            let v = if v == "INFINITY" { 1_000_000 } else { v.parse().unwrap_or(0) };
+                            let v = if v == "INFINITY" {
+                                1_000_000
+                            } else {
+                                v.parse().unwrap_or(0)
+                            };
                             self.failcounts.insert((node.clone(), n.to_string()), v);
                         }
                     }
@@ -1047,11 +1195,17 @@ impl Service {
 
     /// Hands every runnable action to its executor.
     fn dispatch(&mut self, lp: &mut EventLoop) {
-        let Some(t) = self.transition.as_mut() else { return };
+        let Some(t) = self.transition.as_mut() else {
+            return;
+        };
         let ready = t.next_actions();
         let graph_id = t.graph.id;
         for a in ready {
-            let Some(action) = self.transition.as_ref().and_then(|t| t.graph.actions.get(&a).cloned()) else {
+            let Some(action) = self
+                .transition
+                .as_ref()
+                .and_then(|t| t.graph.actions.get(&a).cloned())
+            else {
                 continue;
             };
             let delay = self
@@ -1118,9 +1272,17 @@ impl Service {
         }
     }
 
-    fn controller_action(&mut self, lp: &mut EventLoop, a: u32, action: &controller::graph::GraphAction) {
+    fn controller_action(
+        &mut self,
+        lp: &mut EventLoop,
+        a: u32,
+        action: &controller::graph::GraphAction,
+    ) {
         let node = action.node.clone().unwrap_or_default();
-        let uuid = action.node_uuid.clone().unwrap_or_else(|| self.node_uuid(&node));
+        let uuid = action
+            .node_uuid
+            .clone()
+            .unwrap_or_else(|| self.node_uuid(&node));
         match action.task.as_str() {
             "do_shutdown" => {
                 self.send_to(lp, &node, CrmWire::ShutdownAllowed);
@@ -1147,7 +1309,10 @@ impl Service {
             "lrm_delete" => {
                 // The node's lrmd forgets it; the result's empty history
                 // removes it from the status section.
-                match (&action.resource, node == self.local || self.members.contains(&node)) {
+                match (
+                    &action.resource,
+                    node == self.local || self.members.contains(&node),
+                ) {
                     (Some(rsc), true) => {
                         let graph_id = self.transition.as_ref().map_or(0, |t| t.graph.id);
                         let op = ExecRequest {
@@ -1161,7 +1326,15 @@ impl Service {
                             params: action.params.clone(),
                             transition_key: record::transition_key(a, graph_id, 0, &self.uuid),
                         };
-                        self.send_to(lp, &node, CrmWire::Exec { transition: graph_id, action: a, op });
+                        self.send_to(
+                            lp,
+                            &node,
+                            CrmWire::Exec {
+                                transition: graph_id,
+                                action: a,
+                                op,
+                            },
+                        );
                     }
                     _ => self.action_done(lp, a, false),
                 }
@@ -1182,9 +1355,14 @@ impl Service {
     }
 
     fn action_done(&mut self, lp: &mut EventLoop, a: u32, ok: bool) {
-        let Some(t) = self.transition.as_mut() else { return };
+        let Some(t) = self.transition.as_mut() else {
+            return;
+        };
         if t.complete(a, ok) && !ok {
-            log::warn!("action {a} of transition {} failed: aborting it", t.graph.id);
+            log::warn!(
+                "action {a} of transition {} failed: aborting it",
+                t.graph.id
+            );
             self.need_graph = true;
             self.delay_graph(lp, RETRY_DELAY);
         }
@@ -1265,7 +1443,9 @@ impl Service {
         // Probes that find a resource running where it should not, and
         // stops that fail, are handled by the scheduler from the history;
         // fail counts cover failed starts and monitors (and the rest).
-        let Some((rsc, task, interval)) = split_key(key) else { return };
+        let Some((rsc, task, interval)) = split_key(key) else {
+            return;
+        };
         if task == "monitor" && interval == 0 && rc == 7 {
             return;
         }
@@ -1275,7 +1455,11 @@ impl Service {
             .entry((node.to_string(), fc.clone()))
             .or_insert(0);
         *n = n.saturating_add(1);
-        let value = if *n >= 1_000_000 { "INFINITY".to_string() } else { n.to_string() };
+        let value = if *n >= 1_000_000 {
+            "INFINITY".to_string()
+        } else {
+            n.to_string()
+        };
         let mut st = Element::new("node_state").with_attr("id", uuid);
         st.children.push(record::transient_attributes(
             uuid,
@@ -1300,6 +1484,7 @@ impl Service {
             }
         } else if Some(id) == self.shutdown_deadline {
             log::error!("shutdown escalation: leaving without the DC's agreement");
+            self.stop_pengine();
             std::process::exit(0);
         } else if let Some((tid, a)) = self.action_timers.remove(&id) {
             if self.transition.as_ref().is_some_and(|t| t.graph.id == tid) {
@@ -1424,9 +1609,13 @@ impl Service {
     fn set_state(&mut self, lp: &mut EventLoop, state: &'static str) {
         if self.state != state {
             self.state = state;
-            self.send(lp, None, &CrmWire::State {
-                state: state.to_string(),
-            });
+            self.send(
+                lp,
+                None,
+                &CrmWire::State {
+                    state: state.to_string(),
+                },
+            );
         }
     }
 
@@ -1522,7 +1711,10 @@ mod tests {
 
     #[test]
     fn operation_keys_split_with_underscores_in_ids() {
-        assert_eq!(split_key("my_ip_monitor_10000"), Some(("my_ip", "monitor", 10000)));
+        assert_eq!(
+            split_key("my_ip_monitor_10000"),
+            Some(("my_ip", "monitor", 10000))
+        );
         assert_eq!(split_key("d_migrate_to_0"), Some(("d", "migrate_to", 0)));
         assert_eq!(split_key("x_custom_0"), Some(("x", "custom", 0)));
         assert_eq!(split_key("junk"), None);

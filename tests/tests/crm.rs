@@ -1,0 +1,338 @@
+//! The cluster resource manager end to end on three nodes in network
+//! namespaces, started with `pacemaker respawn`: the controllers elect one
+//! DC, start resources, restart a resource whose monitor fails and move it
+//! after migration-threshold failures, recover a killed node's resources
+//! on a survivor, survive the DC's death and a non-DC controller's death
+//! without restarting anything. The safety invariant (a resource is never
+//! active on two live nodes) is checked from the agents' own state on every
+//! poll. Waits are hang detectors, never timing assertions.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use integration_tests::TestCluster;
+use nix::sys::signal::Signal;
+
+/// How long any one step may take before the test gives up (a hang
+/// detector: the cluster normally needs a few seconds).
+const STEP: Duration = Duration::from_secs(60);
+
+fn initial_cib(extra_config: &str, resources: &str) -> String {
+    format!(
+        r#"<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9">
+  <configuration>
+    <crm_config>
+      <cluster_property_set id="cib-bootstrap-options">
+        <nvpair id="o-stonith" name="stonith-enabled" value="false"/>
+        <nvpair id="o-deadtime" name="dc-deadtime" value="3s"/>
+        {extra_config}
+      </cluster_property_set>
+    </crm_config>
+    <nodes/>
+    <resources>
+      {resources}
+    </resources>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>
+"#
+    )
+}
+
+/// A Dummy resource with a 1 s monitor.
+fn dummy(id: &str, meta: &str) -> String {
+    format!(
+        r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy">
+        <meta_attributes id="{id}-meta">{meta}</meta_attributes>
+        <operations><op id="{id}-mon" name="monitor" interval="1s" timeout="10s"/></operations>
+      </primitive>"#
+    )
+}
+
+struct Crm {
+    c: TestCluster,
+    /// Nodes killed on purpose (their state files no longer count).
+    dead: Vec<usize>,
+}
+
+impl Drop for Crm {
+    fn drop(&mut self) {
+        // Power every node off at once: a graceful stop would move
+        // resources around for minutes.
+        for i in 1..=self.c.nodes.len() {
+            kill_node(&self.c, i);
+        }
+    }
+}
+
+/// Every process of node `i` (found by its state directory in their
+/// environment: heartbeat, the daemons, the agents they run).
+fn node_processes(c: &TestCluster, i: usize) -> Vec<i32> {
+    let marker = format!("HA_STATEDIR={}", c.node(i).root.join("lib").display());
+    let mut pids = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            if let Ok(env) = std::fs::read(e.path().join("environ")) {
+                if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+/// kill -9 of a node's whole stack: what a power failure does to it.
+fn kill_node(c: &TestCluster, i: usize) {
+    for _ in 0..3 {
+        for pid in node_processes(c, i) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn rsctmp(c: &TestCluster, i: usize) -> PathBuf {
+    c.node(i).root.join("rsctmp")
+}
+
+fn start(test: &str, cib: &str) -> Crm {
+    let c = TestCluster::new(test, 3, 1);
+    c.configure("pacemaker respawn\n");
+    let hacluster = nix::unistd::User::from_name("hacluster")
+        .expect("user lookup")
+        .expect("user hacluster (test.sh installs heartbeat)");
+    for i in 1..=3 {
+        let node = c.node(i);
+        // Each node's agents keep their state in a directory of their own
+        // (Dummy's state file lives in $HA_RSCTMP).
+        let cf = node.confdir().join("ha.cf");
+        let mut text = std::fs::read_to_string(&cf).expect("ha.cf");
+        text.push_str(&format!("env RSCTMP={}\n", rsctmp(&c, i).display()));
+        std::fs::write(&cf, text).expect("ha.cf");
+        std::fs::create_dir_all(rsctmp(&c, i)).expect("rsctmp");
+        let crm = node.root.join("lib/crm");
+        std::fs::create_dir_all(&crm).expect("crm dir");
+        std::fs::write(crm.join("cib.xml"), cib).expect("cib.xml");
+        // The log file is the daemons' too (they run as hacluster).
+        std::fs::write(node.logdir().join("ha-log"), "").expect("log file");
+        for d in ["run", "lib", "lib/crm", "lib/crm/cib.xml", "log/ha-log"] {
+            nix::unistd::chown(&node.root.join(d), Some(hacluster.uid), Some(hacluster.gid))
+                .expect("chown");
+        }
+        c.start(i);
+    }
+    Crm {
+        c,
+        dead: Vec::new(),
+    }
+}
+
+impl Crm {
+    fn live(&self) -> Vec<usize> {
+        (1..=self.c.nodes.len())
+            .filter(|i| !self.dead.contains(i))
+            .collect()
+    }
+
+    /// The live nodes where `rsc` is active, by its agent's state file.
+    fn active_on(&self, rsc: &str) -> Vec<usize> {
+        let on: Vec<usize> = self
+            .live()
+            .into_iter()
+            .filter(|i| {
+                rsctmp(&self.c, *i)
+                    .join(format!("Dummy-{rsc}.state"))
+                    .exists()
+            })
+            .collect();
+        assert!(
+            on.len() <= 1,
+            "{rsc} is active on several nodes at once: {on:?}\n{}",
+            self.logs()
+        );
+        on
+    }
+
+    fn logs(&self) -> String {
+        (1..=self.c.nodes.len())
+            .map(|i| format!("--- node{i}:\n{}", self.c.node(i).log()))
+            .collect()
+    }
+
+    /// Polls `cond` until it holds (checking the safety invariant of
+    /// `rscs` on the way); panics with the logs after [`STEP`].
+    fn wait(&self, what: &str, rscs: &[&str], mut cond: impl FnMut(&Crm) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < STEP {
+            for r in rscs {
+                self.active_on(r);
+            }
+            if cond(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}\n{}", self.logs());
+    }
+
+    fn crmadmin(&self, i: usize, args: &[&str]) -> String {
+        let out = self.c.node(i).run("crmadmin", args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn dc(&self, i: usize) -> Option<String> {
+        let out = self.crmadmin(i, &["-D", "-q"]);
+        let name = out.trim();
+        (!name.is_empty()).then(|| name.to_string())
+    }
+
+    /// The DC every live node agrees on.
+    fn agreed_dc(&self) -> Option<String> {
+        let dcs: Vec<Option<String>> = self.live().iter().map(|i| self.dc(*i)).collect();
+        let first = dcs.first()?.clone()?;
+        dcs.iter()
+            .all(|d| d.as_deref() == Some(first.as_str()))
+            .then_some(first)
+    }
+
+    fn cib(&self, i: usize) -> String {
+        let out = self.c.node(i).run("cibadmin", &["-Q"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn dc_index(&self) -> usize {
+        let dc = self.agreed_dc().expect("a DC");
+        dc.trim_start_matches("node").parse().expect("node name")
+    }
+}
+
+fn state_mtime(c: &TestCluster, i: usize, rsc: &str) -> i64 {
+    std::fs::metadata(rsctmp(c, i).join(format!("Dummy-{rsc}.state")))
+        .map(|m| m.mtime_nsec() + m.mtime() * 1_000_000_000)
+        .unwrap_or(0)
+}
+
+#[test]
+fn one_dc_starts_resources_and_recovers_them_when_a_node_dies() {
+    let mut crm = start(
+        "crmfail",
+        &initial_cib("", &format!("{}{}", dummy("d1", ""), dummy("d2", ""))),
+    );
+    let rscs = ["d1", "d2"];
+    crm.wait("one DC agreed by all nodes", &rscs, |c| {
+        c.agreed_dc().is_some()
+    });
+    let dc = crm.agreed_dc().expect("DC");
+    let status = crm.crmadmin(1, &["-S", &dc]);
+    assert!(
+        status.starts_with(&format!("Controller on {dc} in state S_")),
+        "{status}"
+    );
+    crm.wait("d1 and d2 started", &rscs, |c| {
+        c.active_on("d1").len() == 1 && c.active_on("d2").len() == 1
+    });
+    // Every node is in the CIB with its history.
+    let cib = crm.cib(1);
+    for i in 1..=3 {
+        assert!(
+            cib.contains(&format!("uname=\"node{i}\"")),
+            "node{i} missing from the CIB:\n{cib}"
+        );
+    }
+    assert!(cib.contains("d1_last_0"), "{cib}");
+
+    // A non-DC controller killed: heartbeat respawns it, it rejoins, and
+    // nothing is restarted (its lrmd kept the history).
+    let dc_i = crm.dc_index();
+    let other = (1..=3).find(|i| *i != dc_i).expect("a non-DC node");
+    let before: Vec<i64> = rscs
+        .iter()
+        .map(|r| (1..=3).map(|i| state_mtime(&crm.c, i, r)).sum())
+        .collect();
+    let pid = crm.c.daemon_pid(other, "crm/crmd").expect("crmd pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).expect("kill crmd");
+    crm.wait("crmd respawned and the DC idle again", &rscs, |c| {
+        c.c.daemon_pid(other, "crm/crmd").is_some_and(|p| p != pid)
+            && c.crmadmin(other, &["-S", &dc]).contains("S_IDLE")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after: Vec<i64> = rscs
+        .iter()
+        .map(|r| (1..=3).map(|i| state_mtime(&crm.c, i, r)).sum())
+        .collect();
+    assert_eq!(before, after, "resources were restarted\n{}", crm.logs());
+
+    // The node running d1 dies: d1 is started on a survivor.
+    let victim = crm.active_on("d1")[0];
+    kill_node(&crm.c, victim);
+    crm.dead.push(victim);
+    crm.wait("d1 recovered on a survivor", &rscs, |c| {
+        c.active_on("d1").len() == 1 && c.active_on("d2").len() == 1
+    });
+    assert_ne!(crm.active_on("d1"), vec![victim]);
+    crm.wait("a DC among the survivors", &rscs, |c| {
+        c.agreed_dc().is_some()
+    });
+}
+
+#[test]
+fn a_failed_monitor_restarts_in_place_then_moves_after_migration_threshold() {
+    let crm = start(
+        "crmmon",
+        &initial_cib(
+            "",
+            &dummy(
+                "m1",
+                r#"<nvpair id="m1-mt" name="migration-threshold" value="2"/>"#,
+            ),
+        ),
+    );
+    let rscs = ["m1"];
+    crm.wait("m1 started", &rscs, |c| c.active_on("m1").len() == 1);
+    let first = crm.active_on("m1")[0];
+    // The agent's state vanishes: its monitor fails; it is restarted where
+    // it was (one failure is below the threshold).
+    let state = rsctmp(&crm.c, first).join("Dummy-m1.state");
+    std::fs::remove_file(&state).expect("remove state");
+    crm.wait("m1 restarted in place with fail-count 1", &rscs, |c| {
+        c.active_on("m1") == vec![first] && c.cib(first).contains("fail-count-m1#monitor_1000")
+    });
+    // A second failure reaches the threshold: it moves.
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::remove_file(&state).expect("remove state");
+    crm.wait("m1 moved away after two failures", &rscs, |c| {
+        let on = c.active_on("m1");
+        on.len() == 1 && on[0] != first
+    });
+}
+
+#[test]
+fn the_dc_dies_and_a_new_dc_keeps_resources_running() {
+    let mut crm = start("crmdc", &initial_cib("", &dummy("k1", "")));
+    let rscs = ["k1"];
+    crm.wait("k1 started", &rscs, |c| c.active_on("k1").len() == 1);
+    crm.wait("one DC", &rscs, |c| c.agreed_dc().is_some());
+    let dc = crm.dc_index();
+    let on = crm.active_on("k1")[0];
+    kill_node(&crm.c, dc);
+    crm.dead.push(dc);
+    crm.wait("a new DC among the survivors", &rscs, |c| {
+        c.agreed_dc().is_some_and(|d| d != format!("node{dc}"))
+    });
+    crm.wait("k1 running on a live node", &rscs, |c| {
+        c.active_on("k1").len() == 1
+    });
+    if on != dc {
+        assert_eq!(
+            crm.active_on("k1"),
+            vec![on],
+            "k1 moved although its node lives"
+        );
+    }
+}
