@@ -892,7 +892,10 @@ impl Service {
     }
 
     fn write_cib_root(&mut self, lp: &mut EventLoop) {
+        // The feature set of Pacemaker 2.1.5, whose scheduler semantics
+        // (per-operation fail counts among them) ours implements.
         let root = Element::new("cib")
+            .with_attr("crm_feature_set", cib_xml::ops::FEATURE_SET)
             .with_attr("have-quorum", if self.quorate { "1" } else { "0" })
             .with_attr("dc-uuid", &self.uuid.clone());
         self.cib_op(lp, OpKind::Modify, None, None, Some(root), false);
