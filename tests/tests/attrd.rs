@@ -228,6 +228,19 @@ fn set_query_delete_in_the_status_and_nodes_sections() {
         .as_deref()
         == Some("1")));
 
+    // -p: known to attrd, never written (a later value written after it
+    // is the sync point).
+    assert_eq!(code(&updater(n, &["-n", "hidden", "-U", "1", "-p"])), 0);
+    assert_eq!(code(&updater(n, &["-n", "shown", "-U", "1"])), 0);
+    assert!(n.wait_for(|| cib_of(&paths)
+        .and_then(|c| nvpair(&c, STATUS, "status-node1-shown"))
+        .is_some()));
+    assert_eq!(
+        stdout(&updater(n, &["-n", "hidden", "-Q"])),
+        "name=\"hidden\" host=\"node1\" value=\"1\"\n"
+    );
+    assert!(cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, "status-node1-hidden").is_none()));
+
     // Bad input: usage errors (64), no such attribute (78), no such node
     // (105); nothing reaches the CIB.
     let before = cib_of(&paths).expect("cib");
@@ -353,6 +366,7 @@ fn many_updates_make_few_cib_writes() {
             change: Change::Set(i.to_string()),
             delay_ms: None,
             lifetime: Lifetime::Reboot,
+            private: false,
         }))
         .expect("send");
     }

@@ -82,6 +82,8 @@ pub struct Update {
     pub delay_ms: Option<u64>,
     /// Where it is written.
     pub lifetime: Lifetime,
+    /// If this creates the value, never write it to the CIB (`-p`).
+    pub private: bool,
 }
 
 /// What a client asks.

@@ -47,6 +47,8 @@ struct Held {
     value: Option<String>,
     delay_ms: u64,
     lifetime: Lifetime,
+    /// Never written to the CIB (set when the value was created).
+    private: bool,
     /// For local values: when the value is due for the CIB (`None`: the
     /// CIB has it, or a batch carrying it is in flight).
     due: Option<Instant>,
@@ -125,6 +127,7 @@ impl Core {
             value: None,
             delay_ms: 0,
             lifetime: u.lifetime,
+            private: u.private,
             due: None,
         });
         let mut h = old.clone();
@@ -199,6 +202,7 @@ impl Core {
                     value: e.value,
                     delay_ms: e.delay_ms,
                     lifetime: e.lifetime,
+                    private: false,
                     due: None,
                 },
             );
@@ -227,6 +231,7 @@ impl Core {
                     value: Some(value),
                     delay_ms: 0,
                     lifetime,
+                    private: false,
                     due: None,
                 },
             );
@@ -318,6 +323,9 @@ impl Core {
                 continue;
             }
             h.due = None;
+            if h.private {
+                continue;
+            }
             match &h.value {
                 Some(v) => b.set.push((name.clone(), v.clone(), h.lifetime)),
                 None => b.delete.push((name.clone(), h.lifetime)),
@@ -390,6 +398,7 @@ mod tests {
             change: Change::Set(v.into()),
             delay_ms: delay,
             lifetime: Lifetime::Reboot,
+            private: false,
         }
     }
 
@@ -465,6 +474,24 @@ mod tests {
         // a again after RETRY; b after its own (new) delay.
         let b = c.take_batch(ms(t, 30) + RETRY + W).unwrap();
         assert_eq!(b.set, vec![("a".into(), "1".into(), Lifetime::Reboot)]);
+    }
+
+    #[test]
+    fn a_private_value_is_held_and_announced_but_never_written() {
+        let t = Instant::now();
+        let mut c = Core::new("n", Duration::ZERO);
+        let p = Update {
+            private: true,
+            ..set("secret", "1", None)
+        };
+        assert!(c.update_local(t, &p).unwrap().is_some());
+        // Later updates without -p do not make it public.
+        c.update_local(t, &set("secret", "2", None)).unwrap();
+        c.update_local(t, &set("open", "3", None)).unwrap();
+        let b = c.take_batch(t).unwrap();
+        assert_eq!(b.set, vec![("open".into(), "3".into(), Lifetime::Reboot)]);
+        assert_eq!(c.local_value("secret"), Some("2"));
+        assert_eq!(c.pending(), 0);
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::wire::{self, Wire};
 
 /// How long a client waits for another node's attrd to take an update.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most updates waiting for other nodes' attrd at once.
+const MAX_FORWARDS: usize = 10_000;
 /// Pause between attempts to reach the cib.
 const CIB_RETRY: Duration = Duration::from_secs(1);
 
@@ -329,6 +331,12 @@ impl Service {
                         format!("{node} is not a node of this cluster (attrd runs standalone)"),
                     );
                 }
+                if self.forwards.len() >= MAX_FORWARDS {
+                    return failed(
+                        EX_ERROR,
+                        format!("{MAX_FORWARDS} updates for other nodes are waiting already"),
+                    );
+                }
                 if !self.peers.contains(&node) {
                     return failed(
                         EX_NOSUCH,
@@ -389,6 +397,7 @@ impl Service {
             change: Change::Set(if up { "up" } else { "dead" }.into()),
             delay_ms: None,
             lifetime: Lifetime::Reboot,
+            private: false,
         };
         match self.core.update_local(now, &u) {
             Ok(Some(e)) => {
@@ -535,12 +544,12 @@ impl Service {
     fn cib_event(&mut self, lp: &mut EventLoop, ev: ClientEvent<CibApi>) {
         let now = Instant::now();
         match ev {
-            ClientEvent::Reply { id, body } => self.cib_reply(id, Ok(body)),
+            ClientEvent::Reply { id, body } => self.cib_reply(lp, id, Ok(body)),
             ClientEvent::Refused {
                 id: Some(id),
                 message,
                 ..
-            } => self.cib_reply(id, Err(message)),
+            } => self.cib_reply(lp, id, Err(message)),
             ClientEvent::Refused {
                 id: None, message, ..
             } => self.cib_lost(lp, &message),
@@ -553,7 +562,7 @@ impl Service {
         }
     }
 
-    fn cib_reply(&mut self, id: u64, body: Result<cibapi::Response, String>) {
+    fn cib_reply(&mut self, lp: &mut EventLoop, id: u64, body: Result<cibapi::Response, String>) {
         let Some(kind) = self.cib_calls.remove(&id) else {
             return;
         };
@@ -576,7 +585,12 @@ impl Service {
                     log::info!("cleared this node's transient attributes in the CIB");
                     self.cleared = true;
                 }
-                Some(f) => log::warn!("could not clear this node's transient attributes: {f}"),
+                Some(f) => {
+                    // Connecting again clears first and then writes every
+                    // value again.
+                    let why = format!("could not clear this node's transient attributes: {f}");
+                    self.cib_lost(lp, &why);
+                }
             },
             CibCall::LoadNodes => {
                 if let Ok(cibapi::Response::Xml(x)) = &body {

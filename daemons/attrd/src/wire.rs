@@ -195,6 +195,7 @@ mod tests {
                     change: Change::Set("1".into()),
                     delay_ms: Some(10),
                     lifetime: Lifetime::Reboot,
+                    private: false,
                 },
             },
             Wire::Done {

@@ -12,7 +12,7 @@
 //! Differences from 2.1.5: `-d` also applies to `-U` (as Heartbeat-era
 //! attrd_updater, which resource agents such as ping still call that
 //! way); `-l forever` is honoured (2.1.5 ignores it); `-Q` without `-N`
-//! or `-A` answers for the local node; `-s SET` and `-p` are refused.
+//! or `-A` answers for the local node; `-s SET` is refused.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -79,7 +79,7 @@ struct Args {
     /// Deprecated alias of --lifetime.
     #[arg(short = 'S', long = "section", value_name = "SECTION", hide = true)]
     section: Option<String>,
-    /// Never write the attribute to the CIB (not supported).
+    /// If this creates a new attribute, never write the attribute to CIB.
     #[arg(short = 'p', long = "private")]
     private: bool,
     /// Deprecated; ignored.
@@ -113,9 +113,6 @@ fn command(a: &Args) -> Result<(Command, Option<String>), Usage> {
         return Err(usage(
             "--set is not supported: attrd uses Pacemaker's default attribute set",
         ));
-    }
-    if a.private {
-        return Err(usage("--private is not supported"));
     }
     let lifetime = match a.lifetime.as_ref().or(a.section.as_ref()) {
         None => Lifetime::Reboot,
@@ -165,6 +162,7 @@ fn command(a: &Args) -> Result<(Command, Option<String>), Usage> {
             change,
             delay_ms,
             lifetime,
+            private: a.private,
         }),
         warning,
     ))
@@ -296,6 +294,7 @@ mod tests {
             change,
             delay_ms: delay,
             lifetime: life,
+            private: false,
         })
     }
 
