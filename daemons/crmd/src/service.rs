@@ -134,6 +134,11 @@ struct Service {
     cib: Client<CibApi>,
     lrm_events: Client<LrmApi>,
     pe: Option<Client<PeApi>>,
+    /// stonithd, connected (and subscribed) while this node is DC.
+    stonith: Option<Client<stonithapi::StonithApi>>,
+    /// Fencing requests in flight: call id -> (transition, action, target,
+    /// action name).
+    fence_calls: HashMap<u64, (u64, u32, String, stonithapi::FenceAction)>,
     /// The pengine binary when this controller starts it itself
     /// (`crmd_spawns_pengine`, Heartbeat's default), and its pid.
     pe_spawn: Option<std::path::PathBuf>,
@@ -275,6 +280,8 @@ pub fn run(paths: HaPaths, pe_spawn: Option<std::path::PathBuf>) -> Result<(), S
         cib,
         lrm_events,
         pe: None,
+        stonith: None,
+        fence_calls: HashMap::new(),
         pe_spawn,
         pe_pid: None,
         server,
@@ -346,6 +353,7 @@ impl Service {
         let mut cib_events = Vec::new();
         let mut lrm_events = Vec::new();
         let mut pe_events = Vec::new();
+        let mut stonith_events = Vec::new();
         loop {
             lp.poll(&mut events, self.server.poll_timeout())
                 .map_err(|e| format!("poll: {e}"))?;
@@ -370,6 +378,13 @@ impl Service {
                             pe.handle_io(lp, ready, &mut pe_events);
                         }
                     }
+                    Event::Io { token, ready }
+                        if self.stonith.as_ref().is_some_and(|s| s.token() == token) =>
+                    {
+                        if let Some(s) = self.stonith.as_mut() {
+                            s.handle_io(lp, ready, &mut stonith_events);
+                        }
+                    }
                     Event::Io { token, ready } if self.server.owns(token) => {
                         self.server.handle_io(lp, token, ready, &mut self.reqs);
                     }
@@ -378,11 +393,9 @@ impl Service {
                         log::warn!("pengine (pid {pid}) exited; it is started again when needed");
                         self.pe_pid = None;
                     }
-                    Event::Signal(Signal::SIGTERM | Signal::SIGINT) => {
-                        if self.begin_shutdown(lp) {
-                            self.stop_pengine();
-                            return Ok(());
-                        }
+                    Event::Signal(Signal::SIGTERM | Signal::SIGINT) if self.begin_shutdown(lp) => {
+                        self.stop_pengine();
+                        return Ok(());
                     }
                     _ => {}
                 }
@@ -424,16 +437,18 @@ impl Service {
             }
             for ev in cib_events.drain(..) {
                 match ev {
-                    ClientEvent::Reply { id, body } => {
-                        if self.cib_in_flight.remove(&id) {
-                            if let cibapi::Response::Failed(f) = body {
-                                log::warn!(
-                                    "status update refused by the cib: {} ({})",
-                                    f.reason,
-                                    f.message
-                                );
-                            }
-                        }
+                    ClientEvent::Reply {
+                        id,
+                        body: cibapi::Response::Failed(f),
+                    } if self.cib_in_flight.remove(&id) => {
+                        log::warn!(
+                            "status update refused by the cib: {} ({})",
+                            f.reason,
+                            f.message
+                        );
+                    }
+                    ClientEvent::Reply { id, .. } => {
+                        self.cib_in_flight.remove(&id);
                     }
                     ClientEvent::Event(cibapi::Event::Diff { patch, .. }) => {
                         self.cib_changed(lp, Some(&patch));
@@ -486,6 +501,9 @@ impl Service {
                     }
                     _ => {}
                 }
+            }
+            for ev in stonith_events.drain(..) {
+                self.stonith_event(lp, ev);
             }
             self.server.process(lp, &mut self.reqs);
             self.serve(lp);
@@ -790,6 +808,10 @@ impl Service {
             lp.cancel_timer(t);
         }
         self.need_graph = false;
+        self.fence_calls.clear();
+        if let Some(s) = self.stonith.take() {
+            s.close(lp);
+        }
     }
 
     fn offer(&mut self, lp: &mut EventLoop, node: &str) {
@@ -1120,6 +1142,90 @@ impl Service {
         }
     }
 
+    /// Connects to stonithd and subscribes to fencing results; whether it
+    /// is connected.
+    fn connect_stonith(&mut self, lp: &mut EventLoop) -> bool {
+        if self.stonith.is_some() {
+            return true;
+        }
+        let path = stonithapi::socket_path(&self.paths);
+        match Client::connect(lp, &path, ClientLimits::default()) {
+            Ok(mut c) => {
+                if c.call(lp, &stonithapi::Request::Subscribe).is_err() {
+                    return false;
+                }
+                self.stonith = Some(c);
+                true
+            }
+            Err(e) => {
+                log::warn!("cannot connect to stonithd: {e}");
+                false
+            }
+        }
+    }
+
+    fn stonith_event(&mut self, lp: &mut EventLoop, ev: ClientEvent<stonithapi::StonithApi>) {
+        match ev {
+            ClientEvent::Reply { id, body } => {
+                let Some((tid, a, target, kind)) = self.fence_calls.remove(&id) else {
+                    return;
+                };
+                let ok = matches!(&body, stonithapi::Response::Fenced(r) if r.succeeded);
+                match &body {
+                    stonithapi::Response::Fenced(r) if r.succeeded => log::info!(
+                        "Node {target} was fenced ({}) by {} with {}",
+                        kind.as_str(),
+                        r.executioner,
+                        r.devices.join(",")
+                    ),
+                    stonithapi::Response::Fenced(r) => {
+                        log::error!("Fencing of {target} failed: {}", r.reason)
+                    }
+                    stonithapi::Response::Failed(f) => {
+                        log::error!("Fencing of {target} failed: {}", f.reason)
+                    }
+                    other => log::error!("Fencing of {target}: unexpected answer {other:?}"),
+                }
+                if ok && kind != stonithapi::FenceAction::On {
+                    self.node_fenced(lp, &target);
+                }
+                if self.transition.as_ref().is_some_and(|t| t.graph.id == tid) {
+                    self.action_done(lp, a, ok);
+                }
+            }
+            // Fenced by another node's request (or confirmed by hand).
+            ClientEvent::Event(stonithapi::Event::Fenced(r))
+                if r.succeeded
+                    && r.action != stonithapi::FenceAction::On
+                    && !self.members.contains(&r.target)
+                    && self.is_dc() =>
+            {
+                self.node_fenced(lp, &r.target);
+                self.request_graph(lp, true);
+            }
+            ClientEvent::Closed(why) | ClientEvent::Refused { message: why, .. } => {
+                log::warn!("stonithd: {why}");
+                if let Some(s) = self.stonith.take() {
+                    s.close(lp);
+                }
+                for (_, (tid, a, target, _)) in std::mem::take(&mut self.fence_calls) {
+                    log::error!("fencing of {target} lost with the connection to stonithd");
+                    if self.transition.as_ref().is_some_and(|t| t.graph.id == tid) {
+                        self.action_done(lp, a, false);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A node is known to be off: its state says so and nothing it ran is
+    /// active any more.
+    fn node_fenced(&mut self, lp: &mut EventLoop, node: &str) {
+        let uuid = self.node_uuid(node);
+        self.clear_node(lp, node, &uuid);
+    }
+
     /// Node ids from the CIB's nodes section, for nodes not heard from.
     fn learn_uuids(&mut self, cib: &Element) {
         let Some(nodes) = cib.child("configuration").and_then(|c| c.child("nodes")) else {
@@ -1343,12 +1449,42 @@ impl Service {
                 }
             }
             "stonith" => {
-                // Fencing needs stonithd: without it no node is ever
-                // declared fenced, so nothing it ran is recovered.
-                log::error!(
-                    "cannot fence {node}: no fencing daemon is available; its resources are not recovered"
-                );
-                self.action_done(lp, a, false);
+                let kind = action
+                    .params
+                    .get("CRM_meta_stonith_action")
+                    .and_then(|a| stonithapi::FenceAction::parse(a))
+                    .unwrap_or(stonithapi::FenceAction::Reboot);
+                let timeout = self
+                    .transition
+                    .as_ref()
+                    .map_or(60_000, |t| t.graph.stonith_timeout_ms);
+                let graph_id = self.transition.as_ref().map_or(0, |t| t.graph.id);
+                if !self.connect_stonith(lp) {
+                    // Without the fencing daemon no node is ever declared
+                    // fenced, so nothing it ran is recovered.
+                    log::error!("cannot fence {node}: stonithd is not available");
+                    self.action_done(lp, a, false);
+                    return;
+                }
+                log::info!("Requesting fencing ({}) of node {node}", kind.as_str());
+                let req = stonithapi::Request::Fence {
+                    target: node.clone(),
+                    action: kind,
+                    timeout_ms: timeout,
+                    tolerance_ms: 0,
+                };
+                let sent = self.stonith.as_mut().map(|s| s.call(lp, &req));
+                match sent {
+                    Some(Ok(id)) => {
+                        self.fence_calls.insert(id, (graph_id, a, node, kind));
+                        let timer = lp.add_timer(Duration::from_millis(timeout + 5_000));
+                        self.action_timers.insert(timer, (graph_id, a));
+                    }
+                    _ => {
+                        log::error!("cannot send the fencing request for {node}");
+                        self.action_done(lp, a, false);
+                    }
+                }
             }
             other => {
                 log::error!("unknown controller action {other} ({})", action.key);
