@@ -399,6 +399,26 @@ fn many_updates_make_few_cib_writes() {
     eprintln!("attrd_batch updates={N} cib_updates={updates} cib_diffs={writes}");
     assert!(writes <= 10, "{N} updates took {writes} CIB writes");
     assert!(updates <= 10, "{N} updates took {updates} CIB updates");
+
+    // One attrd_updater process per update, one after the other: a
+    // figure for the report (how many land in one batch depends on the
+    // machine's speed), no assertion.
+    let before = a.status().expect("status").cib_updates;
+    let start = Instant::now();
+    const M: usize = 50;
+    for i in 0..M {
+        let v = i.to_string();
+        assert_eq!(code(&updater(n, &["-n", &format!("seq{i}"), "-U", &v])), 0);
+    }
+    let took = start.elapsed();
+    assert!(n.wait_for(|| cib_of(&paths).is_some_and(|c| {
+        (0..M).all(|i| nvpair(&c, STATUS, &format!("status-node1-seq{i}")).is_some())
+    })));
+    let updates = a.status().expect("status").cib_updates - before;
+    eprintln!(
+        "attrd_sequential updates={M} cib_updates={updates} ms_per_updater={:.1}",
+        took.as_secs_f64() * 1000.0 / M as f64
+    );
 }
 
 // --- three nodes --------------------------------------------------------
@@ -472,8 +492,22 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
     sub.subscribe().expect("subscribe");
 
     // Set on node1 for node2: known on all three nodes.
+    let start = Instant::now();
     let o = updater(c.node(1), &["-n", "site", "-U", "left", "-N", "node2"]);
     assert_eq!(code(&o), 0, "{o:?}");
+    let answered = start.elapsed();
+    // Known on node1 when the updater returns (node2 announced it before
+    // answering).
+    assert_eq!(query_all(&c, 1, "site"), pairs(&[("node2", "left")]));
+    let seen3 = c
+        .node(3)
+        .wait_for(|| query_all(&c, 3, "site") == pairs(&[("node2", "left")]));
+    eprintln!(
+        "attrd_forward answered_ms={} on_node3_ms={} (polled)",
+        answered.as_millis(),
+        start.elapsed().as_millis()
+    );
+    assert!(seen3);
     for i in 1..=3 {
         let ok = c
             .node(i)

@@ -219,10 +219,8 @@ fn main() -> ExitCode {
             let mut c = match client {
                 Ok(c) => c,
                 Err(e) => {
-                    return fail(
-                        exit::DISCONNECT,
-                        &format!("Could not connect to attrd: {}", connect_error(&e).1),
-                    )
+                    let (code, m) = connect_error(&e);
+                    return fail(code, &format!("Could not connect to attrd: {m}"));
                 }
             };
             match c.call(&Request::Query {
@@ -269,8 +267,14 @@ fn main() -> ExitCode {
                 }
                 Ok(other) => fail(exit::SOFTWARE, &format!("unexpected answer {other:?}")),
                 Err(e) => {
+                    // Pacemaker adds the errno to this one.
                     let (code, m) = connect_error(&e);
-                    fail(code, &format!("Could not update {what}: {m}"))
+                    let errno = if code == exit::DISCONNECT {
+                        " (111)"
+                    } else {
+                        ""
+                    };
+                    fail(code, &format!("Could not update {what}: {m}{errno}"))
                 }
             }
         }
