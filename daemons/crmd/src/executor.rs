@@ -58,6 +58,20 @@ pub struct Executor {
     /// The latest failure of each resource (lrmd keeps only the latest
     /// result per operation; the CIB keeps the latest failure too).
     failures: HashMap<String, OpRecord>,
+    /// Fencing devices (class stonith): stonithd registers them from the
+    /// CIB on every node, so their start, stop and monitor are bookkeeping
+    /// here, not agent runs; their history lives in crmd.
+    devices: BTreeMap<String, Device>,
+    next_call: u64,
+}
+
+/// A fencing device's state on this node.
+#[derive(Debug, Clone)]
+struct Device {
+    rsc: LrmResource,
+    started: bool,
+    one_shots: Vec<OpRecord>,
+    recurring: Vec<OpRecord>,
 }
 
 fn status_code(s: OpStatus) -> i32 {
@@ -104,6 +118,8 @@ impl Executor {
             lrm,
             pending: HashMap::new(),
             failures: HashMap::new(),
+            devices: BTreeMap::new(),
+            next_call: 1_000_000,
         })
     }
 
@@ -185,6 +201,9 @@ impl Executor {
                 ok: true,
             }));
         }
+        if req.class == "stonith" {
+            return Ok(Some(self.device_op(transition, action, req)));
+        }
         if req.task == "lrm_delete" {
             self.forget(&req.rsc);
             return Ok(Some(Outcome {
@@ -236,6 +255,103 @@ impl Executor {
         }
     }
 
+    /// An operation on a fencing device, done at once.
+    fn device_op(&mut self, transition: u64, action: u32, req: ExecRequest) -> Outcome {
+        let key = format!("{}_{}_{}", req.rsc, req.task, req.interval_ms);
+        self.next_call += 1;
+        let call_id = self.next_call;
+        let dev = self
+            .devices
+            .entry(req.rsc.clone())
+            .or_insert_with(|| Device {
+                rsc: LrmResource {
+                    id: req.rsc.clone(),
+                    class: req.class.clone(),
+                    provider: req.provider.clone(),
+                    agent: req.agent.clone(),
+                },
+                started: false,
+                one_shots: Vec::new(),
+                recurring: Vec::new(),
+            });
+        let rc = match req.task.as_str() {
+            "start" => {
+                dev.started = true;
+                0
+            }
+            "stop" => {
+                dev.started = false;
+                dev.recurring.clear();
+                0
+            }
+            "monitor" if dev.started => 0,
+            "monitor" => 7,
+            "cancel" => {
+                let op = req
+                    .params
+                    .get("CRM_meta_operation")
+                    .cloned()
+                    .unwrap_or_default();
+                let interval: u64 = req
+                    .params
+                    .get("CRM_meta_interval")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                dev.recurring
+                    .retain(|r| !(r.task == op && r.interval_ms == interval));
+                0
+            }
+            "lrm_delete" => {
+                self.devices.remove(&req.rsc);
+                return Outcome {
+                    answers: Some((transition, action)),
+                    rsc: req.rsc,
+                    key,
+                    rc: 0,
+                    op_status: 0,
+                    ok: true,
+                };
+            }
+            _ => 3,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let target = record::transition_key_target(&req.transition_key);
+        let rec = OpRecord {
+            task: req.task.clone(),
+            interval_ms: req.interval_ms,
+            call_id,
+            rc,
+            op_status: 0,
+            transition_key: Some(req.transition_key.clone()),
+            params: effective_params(&BTreeMap::new(), &req.params),
+            run_at: now,
+            rc_changed_at: now,
+            exec_ms: 0,
+            queue_ms: 0,
+            exit_reason: None,
+        };
+        if req.task != "cancel" {
+            if req.interval_ms > 0 {
+                dev.recurring
+                    .retain(|r| !(r.task == req.task && r.interval_ms == req.interval_ms));
+                dev.recurring.push(rec);
+            } else {
+                dev.one_shots = vec![rec];
+            }
+        }
+        Outcome {
+            answers: Some((transition, action)),
+            rsc: req.rsc,
+            key,
+            rc,
+            op_status: 0,
+            ok: rc == target || req.task == "cancel",
+        }
+    }
+
     /// A result lrmd pushed: what to tell the DC, if anything.
     pub fn finished(&mut self, r: &OpResult) -> Option<Outcome> {
         if r.status == OpStatus::Cancelled {
@@ -278,6 +394,15 @@ impl Executor {
     /// The `lrm_resource` of `rsc` as lrmd's history has it, or `None` when
     /// lrmd does not know it.
     pub fn resource_history(&mut self, rsc: &str, origin: &str) -> Option<Element> {
+        if let Some(d) = self.devices.get(rsc) {
+            return Some(record::lrm_resource(
+                &d.rsc,
+                &d.one_shots,
+                &d.recurring,
+                None,
+                origin,
+            ));
+        }
         let Ok(Response::Resource(res)) = self.call(&Request::Get(rsc.to_string())) else {
             return None;
         };
@@ -320,6 +445,12 @@ impl Executor {
                 if let Some(e) = self.resource_history(&r.id, "do_lrm_query") {
                     rscs.children.push(e);
                 }
+            }
+        }
+        let devices: Vec<String> = self.devices.keys().cloned().collect();
+        for d in devices {
+            if let Some(e) = self.resource_history(&d, "do_lrm_query") {
+                rscs.children.push(e);
             }
         }
         let mut lrm = Element::new("lrm").with_attr("id", uuid);

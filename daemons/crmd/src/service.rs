@@ -1081,8 +1081,9 @@ impl Service {
             match Client::connect(lp, &path, limits) {
                 Ok(c) => self.pe = Some(c),
                 Err(e) => {
-                    log::warn!("cannot connect to pengine: {e}");
-                    self.delay_graph(lp, RETRY_DELAY);
+                    // Just started: its socket appears in a moment.
+                    log::debug!("cannot connect to pengine yet: {e}");
+                    self.delay_graph(lp, Duration::from_millis(100));
                     return;
                 }
             }
