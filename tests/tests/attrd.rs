@@ -53,6 +53,15 @@ fn attrd_status(paths: &plumbing::HaPaths) -> Option<attrdapi::Status> {
         .ok()
 }
 
+fn spawn(node: &TestNode, name: &str, args: &[&str]) -> Child {
+    let mut cmd = Command::new(bin(name));
+    node.apply_env(&mut cmd);
+    cmd.args(args)
+        .stderr(std::fs::File::create(node.logdir().join(format!("{name}.err"))).expect("log"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"))
+}
+
 /// A standalone cib and attrd for one node, started as root (both drop
 /// to hacluster).
 struct Standalone {
@@ -64,33 +73,28 @@ struct Standalone {
 impl Standalone {
     fn start(test: &str) -> Standalone {
         let node = TestNode::new(test);
-        let spawn = |name: &str, args: &[&str]| {
-            let mut cmd = Command::new(bin(name));
-            node.apply_env(&mut cmd);
-            cmd.args(args)
-                .stderr(
-                    std::fs::File::create(node.logdir().join(format!("{name}.err"))).expect("log"),
-                )
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {name}: {e}"))
-        };
-        let cib = spawn("cib", &["-s"]);
+        let cib = spawn(&node, "cib", &["-s"]);
         let paths = node.paths();
         assert!(
             node.wait_for(|| CibClient::local(&paths, Some(Duration::from_secs(2))).is_ok()),
             "cib did not come up"
         );
-        let attrd = spawn("attrd", &["-s"]);
-        let s = Standalone {
+        let mut s = Standalone {
             node,
             cib: Some(cib),
-            attrd: Some(attrd),
+            attrd: None,
         };
-        let up = s
+        s.start_attrd();
+        s
+    }
+
+    fn start_attrd(&mut self) {
+        self.attrd = Some(spawn(&self.node, "attrd", &["-s"]));
+        let paths = self.node.paths();
+        let up = self
             .node
             .wait_for(|| attrd_status(&paths).is_some_and(|st| st.cib_connected));
-        assert!(up, "attrd did not come up: {}", s.stderr("attrd"));
-        s
+        assert!(up, "attrd did not come up: {}", self.stderr("attrd"));
     }
 
     fn stderr(&self, name: &str) -> String {
@@ -196,6 +200,20 @@ fn set_query_delete_in_the_status_and_nodes_sections() {
     );
     assert_eq!(nvpair(&cib, STATUS, "status-node1-weight"), None);
     assert!(cib_xml::validate::validate(&cib).is_ok());
+
+    // A restarted attrd starts clean but finds its permanent values.
+    assert_eq!(code(&updater(n, &["-n", "temp", "-U", "1"])), 0);
+    assert!(n.wait_for(|| cib_of(&paths)
+        .and_then(|c| nvpair(&c, STATUS, "status-node1-temp"))
+        .is_some()));
+    s.stop_attrd();
+    s.start_attrd();
+    let n = &s.node;
+    let o = updater(n, &["-n", "weight", "-Q"]);
+    assert_eq!(stdout(&o), "name=\"weight\" host=\"node1\" value=\"7\"\n");
+    assert_eq!(code(&updater(n, &["-n", "temp", "-Q"])), 78);
+    assert!(cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, "status-node1-temp").is_none()));
+    assert!(cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, id).is_none()));
 
     // Delete: gone from the CIB; attrd still knows the name (value "").
     let o = updater(n, &["-n", "colour", "-D"]);
@@ -646,6 +664,9 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
         "node3's transient attributes stay: {:?}",
         cib_of(&p1).map(|x| x.to_pretty())
     );
+    // Updates for a node that is down are refused.
+    let o = updater(c.node(1), &["-n", "c", "-U", "4", "-N", "node3"]);
+    assert_eq!(code(&o), 105, "{o:?}");
 }
 
 #[test]
@@ -693,4 +714,68 @@ fn link_attributes_follow_each_heartbeat_link() {
     assert!(c
         .node(1)
         .wait_for(|| cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &id)).as_deref() == Some("up")));
+}
+
+/// Whether node `i`'s CIB holds `value` for nvpair `name` of the node
+/// with `uuid`, in its transient attributes.
+fn cib_has(c: &TestCluster, i: usize, uuid: &str, name: &str, value: &str) -> bool {
+    let id = format!("status-{uuid}-{name}");
+    cib_of(&c.node(i).paths())
+        .and_then(|x| nvpair(&x, STATUS, &id))
+        .is_some_and(|v| v == value)
+}
+
+#[test]
+fn a_healed_partition_ends_with_every_value_everywhere() {
+    let c = start_cluster("attrdpart", 1);
+    let uuids: Vec<String> = (1..=3).map(|i| uuid_of(&c, i)).collect();
+    for (i, v) in [(1, "one"), (2, "two"), (3, "three")] {
+        assert_eq!(code(&updater(c.node(i), &["-n", "mine", "-U", v])), 0);
+    }
+    let all = pairs(&[("node1", "one"), ("node2", "two"), ("node3", "three")]);
+    for i in 1..=3 {
+        assert!(c.node(i).wait_for(|| query_all(&c, i, "mine") == all));
+    }
+    // Split: each side forgets the other's values.
+    c.partition(&[1, 2], 0);
+    for (i, want) in [
+        (1, pairs(&[("node1", "one"), ("node2", "two")])),
+        (2, pairs(&[("node1", "one"), ("node2", "two")])),
+        (3, pairs(&[("node3", "three")])),
+    ] {
+        let ok = c.node(i).wait_for(|| query_all(&c, i, "mine") == want);
+        assert!(
+            ok,
+            "node{i} during the split: {:?}",
+            query_all(&c, i, "mine")
+        );
+    }
+    // Changes on both sides meanwhile.
+    assert_eq!(code(&updater(c.node(3), &["-n", "mine", "-U", "THREE"])), 0);
+    assert_eq!(code(&updater(c.node(1), &["-n", "mine", "-U", "ONE"])), 0);
+    assert!(c
+        .node(3)
+        .wait_for(|| cib_has(&c, 3, &uuids[2], "mine", "THREE")));
+    assert!(c
+        .node(1)
+        .wait_for(|| cib_has(&c, 1, &uuids[0], "mine", "ONE")));
+    // Healed: every node holds every value, and every CIB has them.
+    c.unblock_all();
+    let all = pairs(&[("node1", "ONE"), ("node2", "two"), ("node3", "THREE")]);
+    for i in 1..=3 {
+        let ok = c.node(i).wait_for(|| query_all(&c, i, "mine") == all);
+        assert!(ok, "node{i} after the heal: {:?}", query_all(&c, i, "mine"));
+    }
+    for i in 1..=3 {
+        let ok = c.node(i).wait_for(|| {
+            cib_has(&c, i, &uuids[0], "mine", "ONE")
+                && cib_has(&c, i, &uuids[1], "mine", "two")
+                && cib_has(&c, i, &uuids[2], "mine", "THREE")
+        });
+        assert!(
+            ok,
+            "node{i}'s CIB after the heal: {:?}",
+            cib_of(&c.node(i).paths()).and_then(|x| x.child("status").map(|s| s.to_pretty()))
+        );
+    }
 }
