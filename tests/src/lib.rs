@@ -296,14 +296,90 @@ impl TestCluster {
     /// Writes every node's ha.cf as [`TestCluster::configure`] does, with
     /// the media lines `media` instead of bcast.
     pub fn configure_media(&self, media: &str, extra: &str) {
+        self.configure_timing(
+            "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\n",
+            media,
+            extra,
+        );
+    }
+
+    /// Writes every node's ha.cf with the timing lines `timing` (empty:
+    /// Heartbeat's defaults), the media lines `media`, every node listed,
+    /// plus `extra`.
+    pub fn configure_timing(&self, timing: &str, media: &str, extra: &str) {
         let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
         for node in &self.nodes {
             node.write_ha_cf(&format!(
-                "keepalive 100ms\nwarntime 300ms\ndeadtime 500ms\ninitdead 2\n{media}\
-                 node {}\nauto_failback off\nuse_logd no\nlogfacility none\nlogfile ha-log\n{extra}",
+                "{timing}{media}node {}\nauto_failback off\nuse_logd no\nlogfacility none\n\
+                 logfile ha-log\n{extra}",
                 names.join(" ")
             ));
             node.write_authkeys("auth 1\n1 sha1 cluster-test-key\n", 0o600);
+        }
+    }
+
+    /// Prepares every node for the CRM daemons after its ha.cf is written:
+    /// the CIB `cib_xml` in lib/crm, the log file and the CRM directories
+    /// owned by hacluster (as a package would make them), and resource
+    /// agents' state in a directory of the node's own ([`TestCluster::rsctmp`],
+    /// exported as `$HA_RSCTMP` through ha.cf's `env`).
+    pub fn prepare_crm(&self, cib_xml: &str) {
+        let hacluster = nix::unistd::User::from_name("hacluster")
+            .expect("user lookup")
+            .expect("user hacluster (test.sh installs heartbeat)");
+        for i in 1..=self.nodes.len() {
+            let node = self.node(i);
+            let cf = node.confdir().join("ha.cf");
+            let mut text = std::fs::read_to_string(&cf).expect("ha.cf");
+            text.push_str(&format!("env RSCTMP={}\n", self.rsctmp(i).display()));
+            std::fs::write(&cf, text).expect("ha.cf");
+            std::fs::create_dir_all(self.rsctmp(i)).expect("rsctmp");
+            let crm = node.root.join("lib/crm");
+            std::fs::create_dir_all(&crm).expect("crm dir");
+            std::fs::write(crm.join("cib.xml"), cib_xml).expect("cib.xml");
+            std::fs::write(node.logdir().join("ha-log"), "").expect("log file");
+            for d in ["run", "lib", "lib/crm", "lib/crm/cib.xml", "log/ha-log"] {
+                nix::unistd::chown(&node.root.join(d), Some(hacluster.uid), Some(hacluster.gid))
+                    .expect("chown");
+            }
+        }
+    }
+
+    /// Where node `i`'s resource agents keep their state (`$HA_RSCTMP`).
+    pub fn rsctmp(&self, i: usize) -> PathBuf {
+        self.node(i).root.join("rsctmp")
+    }
+
+    /// Every process of node `i`, found by its state directory in their
+    /// environment: heartbeat, the daemons and the agents they run.
+    pub fn processes(&self, i: usize) -> Vec<i32> {
+        let marker = format!("HA_STATEDIR={}", self.node(i).root.join("lib").display());
+        let mut pids = Vec::new();
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for e in dir.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
+                if let Ok(env) = std::fs::read(e.path().join("environ")) {
+                    if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
+                        pids.push(pid);
+                    }
+                }
+            }
+        }
+        pids
+    }
+
+    /// kill -9 of node `i`'s whole stack: what a power failure does to it.
+    pub fn power_off(&self, i: usize) {
+        for _ in 0..3 {
+            for pid in self.processes(i) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -67,64 +67,19 @@ impl Drop for Crm {
     }
 }
 
-/// Every process of node `i` (found by its state directory in their
-/// environment: heartbeat, the daemons, the agents they run).
-fn node_processes(c: &TestCluster, i: usize) -> Vec<i32> {
-    let marker = format!("HA_STATEDIR={}", c.node(i).root.join("lib").display());
-    let mut pids = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            if let Ok(env) = std::fs::read(e.path().join("environ")) {
-                if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
-                    pids.push(pid);
-                }
-            }
-        }
-    }
-    pids
-}
-
-/// kill -9 of a node's whole stack: what a power failure does to it.
 fn kill_node(c: &TestCluster, i: usize) {
-    for _ in 0..3 {
-        for pid in node_processes(c, i) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    c.power_off(i);
 }
 
 fn rsctmp(c: &TestCluster, i: usize) -> PathBuf {
-    c.node(i).root.join("rsctmp")
+    c.rsctmp(i)
 }
 
 fn start(test: &str, cib: &str) -> Crm {
     let c = TestCluster::new(test, 3, 1);
     c.configure("pacemaker respawn\n");
-    let hacluster = nix::unistd::User::from_name("hacluster")
-        .expect("user lookup")
-        .expect("user hacluster (test.sh installs heartbeat)");
+    c.prepare_crm(cib);
     for i in 1..=3 {
-        let node = c.node(i);
-        // Each node's agents keep their state in a directory of their own
-        // (Dummy's state file lives in $HA_RSCTMP).
-        let cf = node.confdir().join("ha.cf");
-        let mut text = std::fs::read_to_string(&cf).expect("ha.cf");
-        text.push_str(&format!("env RSCTMP={}\n", rsctmp(&c, i).display()));
-        std::fs::write(&cf, text).expect("ha.cf");
-        std::fs::create_dir_all(rsctmp(&c, i)).expect("rsctmp");
-        let crm = node.root.join("lib/crm");
-        std::fs::create_dir_all(&crm).expect("crm dir");
-        std::fs::write(crm.join("cib.xml"), cib).expect("cib.xml");
-        // The log file is the daemons' too (they run as hacluster).
-        std::fs::write(node.logdir().join("ha-log"), "").expect("log file");
-        for d in ["run", "lib", "lib/crm", "lib/crm/cib.xml", "log/ha-log"] {
-            nix::unistd::chown(&node.root.join(d), Some(hacluster.uid), Some(hacluster.gid))
-                .expect("chown");
-        }
         c.start(i);
     }
     Crm {

@@ -1119,6 +1119,16 @@ impl Service {
         }
         let mut cmd = std::process::Command::new(&bin);
         plumbing::process::unblock_signals_on_exec(&mut cmd);
+        // pengine is ours alone: it goes when this controller goes, however
+        // that happens (kill -9 included).
+        // SAFETY: prctl is async-signal-safe and allocates nothing.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
         match cmd.spawn() {
             Ok(child) => {
                 let pid = child.id() as i32;
