@@ -138,6 +138,7 @@ struct Service {
     remote: BTreeMap<String, RemoteOp>,
     merged: BTreeMap<String, Merged>,
     fencers: BTreeSet<String>,
+    active_peers: BTreeSet<String>,
     subscribers: BTreeSet<ClientId>,
     client_names: BTreeMap<ClientId, String>,
     reqs: Vec<ServerEvent<Request>>,
@@ -198,6 +199,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
                     client: "stonithd".into(),
                 },
                 hbapi::Request::Subscribe(vec![crate::wire::MSG_TYPE.into()]),
+                hbapi::Request::Status,
             ] {
                 hb.call(&mut lp, &r)
                     .map_err(|e| format!("heartbeat API: {e}"))?;
@@ -237,6 +239,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         remote: BTreeMap::new(),
         merged: BTreeMap::new(),
         fencers: BTreeSet::new(),
+        active_peers: BTreeSet::new(),
         subscribers: BTreeSet::new(),
         client_names: BTreeMap::new(),
         reqs: Vec::new(),
@@ -821,7 +824,10 @@ impl Service {
         if !list_only {
             log::info!("{client} asks for {action} of {target} (operation {id})");
         }
-        let mut expected: BTreeSet<String> = self.fencers.clone();
+        // Every node heartbeat says is active, and every fencer we heard:
+        // a node without a fencer costs the query timeout, never a device.
+        let mut expected: BTreeSet<String> =
+            self.fencers.union(&self.active_peers).cloned().collect();
         expected.insert(self.local.clone());
         self.ops.insert(
             id.clone(),
@@ -846,18 +852,17 @@ impl Service {
                 agent_time: Duration::ZERO,
             },
         );
-        if !list_only {
-            self.send(
-                lp,
-                None,
-                &Wire::Query {
-                    op: id.clone(),
-                    target: target.to_string(),
-                    action,
-                    client,
-                },
-            );
-        }
+        self.send(
+            lp,
+            None,
+            &Wire::Query {
+                op: id.clone(),
+                target: target.to_string(),
+                action,
+                client,
+                listing: list_only,
+            },
+        );
         let devices = self.usable_devices();
         let job = Job::Capability {
             op: id.clone(),
@@ -1518,9 +1523,38 @@ impl Service {
                 body: hbapi::Response::Error(e),
                 ..
             } => return Err(format!("heartbeat refused: {e}")),
+            ClientEvent::Reply {
+                body: hbapi::Response::Status(st),
+                ..
+            } => {
+                self.active_peers = st
+                    .nodes
+                    .iter()
+                    .filter(|n| {
+                        n.status == "active" && n.node_type == "normal" && n.name != self.local
+                    })
+                    .map(|n| n.name.clone())
+                    .collect();
+            }
             ClientEvent::Reply { .. } => {}
             ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
-                if node != self.local && status == "dead" {
+                if node == self.local {
+                    return Ok(());
+                }
+                if status == "active" {
+                    if self.active_peers.insert(node.clone()) {
+                        // Say hello: its fencer answers with its history.
+                        self.send(
+                            lp,
+                            Some(&node),
+                            &Wire::History {
+                                entries: Vec::new(),
+                                reply: false,
+                            },
+                        );
+                    }
+                } else if status == "dead" {
+                    self.active_peers.remove(&node);
                     self.peer_gone(lp, &node);
                 }
             }
@@ -1605,8 +1639,19 @@ impl Service {
                 target,
                 action,
                 client,
+                listing,
             } => {
                 self.fencers.insert(from.clone());
+                if listing {
+                    let devices = self.usable_devices();
+                    self.job(Job::Capability {
+                        op,
+                        origin: from,
+                        target,
+                        devices,
+                    });
+                    return;
+                }
                 // Two origins asking for the same thing at once: the
                 // lower node name keeps its operation, the other joins it.
                 let mine: Vec<String> = self

@@ -45,6 +45,9 @@ pub enum Wire {
         action: FenceAction,
         /// The client that asked, for the history.
         client: String,
+        /// Only asking which devices can (stonith_admin -l): nothing to
+        /// merge into.
+        listing: bool,
     },
     /// The devices this node can run against the query's target.
     QueryReply {

@@ -552,7 +552,9 @@ fn history(args: &Args, node: &str, timeout: Duration) -> Result<(), Failure> {
         other => return Err(unexpected(other)),
     };
     // Pacemaker's order: pending first, then newest first.
-    let mut done = completed.clone();
+    // History is in completion order: reversed, then a stable sort keeps
+    // the later of two completed in the same second first.
+    let mut done: Vec<FenceResult> = completed.iter().rev().cloned().collect();
     done.sort_by_key(|r| std::cmp::Reverse(r.completed));
     let latest = done.iter().find(|r| r.succeeded);
     if args.quiet {

@@ -1,0 +1,736 @@
+//! Fencing end to end: stonithd with Debian's fence_dummy and external
+//! plugins written by the tests (the protocol of external/ssh: parameters
+//! in the environment, `gethosts`, `reset|on|off HOST`), driven through
+//! stonith_admin and stonithapi. Single node: fence, reboot, unfence,
+//! history, a failing and a hanging device falling through to the next
+//! level, a two-device level rebooted as all off then all on, merged
+//! simultaneous requests, unfencing at start from the CIB. Three nodes:
+//! node 1 fences node 3 through a device only node 2 has, the device
+//! really powers node 3 off (kills its processes, cuts its link), and the
+//! history is on every node. No test accepts a success that did not
+//! happen: every success is checked against what the device did.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
+
+use integration_tests::{bin, TestCluster, TestNode};
+use stonithapi::{FenceAction, Request, Response, StonithClient};
+
+const FENCE_DUMMY: &str = "/usr/sbin/fence_dummy";
+
+/// The test plugin: logs `ID OP HOST` to `$logfile`; `mode` is ok, fail,
+/// hang (a child sleeps, its pid in `$logfile.hang`) or slow (1 s).
+const TEST_PLUGIN: &str = r#"#!/bin/sh
+echo "${id:-?} $1 $2" >> "$logfile"
+case $1 in
+gethosts) for h in $hostlist; do echo $h; done; exit 0;;
+getconfignames) echo "hostlist logfile mode id"; exit 0;;
+getinfo-devid) echo "test device"; exit 0;;
+getinfo-devdescr) echo "a device of the tests"; exit 0;;
+getinfo-xml) echo "<parameters/>"; exit 0;;
+status) exit 0;;
+reset|on|off)
+    case "$mode" in
+    fail) exit 1;;
+    hang) sleep 300 & echo $! > "$logfile.hang"; wait; exit 0;;
+    slow) sleep 1;;
+    esac
+    exit 0;;
+esac
+exit 1
+"#;
+
+fn write_script(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// One node's stonithd (standalone), with a plugin directory of its own.
+struct Fencer {
+    node: TestNode,
+    child: Option<Child>,
+    cib: Option<Child>,
+}
+
+impl Fencer {
+    fn new(test: &str) -> Fencer {
+        let f = Fencer {
+            node: TestNode::new(test),
+            child: None,
+            cib: None,
+        };
+        write_script(&f.plugins().join("test"), TEST_PLUGIN);
+        f
+    }
+
+    fn plugins(&self) -> PathBuf {
+        self.node.root.join("plugins")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.node.root.join(name)
+    }
+
+    fn start(&mut self, with_cib: bool) {
+        let mut cmd = Command::new(bin("stonithd"));
+        self.node.apply_env(&mut cmd);
+        cmd.arg("-s").arg("-V");
+        if !with_cib {
+            cmd.arg("--no-cib");
+        }
+        let child = cmd
+            .env("STONITH_EXTERNAL_DIR", self.plugins())
+            .env("MEATWARE_DIR", self.node.root.join("run"))
+            .stderr(std::fs::File::create(self.node.logdir().join("stonithd.err")).expect("log"))
+            .spawn()
+            .expect("start stonithd");
+        self.child = Some(child);
+        let paths = self.node.paths();
+        let up = self
+            .node
+            .wait_for(|| StonithClient::local(&paths, Duration::from_secs(5)).is_ok());
+        assert!(up, "stonithd did not come up: {}", self.log());
+    }
+
+    /// A standalone cib holding `cib_xml`.
+    fn start_cib(&mut self, cib_xml: &str) {
+        let mut cmd = Command::new(bin("cib"));
+        self.node.apply_env(&mut cmd);
+        let child = cmd
+            .arg("-s")
+            .stderr(std::fs::File::create(self.node.logdir().join("cib.err")).expect("log"))
+            .spawn()
+            .expect("start cib");
+        self.cib = Some(child);
+        let paths = self.node.paths();
+        let mut client = None;
+        assert!(self.node.wait_for(|| {
+            client = cibapi::CibClient::local(&paths, Some(Duration::from_secs(5))).ok();
+            client.is_some()
+        }));
+        let mut c = client.expect("cib client");
+        let mut r = cibapi::OpRequest::new(cibapi::OpKind::Replace);
+        r.data = Some(cib_xml.to_string());
+        match c.perform(r) {
+            Ok(cibapi::Response::Done { .. }) => {}
+            other => panic!("cannot load the CIB: {other:?}"),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.node.logdir().join("stonithd.err")).unwrap_or_default()
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        self.node.run("stonith_admin", args)
+    }
+
+    fn client(&self) -> StonithClient {
+        StonithClient::local(&self.node.paths(), Duration::from_secs(60)).expect("connect")
+    }
+}
+
+impl Drop for Fencer {
+    fn drop(&mut self) {
+        for c in [self.child.take(), self.cib.take()].into_iter().flatten() {
+            let mut c = c;
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn text(o: &Output) -> (i32, String, String) {
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(o: Output) -> String {
+    let (rc, out, err) = text(&o);
+    assert_eq!(rc, 0, "stdout: {out}\nstderr: {err}");
+    out
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn have_fence_dummy() -> bool {
+    let there = Path::new(FENCE_DUMMY).is_file();
+    if !there {
+        eprintln!("{FENCE_DUMMY} is missing: install fence-agents (test.sh does)");
+    }
+    there
+}
+
+#[test]
+fn fence_reboot_unfence_history_and_queries_with_fence_dummy() {
+    if !have_fence_dummy() {
+        return;
+    }
+    let mut f = Fencer::new("fence-basic");
+    f.start(false);
+    let status = f.path("dummy.status");
+    let st = format!("status_file={}", status.display());
+    ok(f.admin(&[
+        "-R",
+        "dummy",
+        "-a",
+        "fence_dummy",
+        "-o",
+        &st,
+        "-o",
+        "pcmk_host_list=n2 n3",
+    ]));
+    // An agent that does not exist is refused.
+    let (rc, _, err) = text(&f.admin(&["-R", "bad", "-a", "fence_nosuch"]));
+    assert_eq!(rc, 105, "{err}");
+    assert_eq!(ok(f.admin(&["-L"])), "dummy\n1 fence device found\n");
+    assert_eq!(ok(f.admin(&["-l", "n2"])), "dummy\n1 fence device found\n");
+    assert_eq!(ok(f.admin(&["-l", "n7"])), "0 fence devices found\n");
+    assert_eq!(ok(f.admin(&["-s", "dummy"])), "n2\nn3\n2 targets found\n");
+
+    // Unfence: fence_dummy's status file says on.
+    ok(f.admin(&["-U", "n2"]));
+    assert_eq!(read(&status), "on");
+    // Fence: off.
+    ok(f.admin(&["-F", "n2", "-t", "30"]));
+    assert_eq!(read(&status), "off");
+    ok(f.admin(&["-B", "n3"]));
+    // fence_dummy's reboot is off then on.
+    assert_eq!(read(&status), "on");
+    assert_eq!(ok(f.admin(&["-Q", "dummy"])), "dummy is active\n");
+
+    // No device for n9: a clear failure, never a success.
+    let (rc, out, err) = text(&f.admin(&["-F", "n9"]));
+    assert_eq!(rc, 105);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "stonith_admin: Couldn't fence n9: No such device (No device configured for target 'n9')\n"
+    );
+    // A node never fences itself with an ordinary device.
+    ok(f.admin(&[
+        "-R",
+        "self",
+        "-a",
+        "fence_dummy",
+        "-o",
+        &st,
+        "-o",
+        "pcmk_host_list=node1",
+    ]));
+    let (rc, _, err) = text(&f.admin(&["-F", "node1"]));
+    assert_eq!(rc, 105, "{err}");
+    assert!(
+        err.contains("no node other than node1 can run self"),
+        "{err}"
+    );
+    assert_eq!(read(&status), "on", "the device ran against its own node");
+
+    // History: the latest success per default, everything with -V.
+    let out = ok(f.admin(&["-H", "n2"]));
+    assert!(
+        out.starts_with("turning off of n2 successful: delegate=node1, client=stonith_admin."),
+        "{out}"
+    );
+    assert!(out.contains(", origin=node1, last-successful='"), "{out}");
+    assert!(out.ends_with("1 event found\n"), "{out}");
+    let all = ok(f.admin(&["-H", "*", "-V"]));
+    assert_eq!(all.lines().count(), 6, "{all}");
+    assert!(all.contains("unfencing of n2 successful"), "{all}");
+    assert!(all.contains("reboot of n3 successful"), "{all}");
+    assert!(
+        all.contains("turning off of n9 failed (No device configured for target 'n9'): client="),
+        "{all}"
+    );
+    assert!(all.ends_with("5 events found\n"), "{all}");
+    assert!(ok(f.admin(&["-h", "n3"])).starts_with("Node n3 last fenced at: "));
+    assert_eq!(
+        ok(f.admin(&["-h", "n9"])),
+        "Node n9 has never been fenced\n"
+    );
+    let epoch: u64 = ok(f.admin(&["-H", "n3", "-q"]))
+        .trim()
+        .parse()
+        .expect("epoch");
+    assert!(epoch > 1_600_000_000);
+
+    // Manual confirmation is recorded as a success.
+    ok(f.admin(&["--confirm", "n9"]));
+    let out = ok(f.admin(&["-H", "n9"]));
+    assert!(out.starts_with("turning off of n9 successful"), "{out}");
+    ok(f.admin(&["-H", "n9", "--cleanup"]));
+    assert_eq!(ok(f.admin(&["-H", "n9"])), "0 events found\n");
+
+    // Metadata as Pacemaker's fencer shows it.
+    let md = ok(f.admin(&["-M", "-a", "fence_dummy"]));
+    assert!(
+        md.starts_with("<resource-agent name=\"fence_dummy\""),
+        "{md}"
+    );
+    assert!(
+        md.contains("<parameter name=\"action\" unique=\"0\" required=\"0\">"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<action name=\"stop\" timeout=\"20s\"/>"),
+        "{md}"
+    );
+    let (rc, _, _) = text(&f.admin(&["-M", "-a", "fence_nosuch"]));
+    assert_eq!(rc, 105);
+    let installed = ok(f.admin(&["-I"]));
+    assert!(installed.lines().any(|l| l == "fence_dummy"), "{installed}");
+    assert!(
+        installed.lines().any(|l| l == "external/test"),
+        "{installed}"
+    );
+    assert!(installed.lines().any(|l| l == "meatware"), "{installed}");
+
+    ok(f.admin(&["-D", "dummy"]));
+    let (rc, _, _) = text(&f.admin(&["-D", "dummy"]));
+    assert_eq!(rc, 105);
+    let (rc, _, _) = text(&f.admin(&["-F", "n2"]));
+    assert_eq!(rc, 105, "fenced without a device");
+}
+
+#[test]
+fn stonith_admin_without_a_fencer_says_so() {
+    let node = TestNode::new("fence-nofencer");
+    let (rc, _, err) = text(&node.run("stonith_admin", &["-F", "n1"]));
+    assert_eq!(rc, 102);
+    assert!(
+        err.contains("Couldn't fence n1: Transport endpoint is not connected"),
+        "{err}"
+    );
+    let (rc, _, _) = text(&node.run("stonith_admin", &["-L"]));
+    assert_eq!(rc, 102);
+}
+
+fn register_test_device(f: &Fencer, id: &str, mode: &str, extra: &[&str]) {
+    let log = f.path("calls");
+    let logfile = format!("logfile={}", log.display());
+    let mut args = vec![
+        "-R".to_string(),
+        id.to_string(),
+        "-a".into(),
+        "external/test".into(),
+        "-o".into(),
+        "hostlist=n2 n3".into(),
+        "-o".into(),
+        logfile,
+        "-o".into(),
+        format!("mode={mode}"),
+        "-o".into(),
+        format!("id={id}"),
+    ];
+    for e in extra {
+        args.push("-o".into());
+        args.push(e.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(f.admin(&args));
+}
+
+/// The fencing actions the test plugin saw, without host checks.
+fn actions(f: &Fencer) -> Vec<String> {
+    read(&f.path("calls"))
+        .lines()
+        .filter(|l| {
+            let op = l.split(' ').nth(1).unwrap_or("");
+            matches!(op, "reset" | "on" | "off")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn fenced(r: Response) -> stonithapi::FenceResult {
+    match r {
+        Response::Fenced(r) => r,
+        other => panic!("not a fencing result: {other:?}"),
+    }
+}
+
+#[test]
+fn a_failing_device_falls_through_to_the_next_level_and_all_failing_is_a_failure() {
+    let mut f = Fencer::new("fence-levels");
+    f.start(false);
+    register_test_device(&f, "broken", "fail", &[]);
+    register_test_device(&f, "good", "ok", &[]);
+    ok(f.admin(&["-r", "n2", "-i", "1", "-v", "broken"]));
+    ok(f.admin(&["-r", "n2", "-i", "2", "-v", "good"]));
+    ok(f.admin(&["-B", "n2"]));
+    assert_eq!(actions(&f), ["broken reset n2", "good reset n2"]);
+    let r = fenced(
+        f.client()
+            .call(&Request::History {
+                target: Some("n2".into()),
+            })
+            .map(|r| match r {
+                Response::History { mut completed, .. } => {
+                    Response::Fenced(completed.pop().expect("one entry"))
+                }
+                other => other,
+            })
+            .expect("history"),
+    );
+    assert!(r.succeeded);
+    assert_eq!(r.devices, ["good"]);
+
+    // Only failing levels: the operation fails with the device's error.
+    ok(f.admin(&["-r", "@^n3$", "-i", "1", "-v", "broken"]));
+    let (rc, _, err) = text(&f.admin(&["-F", "n3"]));
+    assert_eq!(rc, 1);
+    assert_eq!(
+        err,
+        "stonith_admin: Couldn't fence n3: Error occurred (external/test off returned 1)\n"
+    );
+    // A level naming a device nobody has fails that level, not the rule.
+    ok(f.admin(&["-d", "@^n3$", "-i", "1"]));
+    ok(f.admin(&["-r", "n3", "-i", "1", "-v", "ghost"]));
+    ok(f.admin(&["-r", "n3", "-i", "2", "-v", "good"]));
+    ok(f.admin(&["-F", "n3"]));
+    assert_eq!(actions(&f).last().map(String::as_str), Some("good off n3"));
+}
+
+#[test]
+fn a_hanging_device_is_killed_at_its_timeout_and_the_next_level_is_used() {
+    let mut f = Fencer::new("fence-hang");
+    f.start(false);
+    register_test_device(&f, "hangs", "hang", &["pcmk_reboot_timeout=2s"]);
+    register_test_device(&f, "good", "ok", &[]);
+    ok(f.admin(&["-r", "n2", "-i", "1", "-v", "hangs"]));
+    ok(f.admin(&["-r", "n2", "-i", "2", "-v", "good"]));
+    ok(f.admin(&["-B", "n2", "-t", "60"]));
+    assert_eq!(actions(&f), ["hangs reset n2", "good reset n2"]);
+    let child: i32 = read(&f.path("calls.hang"))
+        .trim()
+        .parse()
+        .expect("the hanging device's child pid");
+    assert!(
+        f.node.wait_for(|| !alive(child)),
+        "the hanging agent's child survived its timeout"
+    );
+    // Alone, the hanging device makes the operation time out (124).
+    ok(f.admin(&["-d", "n2", "-i", "2"]));
+    let (rc, _, err) = text(&f.admin(&["-B", "n2", "-t", "60"]));
+    assert_eq!(rc, 124, "{err}");
+    assert_eq!(
+        err,
+        "stonith_admin: Couldn't fence n2: Timer expired (Fence agent did not complete within 2s)\n"
+    );
+}
+
+#[test]
+fn a_two_device_level_reboots_as_all_off_then_all_on() {
+    let mut f = Fencer::new("fence-psu");
+    f.start(false);
+    // dlm.conf's parallel devices foo:1 and foo:2 as one level.
+    register_test_device(&f, "psu:1", "ok", &[]);
+    register_test_device(&f, "psu:2", "ok", &[]);
+    ok(f.admin(&["-r", "n2", "-i", "1", "-v", "psu:1", "-v", "psu:2"]));
+    ok(f.admin(&["-B", "n2"]));
+    assert_eq!(
+        actions(&f),
+        ["psu:1 off n2", "psu:2 off n2", "psu:1 on n2", "psu:2 on n2"]
+    );
+    // Off is a plain off on both; unfencing a plain on on both.
+    ok(f.admin(&["-F", "n2"]));
+    ok(f.admin(&["-U", "n2"]));
+    assert_eq!(
+        actions(&f)[4..],
+        ["psu:1 off n2", "psu:2 off n2", "psu:1 on n2", "psu:2 on n2"]
+    );
+    // The second supply failing to go off abandons the level: no on-phase,
+    // no success.
+    ok(f.admin(&["-D", "psu:2"]));
+    register_test_device(&f, "psu:2", "fail", &[]);
+    let (rc, _, _) = text(&f.admin(&["-B", "n2"]));
+    assert_eq!(rc, 1);
+    assert_eq!(actions(&f)[8..], ["psu:1 off n2", "psu:2 off n2"]);
+}
+
+#[test]
+fn simultaneous_requests_are_merged_and_a_recent_success_answers_from_history() {
+    let mut f = Fencer::new("fence-merge");
+    f.start(false);
+    register_test_device(&f, "slow", "slow", &[]);
+    let a = std::thread::spawn({
+        let node_paths = f.node.paths();
+        move || {
+            let mut c = StonithClient::local(&node_paths, Duration::from_secs(60)).expect("c");
+            fenced(
+                c.fence(
+                    "n2",
+                    FenceAction::Reboot,
+                    Duration::from_secs(30),
+                    Duration::ZERO,
+                )
+                .expect("fence"),
+            )
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = f.client();
+    let second = fenced(
+        c.fence(
+            "n2",
+            FenceAction::Reboot,
+            Duration::from_secs(30),
+            Duration::ZERO,
+        )
+        .expect("fence"),
+    );
+    let first = a.join().expect("first request");
+    assert!(first.succeeded && second.succeeded);
+    assert_eq!(first.id, second.id, "not merged");
+    assert_eq!(actions(&f), ["slow reset n2"]);
+    // Within the tolerance: answered from history, the device not run.
+    let third = fenced(
+        c.fence(
+            "n2",
+            FenceAction::Reboot,
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        )
+        .expect("fence"),
+    );
+    assert_eq!(third.id, first.id);
+    assert_eq!(actions(&f).len(), 1);
+    // A different action is not answered by it.
+    ok(f.admin(&["-F", "n2", "--tolerance", "60"]));
+    assert_eq!(actions(&f).len(), 2);
+}
+
+#[test]
+fn subscribers_see_every_result() {
+    let mut f = Fencer::new("fence-events");
+    f.start(false);
+    register_test_device(&f, "d", "ok", &[]);
+    let mut sub = f.client();
+    assert_eq!(
+        sub.call(&Request::Subscribe).expect("subscribe"),
+        Response::Done
+    );
+    ok(f.admin(&["-F", "n3"]));
+    let _ = f.admin(&["-F", "n9"]);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match sub
+            .next_event(Some(Duration::from_secs(20)))
+            .expect("event")
+        {
+            Some(stonithapi::Event::Fenced(r)) => seen.push((r.target, r.succeeded)),
+            Some(_) => {}
+            None => panic!("no event: {seen:?}"),
+        }
+    }
+    assert_eq!(seen, [("n3".to_string(), true), ("n9".to_string(), false)]);
+}
+
+const UNFENCING_CIB: &str = r#"<cib admin_epoch="1" epoch="1" num_updates="0" validate-with="pacemaker-3.9">
+  <configuration>
+    <crm_config/>
+    <nodes><node id="1" uname="node1"/></nodes>
+    <resources>
+      <primitive id="fabric" class="stonith" type="fence_dummy">
+        <instance_attributes id="fabric-ia">
+          <nvpair id="fabric-list" name="pcmk_host_list" value="node1"/>
+          <nvpair id="fabric-sf" name="status_file" value="STATUS"/>
+        </instance_attributes>
+        <meta_attributes id="fabric-meta">
+          <nvpair id="fabric-provides" name="provides" value="unfencing"/>
+        </meta_attributes>
+      </primitive>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>"#;
+
+#[test]
+fn unfencing_at_start_runs_on_for_devices_that_provide_unfencing() {
+    if !have_fence_dummy() {
+        return;
+    }
+    let mut f = Fencer::new("fence-unfence");
+    let status = f.path("fabric.status");
+    f.start_cib(&UNFENCING_CIB.replace("STATUS", &status.display().to_string()));
+    f.start(true);
+    assert!(
+        f.node.wait_for(|| read(&status) == "on"),
+        "node1 was not unfenced at start: {}",
+        f.log()
+    );
+    let mut out = String::new();
+    assert!(
+        f.node.wait_for(|| {
+            out = ok(f.admin(&["-H", "node1"]));
+            out.starts_with("unfencing of node1 successful: delegate=node1, client=stonithd")
+        }),
+        "{out}"
+    );
+    // The device came from the CIB.
+    assert_eq!(ok(f.admin(&["-L"])), "fabric\n1 fence device found\n");
+}
+
+/// The device of the cluster test: "powers off" a node of the harness by
+/// killing its heartbeat and every daemon with a pid file, and cutting its
+/// link. Parameters: `hostlist`, `rundir_NODE` (that node's run dir),
+/// `logfile`.
+const POWER_PLUGIN: &str = r#"#!/bin/sh
+echo "$1 $2" >> "$logfile"
+case $1 in
+gethosts) for h in $hostlist; do echo $h; done; exit 0;;
+getconfignames) echo "hostlist logfile"; exit 0;;
+status) exit 0;;
+on) exit 0;;
+reset|off)
+    eval rundir=\$rundir_$2
+    [ -n "$rundir" ] || exit 1
+    pid=$(cat "$rundir/heartbeat.pid" 2>/dev/null)
+    ns=""
+    [ -n "$pid" ] && ns=$(ip netns identify "$pid")
+    for f in "$rundir"/*.pid "$rundir"/crm/*.pid; do
+        [ -f "$f" ] && kill -9 $(cat "$f") 2>/dev/null
+    done
+    [ -n "$ns" ] && ip -n "$ns" link set eth0 down
+    exit 0;;
+esac
+exit 1
+"#;
+
+#[test]
+fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
+    let cluster = TestCluster::new("fence3", 3, 1);
+    let plugins = cluster.node(1).root.join("plugins");
+    write_script(&plugins.join("power"), POWER_PLUGIN);
+    // heartbeat gives its children a clean environment: a wrapper points
+    // stonithd at the test's plugin directory.
+    let wrapper = cluster.node(1).root.join("stonithd.sh");
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nSTONITH_EXTERNAL_DIR={} exec {} \"$@\"\n",
+            plugins.display(),
+            bin("stonithd").display()
+        ),
+    );
+    cluster.configure(&format!("respawn root {}\n", wrapper.display()));
+    for i in 1..=3 {
+        cluster.start(i);
+    }
+    for i in 1..=3 {
+        let paths = cluster.node(i).paths();
+        assert!(
+            cluster
+                .node(i)
+                .wait_for(|| StonithClient::local(&paths, Duration::from_secs(5)).is_ok()),
+            "stonithd on node{i} did not come up: {}",
+            cluster.node(i).log()
+        );
+    }
+    let log = cluster.node(2).root.join("power.log");
+    let n3run = cluster.node(3).root.join("run");
+    let admin = |i: usize, args: &[&str]| cluster.node(i).run("stonith_admin", args);
+    ok(admin(
+        2,
+        &[
+            "-R",
+            "power",
+            "-a",
+            "external/power",
+            "-o",
+            "hostlist=node3",
+            "-o",
+            &format!("logfile={}", log.display()),
+            "-o",
+            &format!("rundir_node3={}", n3run.display()),
+        ],
+    ));
+    // Node 1 has no device, yet sees node 2's through the cluster.
+    assert_eq!(ok(admin(1, &["-L"])), "0 fence devices found\n");
+    let mut listed = String::new();
+    assert!(
+        cluster.node(1).wait_for(|| {
+            listed = ok(admin(1, &["-l", "node3"]));
+            listed == "power\n1 fence device found\n"
+        }),
+        "{listed}\nnode1: {}\nnode2: {}",
+        cluster.node(1).log(),
+        cluster.node(2).log()
+    );
+
+    // Unfencing node 3 first: a result every node, node 3 included, records.
+    ok(admin(1, &["-U", "node3"]));
+    for i in 1..=3 {
+        let mut out = String::new();
+        assert!(
+            cluster.node(i).wait_for(|| {
+                out = ok(admin(i, &["-H", "node3"]));
+                out.starts_with(
+                    "unfencing of node3 successful: delegate=node2, client=stonith_admin.",
+                ) && out.contains("origin=node1")
+            }),
+            "node{i}: {out}"
+        );
+    }
+
+    // The real thing: node 3 is powered off by node 2's device.
+    let hb3 = cluster.pid(3).expect("node3 runs");
+    let sd3 = cluster.daemon_pid(3, "stonithd").expect("node3's stonithd");
+    ok(admin(1, &["-B", "node3", "-t", "60"]));
+    assert_eq!(
+        read(&log)
+            .lines()
+            .filter(|l| l.starts_with("reset"))
+            .count(),
+        1
+    );
+    assert!(read(&log).contains("reset node3"));
+    assert!(
+        cluster.node(1).wait_for(|| !alive(hb3) && !alive(sd3)),
+        "node3 still runs"
+    );
+    for i in 1..=2 {
+        let mut out = String::new();
+        assert!(
+            cluster.node(i).wait_for(|| {
+                out = ok(admin(i, &["-H", "node3"]));
+                out.starts_with("reboot of node3 successful: delegate=node2, client=stonith_admin.")
+                    && out.contains("origin=node1")
+            }),
+            "node{i}: {out}"
+        );
+    }
+    // Within a tolerance the answer comes from history: no second run.
+    ok(admin(2, &["-B", "node3", "--tolerance", "120"]));
+    assert_eq!(
+        read(&log)
+            .lines()
+            .filter(|l| l.starts_with("reset"))
+            .count(),
+        1
+    );
+
+    // Node 2 cannot fence itself with its device, and node 1 has none for
+    // node 2: a clear failure.
+    let (rc, _, err) = text(&admin(1, &["-F", "node2"]));
+    assert_eq!(rc, 105, "{err}");
+    assert_eq!(
+        err,
+        "stonith_admin: Couldn't fence node2: No such device (No device configured for target 'node2')\n"
+    );
+}
