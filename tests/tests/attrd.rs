@@ -587,33 +587,36 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
         .wait_for(|| cib_of(&p2).and_then(|x| nvpair(&x, STATUS, &bid)).is_some()));
 
     // node2's attrd dies; heartbeat starts it again. It learns the
-    // others' values, and starts clean itself: its own transient values
-    // are gone (from its table and the CIB), everywhere.
+    // others' values and gets its own back from them (its node did not
+    // die), and writes them again after clearing the CIB at start.
     let old = c.daemon_pid(2, "attrd").expect("attrd runs on node2");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), Signal::SIGKILL).expect("kill");
     let respawned = c.node(2).wait_for(|| {
         c.daemon_pid(2, "attrd").is_some_and(|p| p != old) && attrd_status(&p2).is_some()
     });
     assert!(respawned, "attrd was not respawned: {}", c.node(2).log());
-    for (name, host, v) in [("a", "node1", "1"), ("c", "node3", "3")] {
-        let ok = c
-            .node(2)
-            .wait_for(|| query_all(&c, 2, name) == pairs(&[(host, v)]));
-        assert!(
-            ok,
-            "{name} on node2 after the restart: {:?}",
-            query_all(&c, 2, name)
-        );
+    let known = [
+        ("a", "node1", "1"),
+        ("c", "node3", "3"),
+        ("b", "node2", "2"),
+        ("site", "node2", "left"),
+    ];
+    for (name, host, v) in known {
+        for i in 1..=3 {
+            let ok = c
+                .node(i)
+                .wait_for(|| query_all(&c, i, name) == pairs(&[(host, v)]));
+            assert!(
+                ok,
+                "{name} on node{i} after node2's attrd restarted: {:?}",
+                query_all(&c, i, name)
+            );
+        }
     }
-    for i in 1..=3 {
-        let ok = c
-            .node(i)
-            .wait_for(|| query_all(&c, i, "b").is_empty() && query_all(&c, i, "site").is_empty());
-        assert!(ok, "node{i} still holds node2's old values");
-    }
-    assert!(c
-        .node(2)
-        .wait_for(|| cib_of(&p2).is_some_and(|x| nvpair(&x, STATUS, &bid).is_none())));
+    assert!(c.node(2).wait_for(|| cib_of(&p2)
+        .and_then(|x| nvpair(&x, STATUS, &bid))
+        .as_deref()
+        == Some("2")));
     // The restarted attrd takes updates for its node again.
     assert_eq!(
         code(&updater(
@@ -628,12 +631,45 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
             .wait_for(|| query_all(&c, i, "site") == pairs(&[("node2", "right")])));
     }
 
+    // node2 reboots (its whole stack killed, heartbeat started again): it
+    // starts clean, everywhere and in the CIB, and learns the others'.
+    c.signal_node(2, Signal::SIGKILL);
+    let p1 = c.node(1).paths();
+    assert!(c
+        .node(1)
+        .wait_for(|| { attrd_status(&p1).is_some_and(|s| s.peers == ["node1", "node3"]) }));
+    let down = c.node(2).wait_for(|| {
+        attrd_status(&p2).is_none() && CibClient::local(&p2, Some(Duration::from_secs(1))).is_err()
+    });
+    assert!(down, "node2's daemons did not stop");
+    c.start(2);
+    assert!(c.node(2).wait_for(|| {
+        attrd_status(&p2).is_some_and(|s| s.peers == ["node1", "node2", "node3"])
+    }));
+    for (name, want) in [
+        ("a", pairs(&[("node1", "1")])),
+        ("c", pairs(&[("node3", "3")])),
+        ("b", vec![]),
+        ("site", vec![]),
+    ] {
+        for i in 1..=3 {
+            let ok = c.node(i).wait_for(|| query_all(&c, i, name) == want);
+            assert!(
+                ok,
+                "{name} on node{i} after node2 rebooted: {:?}",
+                query_all(&c, i, name)
+            );
+        }
+    }
+    assert!(c
+        .node(1)
+        .wait_for(|| cib_of(&p1).is_some_and(|x| nvpair(&x, STATUS, &bid).is_none())));
+
     // node3 dies: the survivors forget its values, and one of them
     // removes its transient attributes from the CIB; node3's links are
     // dead in the survivors' link attributes.
     let uuid3 = uuid_of(&c, 3);
     let cid = format!("status-{uuid3}-c");
-    let p1 = c.node(1).paths();
     assert!(c
         .node(1)
         .wait_for(|| cib_of(&p1).and_then(|x| nvpair(&x, STATUS, &cid)).is_some()));

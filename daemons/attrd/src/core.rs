@@ -217,6 +217,55 @@ impl Core {
         self.table.retain(|(_, n), _| n != node);
     }
 
+    /// Takes back local values a peer held for this node while its attrd
+    /// was away (an attrd that restarted on a node that stayed up, as
+    /// Pacemaker's attrd peers sync them back). Names set since this
+    /// attrd started win; the others are due for the CIB now (it was
+    /// cleared at start). Returns the values taken, to announce.
+    pub fn restore(&mut self, now: Instant, entries: Vec<Entry>) -> Vec<Entry> {
+        let mut taken = Vec::new();
+        for e in entries {
+            let key = (e.name.clone(), self.local.clone());
+            if e.node != self.local
+                || self.table.contains_key(&key)
+                || self.table.len() >= MAX_VALUES
+                || attrdapi::check_name(&e.name).is_err()
+                || e.value
+                    .as_deref()
+                    .is_some_and(|v| attrdapi::check_value(v).is_err())
+            {
+                continue;
+            }
+            self.table.insert(
+                key,
+                Held {
+                    value: e.value.clone(),
+                    delay_ms: e.delay_ms,
+                    lifetime: e.lifetime,
+                    private: false,
+                    due: Some(now),
+                },
+            );
+            taken.push(e);
+        }
+        taken
+    }
+
+    /// The values held for `node` (to give them back to it).
+    pub fn entries_of(&self, node: &str) -> Vec<Entry> {
+        self.table
+            .iter()
+            .filter(|((_, n), _)| n == node)
+            .map(|((name, node), h)| Entry {
+                name: name.clone(),
+                node: node.clone(),
+                value: h.value.clone(),
+                delay_ms: h.delay_ms,
+                lifetime: h.lifetime,
+            })
+            .collect()
+    }
+
     /// Takes values the CIB already holds for the local node (permanent
     /// attributes found at start); values already known are kept.
     pub fn load_written(&mut self, values: Vec<(String, String, Lifetime)>) {
@@ -264,17 +313,7 @@ impl Core {
 
     /// The local node's values, to announce to peers.
     pub fn own_entries(&self) -> Vec<Entry> {
-        self.table
-            .iter()
-            .filter(|((_, n), _)| *n == self.local)
-            .map(|((name, node), h)| Entry {
-                name: name.clone(),
-                node: node.clone(),
-                value: h.value.clone(),
-                delay_ms: h.delay_ms,
-                lifetime: h.lifetime,
-            })
-            .collect()
+        self.entries_of(&self.local)
     }
 
     /// The local node's current value of `name`.
@@ -492,6 +531,35 @@ mod tests {
         assert_eq!(b.set, vec![("open".into(), "3".into(), Lifetime::Reboot)]);
         assert_eq!(c.local_value("secret"), Some("2"));
         assert_eq!(c.pending(), 0);
+    }
+
+    #[test]
+    fn values_given_back_after_a_restart_fill_only_what_is_unset() {
+        let t = Instant::now();
+        let mut c = Core::new("n1", Duration::ZERO);
+        c.update_local(t, &set("link", "up", None)).unwrap();
+        c.take_batch(t).unwrap();
+        c.batch_done(t, true);
+        let e = |name: &str, node: &str, v: &str| Entry {
+            name: name.into(),
+            node: node.into(),
+            value: Some(v.into()),
+            delay_ms: 0,
+            lifetime: Lifetime::Reboot,
+        };
+        let taken = c.restore(
+            t,
+            vec![
+                e("link", "n1", "old"),
+                e("fail", "n1", "3"),
+                e("x", "n2", "1"),
+            ],
+        );
+        assert_eq!(taken, vec![e("fail", "n1", "3")]);
+        assert_eq!(c.local_value("link"), Some("up"));
+        assert_eq!(c.local_value("fail"), Some("3"));
+        let b = c.take_batch(t).unwrap();
+        assert_eq!(b.set, vec![("fail".into(), "3".into(), Lifetime::Reboot)]);
     }
 
     #[test]

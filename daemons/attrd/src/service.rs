@@ -801,6 +801,11 @@ impl Service {
                 self.uuids.insert(from.clone(), uuid);
                 if !reply {
                     self.hello(lp, Some(&from), true);
+                    // Its attrd restarted: give back what it had (nothing
+                    // if its node died, so a rebooted node starts clean).
+                    for entries in wire::chunks(self.core.entries_of(&from)) {
+                        self.send(lp, Some(&from), &Wire::Yours { entries });
+                    }
                     // A node (or its attrd) came back: whatever a survivor
                     // removed for it meanwhile, or a CIB merge lost, our
                     // values are written again (unchanged ones change
@@ -836,6 +841,16 @@ impl Service {
             Wire::Refresh => {
                 log::info!("refresh asked by {from}: writing every value to the CIB again");
                 self.core.mark_all_due(Instant::now());
+            }
+            Wire::Yours { entries } => {
+                let taken = self.core.restore(Instant::now(), entries);
+                if !taken.is_empty() {
+                    log::info!(
+                        "{} value(s) of this node taken back from {from}",
+                        taken.len()
+                    );
+                    self.outbox.extend(taken);
+                }
             }
         }
     }

@@ -10,7 +10,9 @@
 //! origin (`done`, after the announcement: heartbeat delivers one
 //! sender's messages in order, so the origin holds the value when its
 //! client hears the answer). `refresh` asks every node to write its
-//! values again.
+//! values again. `yours` gives an attrd that said hello the values the
+//! sender held for its node: after an attrd restart they come back (a
+//! node that died has none left with its peers, so it starts clean).
 
 use attrdapi::{Failure, Update};
 use msg::Message;
@@ -58,6 +60,12 @@ pub enum Wire {
     },
     /// Write all your values to the CIB again.
     Refresh,
+    /// The values the sender held for the receiver's node, given back to
+    /// an attrd that said hello (it restarted; its node did not die).
+    Yours {
+        /// The values.
+        entries: Vec<Entry>,
+    },
 }
 
 impl Wire {
@@ -87,6 +95,10 @@ impl Wire {
             Wire::Refresh => {
                 m.add_string("op", "refresh");
             }
+            Wire::Yours { entries } => {
+                m.add_string("op", "yours");
+                m.add_binary("entries", bin(entries)?);
+            }
         }
         Ok(m)
     }
@@ -115,6 +127,9 @@ impl Wire {
                 error: postcard::from_bytes(bytes("error")?).ok()?,
             },
             "refresh" => Wire::Refresh,
+            "yours" => Wire::Yours {
+                entries: postcard::from_bytes(bytes("entries")?).ok()?,
+            },
             _ => return None,
         })
     }
@@ -124,33 +139,42 @@ fn bin<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(v).map_err(|e| e.to_string())
 }
 
-/// The `values` messages announcing `entries`: cut so each stays under
-/// [`MAX_PAYLOAD`]; with `full`, the first one is full (it resets the
-/// receiver's copy) and the rest add to it. A full announcement of no
-/// values is one empty full message.
-pub fn values_messages(full: bool, entries: Vec<Entry>) -> Vec<Wire> {
+/// Cuts `entries` into groups that each stay under [`MAX_PAYLOAD`].
+pub fn chunks(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
     let mut out = Vec::new();
     let mut cur: Vec<Entry> = Vec::new();
     let mut size = 0;
     for e in entries {
         let n = e.name.len() + e.node.len() + e.value.as_ref().map_or(0, String::len) + 32;
         if !cur.is_empty() && size + n > MAX_PAYLOAD {
-            out.push(Wire::Values {
-                full: full && out.is_empty(),
-                entries: std::mem::take(&mut cur),
-            });
+            out.push(std::mem::take(&mut cur));
             size = 0;
         }
         size += n;
         cur.push(e);
     }
-    if !cur.is_empty() || (full && out.is_empty()) {
-        out.push(Wire::Values {
-            full: full && out.is_empty(),
-            entries: cur,
-        });
+    if !cur.is_empty() {
+        out.push(cur);
     }
     out
+}
+
+/// The `values` messages announcing `entries`; with `full`, the first
+/// one is full (it resets the receiver's copy) and the rest add to it. A
+/// full announcement of no values is one empty full message.
+pub fn values_messages(full: bool, entries: Vec<Entry>) -> Vec<Wire> {
+    let mut parts = chunks(entries);
+    if full && parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, entries)| Wire::Values {
+            full: full && i == 0,
+            entries,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -207,6 +231,9 @@ mod tests {
             },
             Wire::Done { id: 8, error: None },
             Wire::Refresh,
+            Wire::Yours {
+                entries: vec![entry(2, 5)],
+            },
         ];
         for w in all {
             let m = w.to_message().unwrap();
