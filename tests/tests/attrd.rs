@@ -246,6 +246,15 @@ fn set_query_delete_in_the_status_and_nodes_sections() {
         .as_deref()
         == Some("1")));
 
+    // value++ counts (Pacemaker's fail counts).
+    for _ in 0..3 {
+        assert_eq!(code(&updater(n, &["-n", "fails", "-U", "value++"])), 0);
+    }
+    assert_eq!(
+        stdout(&updater(n, &["-n", "fails", "-Q"])),
+        "name=\"fails\" host=\"node1\" value=\"3\"\n"
+    );
+
     // -p: known to attrd, never written (a later value written after it
     // is the sync point).
     assert_eq!(code(&updater(n, &["-n", "hidden", "-U", "1", "-p"])), 0);

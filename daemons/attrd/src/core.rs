@@ -136,7 +136,7 @@ impl Core {
         }
         match &u.change {
             Change::Set(v) => {
-                h.value = Some(v.clone());
+                h.value = Some(expand_value(v, old.value.as_deref()).unwrap_or_else(|| v.clone()));
                 h.lifetime = u.lifetime;
             }
             Change::Delete => {
@@ -417,6 +417,26 @@ impl Core {
     }
 }
 
+/// Pacemaker's `value++` and `value+=N` (how fail counts are counted):
+/// the current value read as a score (0 when unset), plus one or N, at
+/// most INFINITY (1000000). `None` for any other value.
+pub fn expand_value(new: &str, current: Option<&str>) -> Option<String> {
+    use cib_xml::score::{parse_score, HealthScores, INFINITY};
+    let rest = new.strip_prefix("value+")?;
+    let h = HealthScores::default();
+    let offset = match rest.strip_prefix('=') {
+        Some(n) => parse_score(n, &h),
+        None if rest.starts_with('+') => 1,
+        None => return None,
+    };
+    let base = current.map_or(0, |c| parse_score(c, &h));
+    Some(
+        (i64::from(base) + i64::from(offset))
+            .min(i64::from(INFINITY))
+            .to_string(),
+    )
+}
+
 /// Whether this node removes a dead node's transient attributes from the
 /// CIB: the lowest name among itself and the live attrd peers does, so
 /// exactly one survivor of a partition does it.
@@ -625,6 +645,33 @@ mod tests {
             Err(Refusal::Invalid(_))
         ));
         assert_eq!(c.pending(), 0);
+    }
+
+    #[test]
+    fn value_plus_plus_counts_as_pacemakers_fail_counts() {
+        for (new, cur, want) in [
+            ("value++", None, Some("1")),
+            ("value++", Some("4"), Some("5")),
+            ("value+=3", Some("4"), Some("7")),
+            ("value+=INFINITY", Some("4"), Some("1000000")),
+            ("value++", Some("INFINITY"), Some("1000000")),
+            ("value++", Some("junk"), Some("1")),
+            ("value+=-2", Some("1"), Some("-1")),
+            ("value", Some("1"), None),
+            ("value+", Some("1"), None),
+            ("5", Some("1"), None),
+        ] {
+            assert_eq!(expand_value(new, cur).as_deref(), want, "{new} on {cur:?}");
+        }
+        let t = Instant::now();
+        let mut c = Core::new("n", W);
+        c.update_local(t, &set("fail-count-r#start_0", "value++", None))
+            .unwrap();
+        let e = c
+            .update_local(t, &set("fail-count-r#start_0", "value++", None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.value.as_deref(), Some("2"));
     }
 
     #[test]
