@@ -291,3 +291,33 @@ fn the_dc_dies_and_a_new_dc_keeps_resources_running() {
         );
     }
 }
+
+#[test]
+fn crm_resource_moves_a_resource_and_a_node_leaving_hands_its_resources_over() {
+    let mut crm = start("crmmove", &initial_cib("", &dummy("v1", "")));
+    let rscs = ["v1"];
+    crm.wait("v1 started", &rscs, |c| c.active_on("v1").len() == 1);
+    let first = crm.active_on("v1")[0];
+    let target = (1..=3).find(|i| *i != first).expect("another node");
+    let out = crm.c.node(1).run(
+        "crm_resource",
+        &["-M", "-r", "v1", "-N", &format!("node{target}")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crm.wait("v1 moved where crm_resource -M put it", &rscs, |c| {
+        c.active_on("v1") == vec![target]
+    });
+    // Clear the move so v1 may run anywhere, then stop the node that
+    // runs it the proper way: it hands v1 over before it leaves.
+    let out = crm.c.node(1).run("crm_resource", &["-U", "-r", "v1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = crm.c.node(target).run("heartbeat", &["-k"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crm.dead.push(target);
+    crm.wait("v1 running on a remaining node", &rscs, |c| c.active_on("v1").len() == 1);
+    assert!(
+        !rsctmp(&crm.c, target).join("Dummy-v1.state").exists(),
+        "the leaving node did not stop v1 before it left\n{}",
+        crm.logs()
+    );
+}

@@ -41,6 +41,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    // The loop first: it blocks SIGTERM for signalfd, and every thread
+    // started later (logging's) inherits that, so heartbeat's SIGTERM
+    // starts the graceful shutdown instead of killing the process.
+    let mut lp = plumbing::EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    for s in [plumbing::Signal::SIGTERM, plumbing::Signal::SIGINT] {
+        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
+    }
     let paths = HaPaths::from_env();
     let (cf, _) = config::load_ha_cf(paths.ha_cf()).map_err(|errs| {
         errs.iter()
@@ -77,7 +84,7 @@ fn run(args: &Args) -> Result<(), String> {
             .filter(|p| p.exists())
             .or(own)
     };
-    let r = service::run(paths, pe_spawn);
+    let r = service::run(lp, paths, pe_spawn);
     drop(logger);
     r
 }

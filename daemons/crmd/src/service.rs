@@ -188,11 +188,11 @@ fn wait_connect<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> Resu
 
 /// Runs until SIGTERM (after this node's resources are moved away) or
 /// until a service it depends on goes away.
-pub fn run(paths: HaPaths, pe_spawn: Option<std::path::PathBuf>) -> Result<(), String> {
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+pub fn run(
+    mut lp: EventLoop,
+    paths: HaPaths,
+    pe_spawn: Option<std::path::PathBuf>,
+) -> Result<(), String> {
     let hb_path = paths.socket("heartbeat");
     // Who we are: heartbeat's name and uuid for this node.
     let status = wait_connect("heartbeat", || {
