@@ -734,3 +734,193 @@ fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
         "stonith_admin: Couldn't fence node2: No such device (No device configured for target 'node2')\n"
     );
 }
+
+#[test]
+fn stonith_cli_runs_plugins_and_meatclient_confirms_meatware() {
+    let f = Fencer::new("fence-cli");
+    let plugins = f.plugins();
+    let log = f.path("calls");
+    let stonith = |args: &[&str]| {
+        let mut c = f.node.command("stonith");
+        c.env("STONITH_EXTERNAL_DIR", &plugins)
+            .env("MEATWARE_DIR", f.node.root.join("run"))
+            .args(args)
+            .output()
+            .expect("run stonith")
+    };
+    let types = ok(stonith(&["-L"]));
+    let types: Vec<&str> = types.lines().collect();
+    assert_eq!(
+        types,
+        ["external/test", "meatware", "null", "ssh", "suicide"]
+    );
+    assert_eq!(
+        ok(stonith(&["-t", "external/test", "-n"])),
+        "hostlist  logfile  mode  id  \n"
+    );
+    assert_eq!(ok(stonith(&["-t", "null", "-n"])), "hostlist  \n");
+    let md = ok(stonith(&["-t", "external/test", "-m"]));
+    assert!(
+        md.contains("<resource-agent name=\"external/test\">"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<shortdesc lang=\"en\">test device</shortdesc>"),
+        "{md}"
+    );
+    let logfile = format!("logfile={}", log.display());
+    // Parameters as name=value, and positionally with -p.
+    assert_eq!(
+        ok(stonith(&[
+            "-t",
+            "external/test",
+            "hostlist=n1 n2",
+            &logfile,
+            "-l"
+        ])),
+        "n1\nn2\n"
+    );
+    let p = format!("n1 {} ok x", log.display());
+    ok(stonith(&[
+        "-t",
+        "external/test",
+        "-p",
+        &p,
+        "-T",
+        "reset",
+        "N1",
+    ]));
+    assert!(read(&log).contains("x reset n1"), "{}", read(&log));
+    let (rc, _, err) = text(&stonith(&[
+        "-t",
+        "external/test",
+        "hostlist=n1",
+        &logfile,
+        "mode=fail",
+        "-T",
+        "off",
+        "n1",
+    ]));
+    assert_eq!(rc, 5, "{err}");
+    let (rc, _, err) = text(&stonith(&[
+        "-t",
+        "external/test",
+        "hostlist=n1",
+        &logfile,
+        "-S",
+    ]));
+    assert_eq!((rc, err.as_str()), (0, "info: external/test device OK.\n"));
+    let (rc, _, err) = text(&stonith(&["-t", "nosuch", "-l"]));
+    assert_eq!(
+        (rc, err.as_str()),
+        (8, "ERROR: Invalid device type: 'nosuch'\n")
+    );
+    let (rc, _, err) = text(&stonith(&["-t", "null", "-l"]));
+    assert_eq!(rc, 1);
+    assert!(
+        err.starts_with(
+            "Must specify either -p option, -F option, -E option, or name=value style arguments\n"
+        ),
+        "{err}"
+    );
+
+    // meatware through the stonith command: waits for the operator.
+    let mut waiting = f.node.command("stonith");
+    let child = waiting
+        .env("MEATWARE_DIR", f.node.root.join("run"))
+        .args(["-t", "meatware", "hostlist=n1", "-T", "reset", "n1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stonith meatware");
+    let fifo = f.node.root.join("run/meatware.n1");
+    assert!(f.node.wait_for(|| fifo.exists()), "no meatware FIFO");
+    let meat = |answer: &str| {
+        let mut c = f.node.command("meatclient");
+        c.env("MEATWARE_DIR", f.node.root.join("run"))
+            .args(["-c", "n1"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("meatclient");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answer.as_bytes())
+            .expect("answer");
+        child.wait_with_output().expect("meatclient output")
+    };
+    // "Y" cancels, as cluster-glue's client does; the device keeps waiting.
+    let (rc, out, _) = text(&meat("Y\n"));
+    assert_eq!(rc, 3);
+    assert!(
+        out.ends_with("PROCEED? [yN] Meatware_client: operation canceled.\n"),
+        "{out}"
+    );
+    let (rc, out, _) = text(&meat("y\n"));
+    assert_eq!(rc, 0);
+    assert!(
+        out.ends_with("Meatware_client: reset confirmed.\n"),
+        "{out}"
+    );
+    let (rc, _, err) = text(&child.wait_with_output().expect("stonith"));
+    assert_eq!(rc, 0);
+    assert!(
+        err.contains("CRIT: Run \"meatclient -c n1\" AFTER power-cycling the machine."),
+        "{err}"
+    );
+    // Nobody waiting any more.
+    let (rc, _, err) = text(&meat("y\n"));
+    assert_eq!(rc, 4);
+    assert!(err.starts_with("Meatware_IPC failed: "), "{err}");
+}
+
+#[test]
+fn a_meatware_device_in_stonithd_succeeds_only_after_the_operator_confirms() {
+    let mut f = Fencer::new("fence-meat");
+    f.start(false);
+    ok(f.admin(&["-R", "meat", "-a", "meatware", "-o", "hostlist=n2"]));
+    let paths = f.node.paths();
+    let op = std::thread::spawn(move || {
+        let mut c = StonithClient::local(&paths, Duration::from_secs(60)).expect("c");
+        fenced(
+            c.fence(
+                "n2",
+                FenceAction::Reboot,
+                Duration::from_secs(40),
+                Duration::ZERO,
+            )
+            .expect("fence"),
+        )
+    });
+    let fifo = f.node.root.join("run/meatware.n2");
+    assert!(
+        f.node.wait_for(|| fifo.exists()),
+        "no meatware FIFO: {}",
+        f.log()
+    );
+    // Still pending: nothing confirmed yet.
+    let out = ok(f.admin(&["-H", "n2", "-V"]));
+    assert!(out.starts_with("reboot of n2 pending: client="), "{out}");
+    let mut c = f.node.command("meatclient");
+    c.env("MEATWARE_DIR", f.node.root.join("run"))
+        .args(["-c", "n2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = c.spawn().expect("meatclient");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"y\n")
+            .expect("answer");
+    }
+    assert!(child.wait().expect("meatclient").success());
+    let r = op.join().expect("fence thread");
+    assert!(r.succeeded, "{r:?}");
+    assert_eq!(r.devices, ["meat"]);
+}
