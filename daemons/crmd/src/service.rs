@@ -134,6 +134,8 @@ struct Service {
     cib: Client<CibApi>,
     lrm_events: Client<LrmApi>,
     pe: Option<Client<PeApi>>,
+    /// attrd, for fail counts (connected when first needed).
+    attrd: Option<Client<attrdapi::AttrdApi>>,
     /// stonithd, connected (and subscribed) while this node is DC.
     stonith: Option<Client<stonithapi::StonithApi>>,
     /// Fencing requests in flight: call id -> (transition, action, target,
@@ -281,6 +283,7 @@ pub fn run(
         lrm_events,
         pe: None,
         stonith: None,
+        attrd: None,
         fence_calls: HashMap::new(),
         pe_spawn,
         pe_pid: None,
@@ -383,6 +386,19 @@ impl Service {
                     {
                         if let Some(s) = self.stonith.as_mut() {
                             s.handle_io(lp, ready, &mut stonith_events);
+                        }
+                    }
+                    Event::Io { token, ready }
+                        if self.attrd.as_ref().is_some_and(|c| c.token() == token) =>
+                    {
+                        let mut evs = Vec::new();
+                        if let Some(c) = self.attrd.as_mut() {
+                            c.handle_io(lp, ready, &mut evs);
+                        }
+                        if evs.iter().any(|e| matches!(e, ClientEvent::Closed(_))) {
+                            if let Some(c) = self.attrd.take() {
+                                c.close(lp);
+                            }
                         }
                     }
                     Event::Io { token, ready } if self.server.owns(token) => {
@@ -1399,32 +1415,33 @@ impl Service {
         action: &controller::graph::GraphAction,
     ) {
         let node = action.node.clone().unwrap_or_default();
-        let uuid = action
-            .node_uuid
-            .clone()
-            .unwrap_or_else(|| self.node_uuid(&node));
         match action.task.as_str() {
             "do_shutdown" => {
                 self.send_to(lp, &node, CrmWire::ShutdownAllowed);
                 self.action_done(lp, a, true);
             }
             "clear_failcount" => {
+                let mut ok = true;
                 if let Some(rsc) = &action.resource {
-                    self.cib_op(
-                        lp,
-                        OpKind::Delete,
-                        None,
-                        Some(format!(
-                            "//node_state[@id={}]/transient_attributes//nvpair[starts-with(@name,'fail-count-{}#') or starts-with(@name,'last-failure-{}#')]",
-                            lit(&uuid),
-                            rsc.id,
-                            rsc.id
-                        )),
-                        None,
-                        false,
-                    );
+                    let names: Vec<String> = self
+                        .failcounts
+                        .keys()
+                        .filter(|(n, name)| {
+                            n == &node && name.starts_with(&format!("fail-count-{}#", rsc.id))
+                        })
+                        .map(|(_, name)| name.clone())
+                        .collect();
+                    for fc in names {
+                        let lf = fc.replacen("fail-count-", "last-failure-", 1);
+                        ok &= self.attrd_update(lp, &node, &fc, attrdapi::Change::Delete);
+                        ok &= self.attrd_update(lp, &node, &lf, attrdapi::Change::Delete);
+                        self.failcounts.remove(&(node.clone(), fc));
+                    }
                 }
-                self.action_done(lp, a, true);
+                if !ok {
+                    log::error!("cannot clear fail counts on {node}: attrd is not available");
+                }
+                self.action_done(lp, a, ok);
             }
             "lrm_delete" => {
                 // The node's lrmd forgets it; the result's empty history
@@ -1573,7 +1590,7 @@ impl Service {
             self.cib_op(lp, OpKind::Modify, Some("status"), None, Some(st), true);
         }
         if !ok {
-            self.count_failure(lp, from, &uuid, key, rc);
+            self.count_failure(lp, from, key, rc);
         }
         match answers {
             Some((tid, a)) if self.transition.as_ref().is_some_and(|t| t.graph.id == tid) => {
@@ -1589,7 +1606,7 @@ impl Service {
         }
     }
 
-    fn count_failure(&mut self, lp: &mut EventLoop, node: &str, uuid: &str, key: &str, rc: i32) {
+    fn count_failure(&mut self, lp: &mut EventLoop, node: &str, key: &str, rc: i32) {
         // Probes that find a resource running where it should not, and
         // stops that fail, are handled by the scheduler from the history;
         // fail counts cover failed starts and monitors (and the rest).
@@ -1600,22 +1617,53 @@ impl Service {
             return;
         }
         let (fc, lf) = record::failcount_names(rsc, task, interval);
-        let n = self
-            .failcounts
-            .entry((node.to_string(), fc.clone()))
-            .or_insert(0);
-        *n = n.saturating_add(1);
-        let value = if *n >= 1_000_000 {
-            "INFINITY".to_string()
-        } else {
-            n.to_string()
-        };
-        let mut st = Element::new("node_state").with_attr("id", uuid);
-        st.children.push(record::transient_attributes(
-            uuid,
-            &[(fc, value), (lf, now_secs().to_string())],
-        ));
-        self.cib_op(lp, OpKind::Modify, Some("status"), None, Some(st), true);
+        self.failcounts.insert((node.to_string(), fc.clone()), 1);
+        // Fail counts are node attributes: attrd owns them (it keeps them
+        // across its restarts and writes them), as Pacemaker's controller
+        // leaves them to its attrd.
+        let ok = self.attrd_update(lp, node, &fc, attrdapi::Change::Set("value++".into()))
+            && self.attrd_update(lp, node, &lf, attrdapi::Change::Set(now_secs().to_string()));
+        if !ok {
+            log::error!("cannot count the failure of {key} on {node}: attrd is not available");
+        }
+    }
+
+    /// Sends one node attribute change to this node's attrd (connecting
+    /// first if needed); whether it was sent.
+    fn attrd_update(
+        &mut self,
+        lp: &mut EventLoop,
+        node: &str,
+        name: &str,
+        change: attrdapi::Change,
+    ) -> bool {
+        if self.attrd.is_none() {
+            let path = attrdapi::socket_path(&self.paths);
+            match Client::connect(lp, &path, ClientLimits::default()) {
+                Ok(c) => self.attrd = Some(c),
+                Err(e) => {
+                    log::warn!("cannot connect to attrd: {e}");
+                    return false;
+                }
+            }
+        }
+        let req = attrdapi::Request::Update(attrdapi::Update {
+            name: name.to_string(),
+            node: Some(node.to_string()),
+            change,
+            delay_ms: None,
+            lifetime: attrdapi::Lifetime::Reboot,
+            private: false,
+        });
+        match self.attrd.as_mut().map(|c| c.send(lp, &req)) {
+            Some(Ok(())) => true,
+            _ => {
+                if let Some(c) = self.attrd.take() {
+                    c.close(lp);
+                }
+                false
+            }
+        }
     }
 
     fn timer(&mut self, lp: &mut EventLoop, id: TimerId) {
