@@ -12,6 +12,7 @@
 //! without heartbeat: a one-node cluster whose node id is its name.
 
 mod cibreq;
+mod cluster;
 mod core;
 mod service;
 mod wire;

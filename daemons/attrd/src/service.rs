@@ -2,37 +2,26 @@
 //! server, the heartbeat API connection (unless standalone), the cib
 //! connection (retried every second while the cib is away) and signals.
 //! Each turn: take heartbeat events, cib answers and client requests,
-//! apply them to the table (`crate::core`, pure), announce this node's
-//! changed values to the peers in one go, and write what is due to the
-//! CIB as one batch (`crate::cibreq`).
+//! hand them to `crate::cluster` (pure), carry out its outputs (cluster
+//! messages, answers, CIB removals), and write what is due to the CIB as
+//! one batch (`crate::cibreq`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use attrdapi::{AttrdApi, Change, Failure, Lifetime, Request, Response, Status, Update};
+use attrdapi::{AttrdApi, Failure, Lifetime, Request, Response, Status};
 use cibapi::CibApi;
 use hbapi::HbApi;
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
 use plumbing::{Event, EventLoop, HaPaths, Signal};
 
 use crate::cibreq;
-use crate::core::{Core, Entry, Refusal};
+use crate::cluster::{Cluster, NodeInfo, Output};
 use crate::wire::{self, Wire};
 
-/// How long a client waits for another node's attrd to take an update.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most updates waiting for other nodes' attrd at once.
-const MAX_FORWARDS: usize = 10_000;
 /// Pause between attempts to reach the cib.
 const CIB_RETRY: Duration = Duration::from_secs(1);
-
-// Pacemaker's exit codes in refusals.
-const EX_ERROR: u8 = 1;
-const EX_USAGE: u8 = 64;
-const EX_DISCONNECT: u8 = 102;
-const EX_NOSUCH: u8 = 105;
-const EX_TIMEOUT: u8 = 124;
 
 /// How the daemon was started.
 pub struct Settings {
@@ -65,32 +54,14 @@ enum CibCall {
     Batch,
 }
 
-/// A client's update waiting for another node's attrd.
-struct Forward {
-    client: ClientId,
-    call: Option<u64>,
-    node: String,
-    deadline: Instant,
-}
+/// Who gets the answer of an update that went to another node.
+type Caller = (ClientId, Option<u64>);
 
 struct Service {
-    core: Core,
+    cluster: Cluster<Caller>,
     server: Server<AttrdApi>,
     reqs: Vec<ServerEvent<Request>>,
     hb: Option<Client<HbApi>>,
-    local: String,
-    uuid: String,
-    /// Nodes whose attrd said hello (not the local one).
-    peers: BTreeSet<String>,
-    /// Every node's id in the CIB, as heartbeat and hellos tell.
-    uuids: BTreeMap<String, String>,
-    ping_nodes: BTreeSet<String>,
-    /// Links to each peer: (peer, interface) -> up.
-    links: BTreeMap<(String, String), bool>,
-    /// Local changes to announce at the end of the turn.
-    outbox: Vec<Entry>,
-    forwards: HashMap<u64, Forward>,
-    next_forward: u64,
     cib: Option<Client<CibApi>>,
     cib_socket: PathBuf,
     cib_retry: Option<Instant>,
@@ -109,19 +80,15 @@ pub fn run(lp: &mut EventLoop, server: Server<AttrdApi>, settings: Settings) -> 
         lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
     }
     let mut svc = Service {
-        core: Core::new(&settings.local, settings.window),
+        cluster: Cluster::new(
+            &settings.local,
+            &settings.local,
+            settings.window,
+            settings.heartbeat.is_some(),
+        ),
         server,
         reqs: Vec::new(),
         hb: None,
-        uuid: settings.local.clone(),
-        local: settings.local,
-        peers: BTreeSet::new(),
-        uuids: BTreeMap::new(),
-        ping_nodes: BTreeSet::new(),
-        links: BTreeMap::new(),
-        outbox: Vec::new(),
-        forwards: HashMap::new(),
-        next_forward: 0,
         cib: None,
         cib_socket: settings.cib_socket,
         cib_retry: Some(Instant::now()),
@@ -136,7 +103,11 @@ pub fn run(lp: &mut EventLoop, server: Server<AttrdApi>, settings: Settings) -> 
     if let Some(paths) = &settings.heartbeat {
         svc.join_cluster(lp, paths)?;
     }
-    log::info!("attrd on {} (id {}) ready", svc.local, svc.uuid);
+    log::info!(
+        "attrd on {} (id {}) ready",
+        svc.cluster.local(),
+        svc.cluster.uuid()
+    );
     svc.main_loop(lp)
 }
 
@@ -167,27 +138,21 @@ impl Service {
             Ok(hbapi::Response::Status(s)) => s,
             other => return Err(format!("heartbeat status query failed: {other:?}")),
         };
-        let now = Instant::now();
-        for n in &status.nodes {
-            let name = n.name.to_ascii_lowercase();
-            if let Some(u) = &n.uuid {
-                self.uuids.insert(name.clone(), u.clone());
-            }
-            if name == self.local {
-                if let Some(u) = &n.uuid {
-                    self.uuid.clone_from(u);
-                }
-                continue;
-            }
-            if n.node_type == "ping" {
-                self.ping_nodes.insert(name);
-                continue;
-            }
-            for (iface, st) in &n.links {
-                self.set_link(now, &name, iface, st == "up");
-            }
-        }
-        self.hello(lp, None, false);
+        let nodes: Vec<NodeInfo> = status
+            .nodes
+            .iter()
+            .map(|n| NodeInfo {
+                name: n.name.to_ascii_lowercase(),
+                uuid: n.uuid.clone(),
+                ping: n.node_type == "ping",
+                links: n
+                    .links
+                    .iter()
+                    .map(|(l, st)| (l.clone(), st == "up"))
+                    .collect(),
+            })
+            .collect();
+        self.cluster.start(Instant::now(), &nodes);
         Ok(())
     }
 
@@ -201,14 +166,10 @@ impl Service {
                 self.server.poll_timeout(),
                 self.cib
                     .as_ref()
-                    .and(self.core.next_flush())
+                    .and(self.cluster.core.next_flush())
                     .map(|t| until(now, t)),
                 self.cib_retry.map(|t| until(now, t)),
-                self.forwards
-                    .values()
-                    .map(|f| f.deadline)
-                    .min()
-                    .map(|t| until(now, t)),
+                self.cluster.poll_timeout().map(|t| until(now, t)),
             ]
             .into_iter()
             .flatten()
@@ -242,7 +203,7 @@ impl Service {
                 }
             }
             for ev in hb_events.drain(..) {
-                self.heartbeat_event(lp, ev)?;
+                self.heartbeat_event(ev)?;
             }
             for ev in cib_events.drain(..) {
                 self.cib_event(lp, ev);
@@ -250,7 +211,7 @@ impl Service {
             self.server.process(lp, &mut self.reqs);
             self.serve(lp);
             self.tick(lp);
-            self.announce(lp);
+            self.outputs(lp);
         }
     }
 
@@ -260,7 +221,7 @@ impl Service {
         while !self.reqs.is_empty() {
             for r in std::mem::take(&mut self.reqs) {
                 if let ServerEvent::Request { client, call, body } = r {
-                    if let Some(resp) = self.request(lp, client, call, body) {
+                    if let Some(resp) = self.request(client, call, body) {
                         if let Some(id) = call {
                             let _ = self.server.reply(lp, client, id, &resp, &mut self.reqs);
                         }
@@ -270,146 +231,30 @@ impl Service {
         }
     }
 
-    fn node_name(&self, node: Option<&str>) -> String {
-        match node.map(str::to_ascii_lowercase) {
-            None => self.local.clone(),
-            Some(n) if n == "localhost" => self.local.clone(),
-            Some(n) => n,
-        }
-    }
-
     /// Answers a request, or `None` when the answer comes later.
-    fn request(
-        &mut self,
-        lp: &mut EventLoop,
-        client: ClientId,
-        call: Option<u64>,
-        body: Request,
-    ) -> Option<Response> {
-        let failed = |code, message: String| Some(Response::Failed(Failure { code, message }));
+    fn request(&mut self, client: ClientId, call: Option<u64>, body: Request) -> Option<Response> {
+        let now = Instant::now();
         match body {
             Request::Status => Some(Response::Status(Status {
-                node: self.local.clone(),
-                uuid: self.uuid.clone(),
-                peers: self
-                    .peers
-                    .iter()
-                    .cloned()
-                    .chain(std::iter::once(self.local.clone()))
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
+                node: self.cluster.local().to_string(),
+                uuid: self.cluster.uuid().to_string(),
+                peers: self.cluster.members(),
                 cib_connected: self.cib.is_some(),
                 cib_updates: self.cib_updates,
-                pending: self.core.pending(),
+                pending: self.cluster.core.pending(),
             })),
             Request::Query { name, node } => {
-                let node = node.map(|n| self.node_name(Some(&n)));
-                Some(Response::Values(self.core.query(&name, node.as_deref())))
+                let node = node.map(|n| self.cluster.node_name(Some(&n)));
+                Some(Response::Values(
+                    self.cluster.core.query(&name, node.as_deref()),
+                ))
             }
             Request::Refresh => {
                 log::info!("refresh: writing every value to the CIB again");
-                self.core.mark_all_due(Instant::now());
-                self.send(lp, None, &Wire::Refresh);
+                self.cluster.refresh(now);
                 Some(Response::Ok)
             }
-            Request::Update(mut u) => {
-                if let Err(e) = check_update(&u) {
-                    return failed(EX_USAGE, e);
-                }
-                let node = self.node_name(u.node.as_deref());
-                if node == self.local {
-                    u.node = None;
-                    return Some(match self.update_local(&u) {
-                        Ok(()) => Response::Ok,
-                        Err(f) => Response::Failed(f),
-                    });
-                }
-                if self.hb.is_none() {
-                    return failed(
-                        EX_NOSUCH,
-                        format!("{node} is not a node of this cluster (attrd runs standalone)"),
-                    );
-                }
-                if self.forwards.len() >= MAX_FORWARDS {
-                    return failed(
-                        EX_ERROR,
-                        format!("{MAX_FORWARDS} updates for other nodes are waiting already"),
-                    );
-                }
-                if !self.peers.contains(&node) {
-                    return failed(
-                        EX_NOSUCH,
-                        format!("no attrd runs on node {node} (not a node, or down)"),
-                    );
-                }
-                self.next_forward += 1;
-                let id = self.next_forward;
-                u.node = Some(node.clone());
-                self.send(lp, Some(&node), &Wire::Forward { id, update: u });
-                self.forwards.insert(
-                    id,
-                    Forward {
-                        client,
-                        call,
-                        node,
-                        deadline: Instant::now() + FORWARD_TIMEOUT,
-                    },
-                );
-                None
-            }
-        }
-    }
-
-    fn update_local(&mut self, u: &Update) -> Result<(), Failure> {
-        match self.core.update_local(Instant::now(), u) {
-            Ok(Some(e)) => {
-                log::debug!(
-                    "{}={} ({}, delay {} ms)",
-                    e.name,
-                    e.value.as_deref().unwrap_or("<deleted>"),
-                    e.lifetime.as_str(),
-                    e.delay_ms
-                );
-                self.outbox.push(e);
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(Refusal::Invalid(m)) => Err(Failure {
-                code: EX_USAGE,
-                message: m,
-            }),
-            Err(Refusal::Full) => Err(Failure {
-                code: EX_ERROR,
-                message: format!(
-                    "attrd holds {} values already; refusing more",
-                    crate::core::MAX_VALUES
-                ),
-            }),
-        }
-    }
-
-    fn set_link(&mut self, now: Instant, peer: &str, iface: &str, up: bool) {
-        self.links.insert((peer.to_string(), iface.to_string()), up);
-        let u = Update {
-            name: format!("{peer}-{iface}"),
-            node: None,
-            change: Change::Set(if up { "up" } else { "dead" }.into()),
-            delay_ms: None,
-            lifetime: Lifetime::Reboot,
-            private: false,
-        };
-        match self.core.update_local(now, &u) {
-            Ok(Some(e)) => {
-                log::info!(
-                    "link attribute {}={}",
-                    e.name,
-                    e.value.as_deref().unwrap_or("")
-                );
-                self.outbox.push(e);
-            }
-            Ok(None) => {}
-            Err(e) => log::warn!("link attribute {} not set: {e:?}", u.name),
+            Request::Update(u) => self.cluster.update(now, (client, call), u).map(answer),
         }
     }
 
@@ -420,25 +265,7 @@ impl Service {
         if self.cib.is_none() && self.cib_retry.is_some_and(|t| t <= now) {
             self.connect_cib(lp, now);
         }
-        let expired: Vec<u64> = self
-            .forwards
-            .iter()
-            .filter(|(_, f)| f.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            if let Some(f) = self.forwards.remove(&id) {
-                let m = format!("Timer expired: attrd on {} did not answer", f.node);
-                self.answer_forward(
-                    lp,
-                    f,
-                    Some(Failure {
-                        code: EX_TIMEOUT,
-                        message: m,
-                    }),
-                );
-            }
-        }
+        self.cluster.handle_timeout(now);
         self.flush(lp, now);
     }
 
@@ -462,7 +289,7 @@ impl Service {
         let mut calls = vec![(cibapi::Request::Subscribe, CibCall::Subscribe)];
         if !self.cleared {
             calls.push((
-                cibapi::Request::Op(cibreq::clear_transient(&self.uuid)),
+                cibapi::Request::Op(cibreq::clear_transient(self.cluster.uuid())),
                 CibCall::Clear,
             ));
         }
@@ -488,7 +315,7 @@ impl Service {
         log::info!("connected to the cib");
         self.cib = Some(cib);
         // The cib may have restarted without our values: write them all.
-        self.core.mark_all_due(now);
+        self.cluster.core.mark_all_due(now);
     }
 
     fn cib_lost(&mut self, lp: &mut EventLoop, why: &str) {
@@ -500,7 +327,7 @@ impl Service {
         let now = Instant::now();
         if self.batch_calls > 0 {
             self.batch_calls = 0;
-            self.core.batch_done(now, false);
+            self.cluster.core.batch_done(now, false);
         }
         self.cib_retry = Some(now + CIB_RETRY);
     }
@@ -509,7 +336,7 @@ impl Service {
         if self.cib.is_none() || self.batch_calls > 0 {
             return;
         }
-        let Some(batch) = self.core.take_batch(now) else {
+        let Some(batch) = self.cluster.core.take_batch(now) else {
             return;
         };
         log::debug!(
@@ -520,7 +347,7 @@ impl Service {
         self.batch_ok = true;
         let mut failed = None;
         if let Some(cib) = self.cib.as_mut() {
-            for r in cibreq::batch_requests(&self.local, &self.uuid, &batch) {
+            for r in cibreq::batch_requests(self.cluster.local(), self.cluster.uuid(), &batch) {
                 match cib.call(lp, &cibapi::Request::Op(r)) {
                     Ok(id) => {
                         self.cib_calls.insert(id, CibCall::Batch);
@@ -537,7 +364,7 @@ impl Service {
         if let Some(e) = failed {
             self.cib_lost(lp, &e);
         } else if self.batch_calls == 0 {
-            self.core.batch_done(now, true);
+            self.cluster.core.batch_done(now, true);
         }
     }
 
@@ -556,7 +383,7 @@ impl Service {
             ClientEvent::Closed(why) => self.cib_lost(lp, &why),
             ClientEvent::Event(cibapi::Event::Replaced { version }) => {
                 log::info!("the CIB was replaced ({version}): writing every value again");
-                self.core.mark_all_due(now);
+                self.cluster.core.mark_all_due(now);
             }
             ClientEvent::Event(cibapi::Event::Diff { .. }) => {}
         }
@@ -594,22 +421,20 @@ impl Service {
             },
             CibCall::LoadNodes => {
                 if let Ok(cibapi::Response::Xml(x)) = &body {
-                    match cibreq::permanent_values(x, &self.uuid) {
+                    match cibreq::permanent_values(x, self.cluster.uuid()) {
                         Ok(vals) => {
                             self.loaded = true;
-                            let n = vals.len();
-                            self.core.load_written(
+                            if !vals.is_empty() {
+                                log::info!(
+                                    "{} permanent attribute(s) of this node found in the CIB",
+                                    vals.len()
+                                );
+                            }
+                            self.cluster.load_written(
                                 vals.into_iter()
                                     .map(|(k, v)| (k, v, Lifetime::Forever))
                                     .collect(),
                             );
-                            if n > 0 {
-                                log::info!(
-                                    "{n} permanent attribute(s) of this node found in the CIB"
-                                );
-                                // Announce them: the peers hold our full set.
-                                self.outbox.extend(self.core.own_entries());
-                            }
                         }
                         Err(e) => log::warn!("cannot read the nodes section: {e}"),
                     }
@@ -626,7 +451,7 @@ impl Service {
                 }
                 self.batch_calls = self.batch_calls.saturating_sub(1);
                 if self.batch_calls == 0 {
-                    self.core.batch_done(now, self.batch_ok);
+                    self.cluster.core.batch_done(now, self.batch_ok);
                 }
             }
         }
@@ -634,7 +459,40 @@ impl Service {
 
     // --- the cluster -----------------------------------------------------
 
-    fn send(&mut self, lp: &mut EventLoop, to: Option<&str>, w: &Wire) {
+    /// Carries out what the cluster part asks.
+    fn outputs(&mut self, lp: &mut EventLoop) {
+        while let Some(o) = self.cluster.poll_output() {
+            match o {
+                Output::Send { to, wire } => self.send(lp, to, &wire),
+                Output::Answer {
+                    client: (client, call),
+                    result,
+                } => {
+                    if let Some(id) = call {
+                        let resp = answer(result);
+                        let _ = self.server.reply(lp, client, id, &resp, &mut self.reqs);
+                    }
+                }
+                Output::ClearNode { node, uuid } => {
+                    let Some(cib) = self.cib.as_mut() else {
+                        log::warn!("cib not connected: the transient attributes of {node} stay");
+                        continue;
+                    };
+                    let req = cibapi::Request::Op(cibreq::clear_transient(&uuid));
+                    match cib.call(lp, &req) {
+                        Ok(id) => {
+                            self.cib_calls.insert(id, CibCall::ClearPeer(node));
+                        }
+                        Err(e) => {
+                            log::warn!("cannot remove the transient attributes of {node}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, lp: &mut EventLoop, to: Option<String>, w: &Wire) {
         let Some(hb) = self.hb.as_mut() else { return };
         let body = match w
             .to_message()
@@ -647,7 +505,7 @@ impl Service {
             }
         };
         let req = hbapi::Request::Send {
-            to: to.map(str::to_string),
+            to,
             body: ipc::Bytes(body),
         };
         if let Err(e) = hb.send(lp, &req) {
@@ -655,93 +513,8 @@ impl Service {
         }
     }
 
-    /// Hello and our full set of values, to one node or all.
-    fn hello(&mut self, lp: &mut EventLoop, to: Option<&str>, reply: bool) {
-        let uuid = self.uuid.clone();
-        self.send(lp, to, &Wire::Hello { reply, uuid });
-        for w in wire::values_messages(true, self.core.own_entries()) {
-            self.send(lp, to, &w);
-        }
-    }
-
-    /// Announces this turn's local changes.
-    fn announce(&mut self, lp: &mut EventLoop) {
-        let out = std::mem::take(&mut self.outbox);
-        if out.is_empty() || self.hb.is_none() {
-            return;
-        }
-        for w in wire::values_messages(false, out) {
-            self.send(lp, None, &w);
-        }
-    }
-
-    fn answer_forward(&mut self, lp: &mut EventLoop, f: Forward, error: Option<Failure>) {
-        let resp = match error {
-            None => Response::Ok,
-            Some(e) => Response::Failed(e),
-        };
-        if let Some(id) = f.call {
-            let _ = self.server.reply(lp, f.client, id, &resp, &mut self.reqs);
-        }
-    }
-
-    fn peer_gone(&mut self, lp: &mut EventLoop, node: &str) {
-        if self.peers.remove(node) {
-            log::info!("attrd peer {node} left; its values are forgotten");
-        }
-        self.core.drop_node(node);
-        let lost: Vec<u64> = self
-            .forwards
-            .iter()
-            .filter(|(_, f)| f.node == node)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in lost {
-            if let Some(f) = self.forwards.remove(&id) {
-                let m = format!("node {node} left before taking the update");
-                self.answer_forward(
-                    lp,
-                    f,
-                    Some(Failure {
-                        code: EX_DISCONNECT,
-                        message: m,
-                    }),
-                );
-            }
-        }
-        // One survivor, the lowest-named live attrd, removes the dead
-        // node's transient attributes from the CIB: a node that is down
-        // keeps nothing (its permanent attributes stay).
-        if crate::core::clears_for_the_dead(&self.local, &self.peers) {
-            if let (Some(uuid), Some(cib)) = (self.uuids.get(node), self.cib.as_mut()) {
-                let req = cibapi::Request::Op(cibreq::clear_transient(uuid));
-                match cib.call(lp, &req) {
-                    Ok(id) => {
-                        self.cib_calls
-                            .insert(id, CibCall::ClearPeer(node.to_string()));
-                    }
-                    Err(e) => log::warn!("cannot remove the transient attributes of {node}: {e}"),
-                }
-            }
-        }
-        // Every link to a dead node is dead.
+    fn heartbeat_event(&mut self, ev: ClientEvent<HbApi>) -> Result<(), String> {
         let now = Instant::now();
-        let links: Vec<String> = self
-            .links
-            .iter()
-            .filter(|((p, _), up)| p == node && **up)
-            .map(|((_, l), _)| l.clone())
-            .collect();
-        for l in links {
-            self.set_link(now, node, &l, false);
-        }
-    }
-
-    fn heartbeat_event(
-        &mut self,
-        lp: &mut EventLoop,
-        ev: ClientEvent<HbApi>,
-    ) -> Result<(), String> {
         match ev {
             ClientEvent::Reply {
                 body: hbapi::Response::Error(e),
@@ -749,38 +522,23 @@ impl Service {
             } => return Err(format!("heartbeat refused: {e}")),
             ClientEvent::Reply { .. } => {}
             ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
-                let node = node.to_ascii_lowercase();
-                if node == self.local || self.ping_nodes.contains(&node) {
-                    return Ok(());
-                }
-                if status == "dead" {
-                    self.peer_gone(lp, &node);
-                } else if status == "active" {
-                    // Back (after a partition, or started): tell it who we
-                    // are and what we hold; its attrd answers likewise.
-                    self.hello(lp, Some(&node), false);
-                }
+                self.cluster
+                    .node_status(now, &node.to_ascii_lowercase(), &status);
             }
             ClientEvent::Event(hbapi::Event::LinkStatus { node, link, status }) => {
-                let node = node.to_ascii_lowercase();
-                if node != self.local && !self.ping_nodes.contains(&node) {
-                    self.set_link(Instant::now(), &node, &link, status == "up");
-                }
+                self.cluster
+                    .link_status(now, &node.to_ascii_lowercase(), &link, status == "up");
             }
             ClientEvent::Event(hbapi::Event::Message { from, body }) => {
                 let from = from.to_ascii_lowercase();
-                if from == self.local {
-                    return Ok(());
-                }
-                let Some(w) = msg::decode(&body.0)
+                match msg::decode(&body.0)
                     .ok()
                     .as_ref()
                     .and_then(Wire::from_message)
-                else {
-                    log::debug!("dropped a malformed attrd message from {from}");
-                    return Ok(());
-                };
-                self.cluster_message(lp, from, w);
+                {
+                    Some(w) => self.cluster.message(now, &from, w),
+                    None => log::debug!("dropped a malformed attrd message from {from}"),
+                }
             }
             ClientEvent::Refused { message, .. } => {
                 return Err(format!("heartbeat refused: {message}"));
@@ -791,79 +549,11 @@ impl Service {
         }
         Ok(())
     }
-
-    fn cluster_message(&mut self, lp: &mut EventLoop, from: String, w: Wire) {
-        match w {
-            Wire::Hello { reply, uuid } => {
-                if self.peers.insert(from.clone()) {
-                    log::info!("attrd peer {from} is up");
-                }
-                self.uuids.insert(from.clone(), uuid);
-                if !reply {
-                    self.hello(lp, Some(&from), true);
-                    // Its attrd restarted: give back what it had (nothing
-                    // if its node died, so a rebooted node starts clean).
-                    for entries in wire::chunks(self.core.entries_of(&from)) {
-                        self.send(lp, Some(&from), &Wire::Yours { entries });
-                    }
-                    // A node (or its attrd) came back: whatever a survivor
-                    // removed for it meanwhile, or a CIB merge lost, our
-                    // values are written again (unchanged ones change
-                    // nothing in the CIB).
-                    self.core.mark_all_due(Instant::now());
-                }
-            }
-            Wire::Values { full, entries } => {
-                if self.peers.insert(from.clone()) {
-                    log::info!("attrd peer {from} is up");
-                }
-                self.core.apply_peer(&from, entries, full);
-            }
-            Wire::Forward { id, mut update } => {
-                update.node = None;
-                let error = check_update(&update)
-                    .map_err(|m| Failure {
-                        code: EX_USAGE,
-                        message: m,
-                    })
-                    .and_then(|()| self.update_local(&update))
-                    .err();
-                // The announcement first, so the origin holds the value
-                // when its client hears the answer.
-                self.announce(lp);
-                self.send(lp, Some(&from), &Wire::Done { id, error });
-            }
-            Wire::Done { id, error } => {
-                if let Some(f) = self.forwards.remove(&id) {
-                    self.answer_forward(lp, f, error);
-                }
-            }
-            Wire::Refresh => {
-                log::info!("refresh asked by {from}: writing every value to the CIB again");
-                self.core.mark_all_due(Instant::now());
-            }
-            Wire::Yours { entries } => {
-                let taken = self.core.restore(Instant::now(), entries);
-                if !taken.is_empty() {
-                    log::info!(
-                        "{} value(s) of this node taken back from {from}",
-                        taken.len()
-                    );
-                    self.outbox.extend(taken);
-                }
-            }
-        }
-    }
 }
 
-/// The checks of an update that do not need the table (usage errors).
-fn check_update(u: &Update) -> Result<(), String> {
-    attrdapi::check_name(&u.name)?;
-    if let Change::Set(v) = &u.change {
-        attrdapi::check_value(v)?;
+fn answer(result: Result<(), Failure>) -> Response {
+    match result {
+        Ok(()) => Response::Ok,
+        Err(f) => Response::Failed(f),
     }
-    if u.delay_ms.is_some_and(|d| d > attrdapi::MAX_DELAY_MS) {
-        return Err("the delay is longer than one day".into());
-    }
-    Ok(())
 }
