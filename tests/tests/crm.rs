@@ -303,21 +303,184 @@ fn crm_resource_moves_a_resource_and_a_node_leaving_hands_its_resources_over() {
         "crm_resource",
         &["-M", "-r", "v1", "-N", &format!("node{target}")],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     crm.wait("v1 moved where crm_resource -M put it", &rscs, |c| {
         c.active_on("v1") == vec![target]
     });
     // Clear the move so v1 may run anywhere, then stop the node that
     // runs it the proper way: it hands v1 over before it leaves.
     let out = crm.c.node(1).run("crm_resource", &["-U", "-r", "v1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = crm.c.node(target).run("heartbeat", &["-k"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     crm.dead.push(target);
-    crm.wait("v1 running on a remaining node", &rscs, |c| c.active_on("v1").len() == 1);
+    crm.wait("v1 running on a remaining node", &rscs, |c| {
+        c.active_on("v1").len() == 1
+    });
     assert!(
         !rsctmp(&crm.c, target).join("Dummy-v1.state").exists(),
         "the leaving node did not stop v1 before it left\n{}",
         crm.logs()
     );
+}
+
+/// A test fence agent: `off`/`reboot` powers the target node of the test
+/// cluster off (every process of that node killed, found by its state
+/// directory, given per node in the `roots` parameter).
+const POWER_AGENT: &str = r#"#!/bin/sh
+action=""; target=""; roots=""
+while IFS= read -r line; do
+    case "$line" in
+        action=*) action=${line#action=} ;;
+        nodename=*) target=${line#nodename=} ;;
+        roots=*) roots=${line#roots=} ;;
+    esac
+done
+[ "$1" = "-o" ] && action=$2
+case "$action" in
+    metadata)
+        echo '<?xml version="1.0"?><resource-agent name="fence_hbtest" shortdesc="test power switch"><parameters><parameter name="roots"><content type="string"/></parameter></parameters><actions><action name="on"/><action name="off"/><action name="reboot"/><action name="status"/><action name="monitor"/><action name="list"/><action name="metadata"/></actions></resource-agent>'
+        exit 0 ;;
+    monitor|status|on) exit 0 ;;
+    list) for r in $roots; do echo "${r%%=*}"; done; exit 0 ;;
+    off|reboot)
+        root=$(echo "$roots" | tr ' ' '\n' | sed -n "s|^$target=||p")
+        [ -n "$root" ] || exit 1
+        marker="HA_STATEDIR=$root/lib"
+        for _ in 1 2 3; do
+            for p in /proc/[0-9]*; do
+                if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qxF "$marker"; then
+                    kill -9 "${p#/proc/}" 2>/dev/null
+                fi
+            done
+            sleep 0.05
+        done
+        exit 0 ;;
+esac
+exit 1
+"#;
+
+/// A three-node cluster with fencing on through `fence_hbtest` (its
+/// `roots` parameter names the nodes it can power off) and a Dummy `p1`.
+fn start_fenced(test: &str, can_power_off: bool) -> Crm {
+    use std::os::unix::fs::PermissionsExt;
+    let c = TestCluster::new(test, 3, 1);
+    // stonithd finds the test's fence agent through a wrapper that
+    // heartbeat starts from crm_daemon_dir (it gives its children a clean
+    // environment).
+    let tools = c.node(1).root.join("crm-daemons");
+    let agents = c.node(1).root.join("agents");
+    std::fs::create_dir_all(&tools).expect("dir");
+    std::fs::create_dir_all(&agents).expect("dir");
+    let write = |p: PathBuf, text: &str| {
+        std::fs::write(&p, text).expect("write script");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    write(agents.join("fence_hbtest"), POWER_AGENT);
+    write(
+        tools.join("stonithd"),
+        &format!(
+            "#!/bin/sh\nFENCE_AGENT_DIR={} exec {} \"$@\"\n",
+            agents.display(),
+            integration_tests::bin("stonithd").display()
+        ),
+    );
+    let roots: Vec<String> = if can_power_off {
+        (1..=3)
+            .map(|i| format!("node{i}={}", c.node(i).root.display()))
+            .collect()
+    } else {
+        vec!["nobody=/nonexistent".to_string()]
+    };
+    let device = format!(
+        r#"<primitive id="power" class="stonith" type="fence_hbtest">
+        <instance_attributes id="power-ia">
+          <nvpair id="power-hosts" name="pcmk_host_list" value="node1 node2 node3"/>
+          <nvpair id="power-roots" name="roots" value="{}"/>
+        </instance_attributes>
+      </primitive>"#,
+        roots.join(" ")
+    );
+    let cib = initial_cib("", &format!("{device}{}", dummy("p1", "")))
+        .replace(r#"value="false"/>"#, r#"value="true"/>"#);
+    c.configure(&format!(
+        "crm_daemon_dir {}\npacemaker respawn\n",
+        tools.display()
+    ));
+    c.prepare_crm(&cib);
+    for i in 1..=3 {
+        c.start(i);
+    }
+    Crm {
+        c,
+        dead: Vec::new(),
+    }
+}
+
+#[test]
+fn a_partitioned_node_is_fenced_by_the_majority_which_recovers_its_resources() {
+    let mut crm = start_fenced("crmpart", true);
+    let rscs = ["p1"];
+    crm.wait("p1 started", &rscs, |c| c.active_on("p1").len() == 1);
+    let x = crm.active_on("p1")[0];
+    let majority: Vec<usize> = (1..=3).filter(|i| *i != x).collect();
+    crm.c.partition(&[x], 0);
+    // The majority fences node x (its processes die), then starts p1.
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < STEP,
+            "p1 not recovered by the majority\n{}",
+            crm.logs()
+        );
+        if !crm.dead.contains(&x) && crm.c.processes(x).is_empty() {
+            crm.dead.push(x);
+        }
+        let on = crm.active_on("p1");
+        if crm.dead.contains(&x) && on.len() == 1 && majority.contains(&on[0]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let logs = crm.logs();
+    assert!(logs.contains(&format!("Node node{x} was fenced")), "{logs}");
+}
+
+#[test]
+fn without_a_working_fence_device_nothing_is_recovered_and_the_minority_stops() {
+    let crm = start_fenced("crmnofence", false);
+    let rscs = ["p1"];
+    crm.wait("p1 started", &rscs, |c| c.active_on("p1").len() == 1);
+    let x = crm.active_on("p1")[0];
+    crm.c.partition(&[x], 0);
+    // The minority has no quorum: it stops p1 itself.
+    crm.wait("the minority stopped p1", &rscs, |c| {
+        c.active_on("p1").is_empty()
+    });
+    // The majority cannot fence it: fencing fails and p1 stays stopped
+    // (a false success would start it while node x may still run it).
+    crm.wait("a failed fencing attempt", &rscs, |c| {
+        c.logs().contains(&format!("Fencing of node{x} failed"))
+    });
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert!(
+            crm.active_on("p1").is_empty(),
+            "p1 recovered without fencing\n{}",
+            crm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
