@@ -227,24 +227,37 @@ fn set_query_delete_in_the_status_and_nodes_sections() {
         cib_of(&paths).is_some_and(|c| nvpair(&c, NODES, "nodes-node1-weight").is_none())
     }));
 
-    // Refresh writes what the CIB lost behind attrd's back.
+    // What another client removes of this node's status (as a controller
+    // clearing a node it thinks left) is written again, with no refresh:
+    // one value, then the whole block.
     let o = updater(n, &["-n", "again", "-U", "1"]);
     assert_eq!(code(&o), 0);
     let aid = "status-node1-again";
     assert!(n.wait_for(|| cib_of(&paths)
         .and_then(|c| nvpair(&c, STATUS, aid))
         .is_some()));
-    let o = n.run(
-        "cibadmin",
-        &["-D", "-X", &format!("<nvpair id=\"{aid}\"/>")],
-    );
-    assert!(o.status.success(), "{o:?}");
-    assert!(cib_of(&paths).is_some_and(|c| nvpair(&c, STATUS, aid).is_none()));
+    for xml in [
+        format!("<nvpair id=\"{aid}\"/>"),
+        "<transient_attributes id=\"node1\"/>".to_string(),
+    ] {
+        let o = n.run("cibadmin", &["-D", "-X", &xml]);
+        assert!(o.status.success(), "{o:?}");
+        assert!(
+            n.wait_for(|| cib_of(&paths)
+                .and_then(|c| nvpair(&c, STATUS, aid))
+                .as_deref()
+                == Some("1")),
+            "not written again after removing {xml}"
+        );
+    }
+    // Refresh: everything written again (nothing changes when it is there).
     assert_eq!(code(&updater(n, &["-R"])), 0);
-    assert!(n.wait_for(|| cib_of(&paths)
-        .and_then(|c| nvpair(&c, STATUS, aid))
-        .as_deref()
-        == Some("1")));
+    assert_eq!(
+        cib_of(&paths)
+            .and_then(|c| nvpair(&c, STATUS, aid))
+            .as_deref(),
+        Some("1")
+    );
 
     // value++ counts (Pacemaker's fail counts).
     for _ in 0..3 {

@@ -171,6 +171,28 @@ pub fn permanent_values(nodes_xml: &str, uuid: &str) -> Result<Vec<(String, Stri
         .collect())
 }
 
+/// Whether a CIB change (a v2 patchset, as the cib pushes it) removed
+/// something of the node's status entry (its transient attributes, or the
+/// whole `node_state`), as a controller does when it thinks the node
+/// left: the node's values are then written again, as Pacemaker's attrd
+/// does after a status change by another client. Unparsable patches
+/// count as such a removal (writing again changes nothing when the values
+/// are there).
+pub fn removes_node_status(patch_xml: &str, uuid: &str) -> bool {
+    let Ok(diff) = cib_xml::xml::parse(patch_xml, &cib_xml::Limits::default()) else {
+        return true;
+    };
+    let ours = format!("/node_state[@id='{uuid}']");
+    let status = "/cib/status";
+    let removed = diff.children_named("change").any(|c| {
+        let path = c.attr("path").unwrap_or("");
+        c.attr("operation") == Some("delete")
+            && path.starts_with(status)
+            && (path.contains(&ours) || path == status)
+    });
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +341,35 @@ mod tests {
             value_at(&cib2, &["status"], &format!("status-{U}-a")).as_deref(),
             Some("2")
         );
+    }
+
+    #[test]
+    fn removals_of_the_nodes_status_are_noticed_in_patches() {
+        let b = Batch {
+            set: vec![("a".into(), "1".into(), Lifetime::Reboot)],
+            delete: vec![],
+        };
+        let mut cib = run(&ops::empty_cib(), &batch_requests("node1", U, &b)[0]);
+        cib = run(&cib, &batch_requests("node2", "other", &b)[0]);
+        let patch = |old: &cib_xml::Element, new: &cib_xml::Element| {
+            cib_xml::patch::diff(old, new)
+                .expect("a change")
+                .to_xml()
+                .to_compact()
+        };
+        // Ours cleared (by a controller, or by ourselves at start).
+        let cleared = run(&cib, &clear_transient(U));
+        assert!(removes_node_status(&patch(&cib, &cleared), U));
+        // Another node's cleared, or one of our values written: not ours.
+        let other = run(&cib, &clear_transient("other"));
+        assert!(!removes_node_status(&patch(&cib, &other), U));
+        let b2 = Batch {
+            set: vec![("a".into(), "2".into(), Lifetime::Reboot)],
+            delete: vec![],
+        };
+        let written = run(&cib, &batch_requests("node1", U, &b2)[0]);
+        assert!(!removes_node_status(&patch(&cib, &written), U));
+        assert!(removes_node_status("<diff", U));
     }
 
     #[test]

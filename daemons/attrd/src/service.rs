@@ -385,7 +385,12 @@ impl Service {
                 log::info!("the CIB was replaced ({version}): writing every value again");
                 self.cluster.core.mark_all_due(now);
             }
-            ClientEvent::Event(cibapi::Event::Diff { .. }) => {}
+            ClientEvent::Event(cibapi::Event::Diff { patch, .. }) => {
+                if cibreq::removes_node_status(&patch, self.cluster.uuid()) {
+                    log::debug!("this node's status was removed: writing every value again");
+                    self.cluster.core.mark_all_due(now);
+                }
+            }
         }
     }
 
