@@ -50,7 +50,9 @@ pub use error::Error;
 pub use logd_proto::{LogdProtocol, LogdRequest, LogdResponse, LogdStats};
 pub use logd_queue::{ClientId, DropReason, DropReport, Dropped, LogdQueue};
 pub use logd_sink::{LogdSink, DEFAULT_CONNECT_INTERVAL, DEFAULT_LOGD_TIMEOUT};
-pub use logger::{global, init, init_daemon, init_with_sinks, log_priority, Logger, LoggerHandle, SinkSet};
+pub use logger::{
+    global, init, init_daemon, init_with_sinks, log_priority, Logger, LoggerHandle, SinkSet,
+};
 pub use record::{LogRecord, Priority, Timestamp};
 pub use sink::{
     FileRole, FileSink, MemoryLog, MemorySink, Sink, SinkError, StderrSink, SyslogSink,

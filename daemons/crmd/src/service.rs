@@ -797,6 +797,7 @@ impl Service {
         if let Ok(cib) = query_cib(&self.paths) {
             self.opts = Options::from_cib(&cib);
             self.learn_uuids(&cib);
+            self.write_dc_properties(lp, &cib);
         }
         self.join_id += 1;
         for p in self.peers.values_mut() {
@@ -927,6 +928,53 @@ impl Service {
             }
             Err(e) => log::error!("cannot send a status update to the cib: {e}"),
         }
+    }
+
+    /// The DC records, as Pacemaker's does, its version and the cluster
+    /// layer in crm_config (`dc-version`, `cluster-infrastructure`), which
+    /// crm_mon shows; written only when they differ (each write is a
+    /// configuration change).
+    fn write_dc_properties(&mut self, lp: &mut EventLoop, cib: &Element) {
+        let version = format!("{}-heartbeat-rs", env!("CARGO_PKG_VERSION"));
+        let wanted = [
+            ("dc-version", version.as_str()),
+            ("cluster-infrastructure", "heartbeat"),
+        ];
+        let set = cib
+            .child("configuration")
+            .and_then(|c| c.child("crm_config"))
+            .and_then(|c| {
+                c.children_named("cluster_property_set")
+                    .find(|s| s.attr("id") == Some("cib-bootstrap-options"))
+            });
+        let current = |name: &str| {
+            set.and_then(|s| {
+                s.children_named("nvpair")
+                    .find(|n| n.attr("name") == Some(name))
+                    .and_then(|n| n.attr("value"))
+            })
+        };
+        if wanted.iter().all(|(n, v)| current(n) == Some(*v)) {
+            return;
+        }
+        let mut props =
+            Element::new("cluster_property_set").with_attr("id", "cib-bootstrap-options");
+        for (name, value) in wanted {
+            props.children.push(
+                Element::new("nvpair")
+                    .with_attr("id", &format!("cib-bootstrap-options-{name}"))
+                    .with_attr("name", name)
+                    .with_attr("value", value),
+            );
+        }
+        self.cib_op(
+            lp,
+            OpKind::Modify,
+            Some("crm_config"),
+            None,
+            Some(props),
+            true,
+        );
     }
 
     fn write_cib_root(&mut self, lp: &mut EventLoop) {

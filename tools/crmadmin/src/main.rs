@@ -60,8 +60,14 @@ fn ask(req: CrmRequest, timeout: Duration) -> Result<CrmResponse, ToolError> {
         )
     })?;
     c.call(&req).map_err(|e| match e {
-        ipc::IpcError::Timeout => ToolError::new(exit::TIMEOUT, "No reply received from controller before timeout"),
-        e => ToolError::new(exit::DISCONNECT, format!("Lost connection to controller: {e}")),
+        ipc::IpcError::Timeout => ToolError::new(
+            exit::TIMEOUT,
+            "No reply received from controller before timeout",
+        ),
+        e => ToolError::new(
+            exit::DISCONNECT,
+            format!("Lost connection to controller: {e}"),
+        ),
     })
 }
 
@@ -87,7 +93,12 @@ fn run(args: &Args) -> Result<(), ToolError> {
                 }
             }
             CrmResponse::Failed(why) => return Err(ToolError::new(exit::ERROR, why)),
-            other => return Err(ToolError::new(exit::ERROR, format!("unexpected answer {other:?}"))),
+            other => {
+                return Err(ToolError::new(
+                    exit::ERROR,
+                    format!("unexpected answer {other:?}"),
+                ))
+            }
         }
     } else if let Some(node) = &args.status {
         match ask(CrmRequest::NodeStatus(Some(node.clone())), timeout)? {
@@ -104,11 +115,22 @@ fn run(args: &Args) -> Result<(), ToolError> {
                 }
             }
             CrmResponse::Failed(why) => return Err(ToolError::new(exit::NOSUCH, why)),
-            other => return Err(ToolError::new(exit::ERROR, format!("unexpected answer {other:?}"))),
+            other => {
+                return Err(ToolError::new(
+                    exit::ERROR,
+                    format!("unexpected answer {other:?}"),
+                ))
+            }
         }
     } else if let Some(kind) = &args.nodes {
-        if !matches!(kind.as_str(), "all" | "cluster" | "member" | "remote" | "guest") {
-            return Err(ToolError::new(exit::USAGE, format!("Invalid node type: {kind}")));
+        if !matches!(
+            kind.as_str(),
+            "all" | "cluster" | "member" | "remote" | "guest"
+        ) {
+            return Err(ToolError::new(
+                exit::USAGE,
+                format!("Invalid node type: {kind}"),
+            ));
         }
         let session = CibSession::open(timeout)?;
         let mut any = false;
@@ -127,7 +149,10 @@ fn run(args: &Args) -> Result<(), ToolError> {
                     } else if args.quiet {
                         println!("{name}");
                     } else {
-                        println!("{} node: {name} ({id})", n.attr("type").unwrap_or("cluster"));
+                        println!(
+                            "{} node: {name} ({id})",
+                            n.attr("type").unwrap_or("cluster")
+                        );
                     }
                 }
             }
