@@ -484,3 +484,59 @@ fn without_a_working_fence_device_nothing_is_recovered_and_the_minority_stops() 
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Whether node `i`'s eth0 holds `ip` (read inside its namespace).
+fn has_ip(c: &TestCluster, i: usize, ip: &str) -> bool {
+    let Some(pid) = c.pid(i) else { return false };
+    let out = std::process::Command::new("ip")
+        .args(["netns", "identify", &pid.to_string()])
+        .output();
+    let Ok(out) = out else { return false };
+    let ns = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if ns.is_empty() {
+        return false;
+    }
+    std::process::Command::new("ip")
+        .args(["-n", &ns, "-o", "addr", "show", "dev", "eth0"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {ip}/")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_together() {
+    let group = r#"<group id="web">
+        <primitive id="web-ip" class="ocf" provider="heartbeat" type="IPaddr2">
+          <instance_attributes id="web-ip-ia">
+            <nvpair id="web-ip-ip" name="ip" value="10.213.0.100"/>
+            <nvpair id="web-ip-mask" name="cidr_netmask" value="24"/>
+            <nvpair id="web-ip-nic" name="nic" value="eth0"/>
+          </instance_attributes>
+          <operations><op id="web-ip-mon" name="monitor" interval="2s" timeout="20s"/></operations>
+        </primitive>
+        <primitive id="web-svc" class="ocf" provider="heartbeat" type="Dummy">
+          <operations><op id="web-svc-mon" name="monitor" interval="2s" timeout="20s"/></operations>
+        </primitive>
+      </group>"#;
+    let cib = initial_cib("", group).replace(
+        "<constraints/>",
+        r#"<constraints><rsc_location id="web-prefers-3" rsc="web" node="node3" score="100"/></constraints>"#,
+    );
+    let mut crm = start("crmgroup", &cib);
+    let rscs = ["web-svc"];
+    crm.wait("the group started on node3 (its location)", &rscs, |c| {
+        c.active_on("web-svc") == vec![3] && has_ip(&c.c, 3, "10.213.0.100")
+    });
+    kill_node(&crm.c, 3);
+    crm.dead.push(3);
+    crm.wait("the group started together on one survivor", &rscs, |c| {
+        let on = c.active_on("web-svc");
+        on.len() == 1 && has_ip(&c.c, on[0], "10.213.0.100")
+    });
+    let on = crm.active_on("web-svc")[0];
+    let other = if on == 1 { 2 } else { 1 };
+    assert!(
+        !has_ip(&crm.c, other, "10.213.0.100"),
+        "the IP is on both survivors"
+    );
+}
