@@ -337,6 +337,30 @@ pub fn daemonize() -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// The uid and gid a CRM daemon started as root gives its directories and
+/// drops to: `user` and `group` when both exist and we are root, else
+/// `None` (run as whoever started us, as in tests).
+pub fn cluster_owner(user: &str, group: &str) -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    Some((lookup_user(user).ok()?.uid, lookup_group(group).ok()?))
+}
+
+/// Creates `dir` and, with an owner, gives it to that uid:gid with mode
+/// 0750 (the CRM's state and run directories).
+pub fn prepare_owned_dir(dir: &std::path::Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+            .map_err(|e| format!("cannot chmod {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,28 +450,4 @@ mod tests {
         assert_eq!(mode, 0o700);
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
-}
-
-/// The uid and gid a CRM daemon started as root gives its directories and
-/// drops to: `user` and `group` when both exist and we are root, else
-/// `None` (run as whoever started us, as in tests).
-pub fn cluster_owner(user: &str, group: &str) -> Option<(u32, u32)> {
-    if !nix::unistd::geteuid().is_root() {
-        return None;
-    }
-    Some((lookup_user(user).ok()?.uid, lookup_group(group).ok()?))
-}
-
-/// Creates `dir` and, with an owner, gives it to that uid:gid with mode
-/// 0750 (the CRM's state and run directories).
-pub fn prepare_owned_dir(dir: &std::path::Path, owner: Option<(u32, u32)>) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
-            .map_err(|e| format!("cannot chmod {}: {e}", dir.display()))?;
-    }
-    Ok(())
 }
