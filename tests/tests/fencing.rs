@@ -21,7 +21,8 @@ use stonithapi::{FenceAction, Request, Response, StonithClient};
 const FENCE_DUMMY: &str = "/usr/sbin/fence_dummy";
 
 /// The test plugin: logs `ID OP HOST` to `$logfile`; `mode` is ok, fail,
-/// hang (a child sleeps, its pid in `$logfile.hang`) or slow (1 s).
+/// hang (a child sleeps, its pid in `$logfile.hang`), slow (1 s), or down
+/// (its status fails).
 const TEST_PLUGIN: &str = r#"#!/bin/sh
 echo "${id:-?} $1 $2" >> "$logfile"
 case $1 in
@@ -30,7 +31,7 @@ getconfignames) echo "hostlist logfile mode id"; exit 0;;
 getinfo-devid) echo "test device"; exit 0;;
 getinfo-devdescr) echo "a device of the tests"; exit 0;;
 getinfo-xml) echo "<parameters/>"; exit 0;;
-status) exit 0;;
+status) [ "$mode" = down ] && exit 1; exit 0;;
 reset|on|off)
     case "$mode" in
     fail) exit 1;;
@@ -211,7 +212,9 @@ fn fence_reboot_unfence_history_and_queries_with_fence_dummy() {
     ok(f.admin(&["-B", "n3"]));
     // fence_dummy's reboot is off then on.
     assert_eq!(read(&status), "on");
-    assert_eq!(ok(f.admin(&["-Q", "dummy"])), "dummy is active\n");
+    assert_eq!(ok(f.admin(&["-Q", "dummy"])), "");
+    let (rc, _, _) = text(&f.admin(&["-Q", "nosuch"]));
+    assert_eq!(rc, 105);
 
     // No device for n9: a clear failure, never a success.
     let (rc, out, err) = text(&f.admin(&["-F", "n9"]));
@@ -844,12 +847,12 @@ fn stonith_cli_runs_plugins_and_meatclient_confirms_meatware() {
             .stderr(std::process::Stdio::piped());
         let mut child = c.spawn().expect("meatclient");
         use std::io::Write;
-        child
+        // Without a device waiting it exits before reading: ignore EPIPE.
+        let _ = child
             .stdin
             .take()
             .expect("stdin")
-            .write_all(answer.as_bytes())
-            .expect("answer");
+            .write_all(answer.as_bytes());
         child.wait_with_output().expect("meatclient output")
     };
     // "Y" cancels, as cluster-glue's client does; the device keeps waiting.
@@ -923,4 +926,73 @@ fn a_meatware_device_in_stonithd_succeeds_only_after_the_operator_confirms() {
     let r = op.join().expect("fence thread");
     assert!(r.succeeded, "{r:?}");
     assert_eq!(r.devices, ["meat"]);
+}
+
+const MONITOR_CIB: &str = r#"<cib admin_epoch="1" epoch="1" num_updates="0" validate-with="pacemaker-3.9">
+  <configuration>
+    <crm_config/>
+    <nodes/>
+    <resources>
+      <primitive id="mon" class="stonith" type="external/test">
+        <instance_attributes id="mon-ia">
+          <nvpair id="mon-hl" name="hostlist" value="n2"/>
+          <nvpair id="mon-mode" name="mode" value="MODE"/>
+          <nvpair id="mon-log" name="logfile" value="LOG"/>
+        </instance_attributes>
+        <operations><op id="mon-monitor" name="monitor" interval="1s"/></operations>
+      </primitive>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>"#;
+
+#[test]
+fn a_device_from_the_cib_is_monitored_and_its_failure_reported() {
+    let mut f = Fencer::new("fence-monitor");
+    let log = f.path("calls");
+    let cib = MONITOR_CIB.replace("LOG", &log.display().to_string());
+    f.start_cib(&cib.replace("MODE", "down"));
+    f.start(true);
+    let mut sub = f.client();
+    assert_eq!(
+        sub.call(&Request::Subscribe).expect("subscribe"),
+        Response::Done
+    );
+    let mut failed = None;
+    while failed.is_none() {
+        match sub
+            .next_event(Some(Duration::from_secs(20)))
+            .expect("event")
+        {
+            Some(stonithapi::Event::DeviceMonitor(s)) => failed = Some(s),
+            Some(_) => {}
+            None => panic!("no monitor result: {}", f.log()),
+        }
+    }
+    let failed = failed.expect("monitor result");
+    assert_eq!((failed.id.as_str(), failed.ok), ("mon", false));
+    let (rc, _, _) = text(&f.admin(&["-Q", "mon"]));
+    assert_eq!(rc, 1);
+    // The device recovers (its configuration changes in the CIB): reported.
+    let mut c =
+        cibapi::CibClient::local(&f.node.paths(), Some(Duration::from_secs(10))).expect("cib");
+    let mut m = cibapi::OpRequest::new(cibapi::OpKind::Modify);
+    m.section = Some("resources".into());
+    m.data = Some(r#"<nvpair id="mon-mode" name="mode" value="ok"/>"#.into());
+    match c.perform(m) {
+        Ok(cibapi::Response::Done { .. }) => {}
+        other => panic!("cib update failed: {other:?}"),
+    }
+    loop {
+        match sub
+            .next_event(Some(Duration::from_secs(20)))
+            .expect("event")
+        {
+            Some(stonithapi::Event::DeviceMonitor(s)) if s.ok => break,
+            Some(_) => {}
+            None => panic!("no recovery reported: {}", f.log()),
+        }
+    }
+    assert_eq!(ok(f.admin(&["-Q", "mon"])), "");
 }

@@ -428,7 +428,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             }
             Response::Failed(f) => Err(fail(
                 code_u8(f.code),
-                format!("stonith_admin: Couldn't list targets: {}", f.reason),
+                format!("Couldn't list targets: {}", f.reason),
             )),
             other => Err(unexpected(other)),
         };
@@ -469,20 +469,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         let mut c = connect(timeout)?;
         c.set_timeout(wait);
         return match call(&mut c, &Request::Query { id: id.clone() })? {
-            Response::Status(s) if s.ok => {
-                if !args.quiet {
-                    println!("{id} is active");
-                }
-                Ok(())
-            }
-            Response::Status(s) => Err(fail(
-                exit::ERROR,
-                format!("{id} is inactive: {}", s.output.trim()),
-            )),
-            Response::Failed(f) => Err(fail(
-                code_u8(f.code),
-                format!("stonith_admin: {}", f.reason),
-            )),
+            Response::Status(s) if s.ok => Ok(()),
+            // Pacemaker prints nothing for -Q: the exit code tells.
+            Response::Status(_) => Err(fail(exit::ERROR, "")),
+            Response::Failed(f) => Err(fail(code_u8(f.code), "")),
             other => Err(unexpected(other)),
         };
     }
