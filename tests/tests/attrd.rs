@@ -837,3 +837,42 @@ fn a_healed_partition_ends_with_every_value_everywhere() {
         );
     }
 }
+
+/// Debian's attrd_updater (Pacemaker 2.1.5) and ours, on command lines
+/// that fail before or at connecting (no attrd runs for either): the same
+/// exit code, the same message and the same standard output.
+#[test]
+fn refusals_match_pacemakers_attrd_updater() {
+    let pacemaker = std::path::Path::new("/usr/sbin/attrd_updater");
+    assert!(
+        pacemaker.is_file(),
+        "Debian's attrd_updater is missing (test.sh installs pacemaker-cli-utils)"
+    );
+    let node = TestNode::new("attrdcmp");
+    for args in [
+        vec!["-Q"],
+        vec!["-U", "1"],
+        vec!["-n", "x", "-U", "1", "-l", "bogus"],
+        vec!["-n", "x", "-Q"],
+        vec!["-n", "x"],
+        vec!["-n", "x", "-U", "1"],
+        vec!["-n", "x", "-v", "1", "-N", "node2"],
+        vec!["-n", "x", "-D"],
+        vec!["-n", "x", "-Y"],
+        vec!["-n", "x", "-B", "3"],
+        vec!["-R"],
+    ] {
+        let ours = updater(&node, &args);
+        let theirs = Command::new(pacemaker)
+            .args(&args)
+            .output()
+            .expect("run Debian's attrd_updater");
+        assert_eq!(code(&ours), code(&theirs), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr),
+            "{args:?}"
+        );
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+    }
+}
