@@ -154,6 +154,11 @@ impl<C> Cluster<C> {
         all.into_iter().collect()
     }
 
+    /// Whether `node`'s attrd is a live peer.
+    pub fn is_peer(&self, node: &str) -> bool {
+        self.peers.contains(node)
+    }
+
     /// Joins: takes heartbeat's node list (this node's uuid, the peers'
     /// links as link attributes, ping nodes left out) and says hello.
     pub fn start(&mut self, now: Instant, nodes: &[NodeInfo]) {

@@ -72,6 +72,8 @@ struct Service {
     loaded: bool,
     cib_updates: u64,
     cib_warned: bool,
+    /// Dead nodes to clear from the CIB once it is reachable again.
+    pending_clears: Vec<(String, String)>,
 }
 
 /// Runs until SIGTERM/SIGINT, or until heartbeat goes away.
@@ -99,6 +101,7 @@ pub fn run(lp: &mut EventLoop, server: Server<AttrdApi>, settings: Settings) -> 
         loaded: false,
         cib_updates: 0,
         cib_warned: false,
+        pending_clears: Vec::new(),
     };
     if let Some(paths) = &settings.heartbeat {
         svc.join_cluster(lp, paths)?;
@@ -212,6 +215,7 @@ impl Service {
             self.serve(lp);
             self.tick(lp);
             self.outputs(lp);
+            self.clear_dead(lp);
         }
     }
 
@@ -479,20 +483,31 @@ impl Service {
                     }
                 }
                 Output::ClearNode { node, uuid } => {
-                    let Some(cib) = self.cib.as_mut() else {
-                        log::warn!("cib not connected: the transient attributes of {node} stay");
-                        continue;
-                    };
-                    let req = cibapi::Request::Op(cibreq::clear_transient(&uuid));
-                    match cib.call(lp, &req) {
-                        Ok(id) => {
-                            self.cib_calls.insert(id, CibCall::ClearPeer(node));
-                        }
-                        Err(e) => {
-                            log::warn!("cannot remove the transient attributes of {node}: {e}");
-                        }
-                    }
+                    // One entry per node: the list stays as small as the
+                    // cluster while the cib is away.
+                    self.pending_clears.retain(|(n, _)| *n != node);
+                    self.pending_clears.push((node, uuid));
                 }
+            }
+        }
+    }
+
+    /// Removes dead nodes' transient attributes, once the cib is there
+    /// (a node that came back meanwhile writes its own again: skipped).
+    fn clear_dead(&mut self, lp: &mut EventLoop) {
+        let Some(cib) = self.cib.as_mut() else {
+            return;
+        };
+        for (node, uuid) in std::mem::take(&mut self.pending_clears) {
+            if self.cluster.is_peer(&node) {
+                continue;
+            }
+            let req = cibapi::Request::Op(cibreq::clear_transient(&uuid));
+            match cib.call(lp, &req) {
+                Ok(id) => {
+                    self.cib_calls.insert(id, CibCall::ClearPeer(node));
+                }
+                Err(e) => log::warn!("cannot remove the transient attributes of {node}: {e}"),
             }
         }
     }
