@@ -730,6 +730,19 @@ fn values_are_cluster_wide_written_once_by_their_node_and_come_back_after_a_rest
 #[test]
 fn link_attributes_follow_each_heartbeat_link() {
     let c = start_cluster("attrdlink", 2);
+    // Heartbeat started attrd as hacluster.
+    let pid = c.daemon_pid(1, "attrd").expect("attrd pid file");
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid = nix::unistd::User::from_name("hacluster")
+        .expect("lookup")
+        .expect("hacluster")
+        .uid;
+    assert!(
+        st.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some(&uid.to_string())),
+        "attrd is not running as hacluster"
+    );
     let uuid1 = uuid_of(&c, 1);
     let p1 = c.node(1).paths();
     // node1 publishes node2-eth0 and node2-eth1 (and node3's), up; every
