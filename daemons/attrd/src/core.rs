@@ -6,7 +6,8 @@
 //! local node's), so no value is written by two nodes and a value set for
 //! another node is sent to that node's attrd, which applies and announces
 //! it. When a node dies its values leave every table (a node that is down
-//! keeps nothing); a node's attrd that starts again starts clean.
+//! keeps nothing); an attrd that restarts on a live node takes its values
+//! back from the peers (`restore`). The exchange itself is `cluster`.
 //!
 //! Dampening (Heartbeat-era attrd's rule): a local change is due `delay`
 //! after it was made, and a further change of the value within the delay
