@@ -599,7 +599,7 @@ case $1 in
 gethosts) for h in $hostlist; do echo $h; done; exit 0;;
 getconfignames) echo "hostlist logfile"; exit 0;;
 status) exit 0;;
-on) exit 0;;
+on) sleep 1; exit 0;;
 reset|off)
     eval rundir=\$rundir_$2
     [ -n "$rundir" ] || exit 1
@@ -676,16 +676,47 @@ fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
         cluster.node(2).log()
     );
 
-    // Unfencing node 3 first: a result every node, node 3 included, records.
-    ok(admin(1, &["-U", "node3"]));
+    // Unfencing node 3 first, asked by node 1 and node 3 at once: one
+    // operation (the device runs once), both answered, and a result every
+    // node, node 3 included, records.
+    let unfence = |i: usize| {
+        let paths = cluster.node(i).paths();
+        std::thread::spawn(move || {
+            let mut c = StonithClient::local(&paths, Duration::from_secs(60)).expect("c");
+            fenced(
+                c.fence(
+                    "node3",
+                    FenceAction::On,
+                    Duration::from_secs(30),
+                    Duration::ZERO,
+                )
+                .expect("unfence"),
+            )
+        })
+    };
+    let (a, b) = (unfence(1), unfence(3));
+    let (a, b) = (a.join().expect("node1"), b.join().expect("node3"));
+    assert!(a.succeeded && b.succeeded, "{a:?} {b:?}");
+    assert_eq!(a.id, b.id, "the two requests were not merged");
+    assert_eq!(a.executioner, "node2");
+    assert_eq!(
+        read(&log).lines().filter(|l| l.starts_with("on")).count(),
+        1
+    );
+    // Nothing of the merged request is left behind: a new one runs again.
+    ok(admin(3, &["-U", "node3"]));
+    assert_eq!(
+        read(&log).lines().filter(|l| l.starts_with("on")).count(),
+        2
+    );
+    let origin = "node3";
     for i in 1..=3 {
         let mut out = String::new();
         assert!(
             cluster.node(i).wait_for(|| {
                 out = ok(admin(i, &["-H", "node3"]));
-                out.starts_with(
-                    "unfencing of node3 successful: delegate=node2, client=stonith_admin.",
-                ) && out.contains("origin=node1")
+                out.starts_with("unfencing of node3 successful: delegate=node2, client=")
+                    && out.contains(&format!("origin={origin}"))
             }),
             "node{i}: {out}"
         );

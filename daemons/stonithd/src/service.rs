@@ -1667,6 +1667,14 @@ impl Service {
                     .collect();
                 if from < self.local {
                     for id in mine {
+                        self.send(
+                            lp,
+                            None,
+                            &Wire::Merged {
+                                op: id.clone(),
+                                into: op.clone(),
+                            },
+                        );
                         if let Some(o) = self.ops.remove(&id) {
                             log::info!(
                                 "operation {id} joins {op} from {from} ({action} of {target})"
@@ -1732,6 +1740,20 @@ impl Service {
                     }
                 }
                 self.exec_done(lp, &op, step, ok, exit_code, reason);
+            }
+            Wire::Merged { op, into } => {
+                self.remote.remove(&op);
+                if let Some(m) = self.merged.remove(&op) {
+                    let target = m.target.clone();
+                    let e = self.merged.entry(into).or_insert_with(|| Merged {
+                        waiters: Vec::new(),
+                        target,
+                        action: m.action,
+                        timeout: m.timeout,
+                        client: m.client.clone(),
+                    });
+                    e.waiters.extend(m.waiters);
+                }
             }
             Wire::Result(r) => {
                 if r.succeeded {

@@ -86,6 +86,15 @@ pub enum Wire {
         /// Why it failed.
         reason: String,
     },
+    /// The sender dropped its operation `op` in favour of `into` (two
+    /// origins asked for the same thing at once): requests merged into
+    /// `op` wait for `into`.
+    Merged {
+        /// The dropped operation.
+        op: String,
+        /// The operation that carries on.
+        into: String,
+    },
     /// An operation completed (or a manual confirmation).
     Result(FenceResult),
     /// A node's history: sent to everyone at start (`reply` false), and
