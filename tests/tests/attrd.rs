@@ -343,6 +343,9 @@ fn dampening_writes_after_the_delay_and_a_change_restarts_it() {
         code(&updater(n, &["-n", "damp", "-B", "second", "-d", "3s"])),
         0
     );
+    // Whether attrd surely had the second value before the first one's
+    // delay ran out (a machine stalled for seconds may not manage).
+    let in_time = Instant::now() < t1 + delay;
     // The query has the new value at once.
     let o = updater(n, &["-n", "damp", "-Q"]);
     assert_eq!(
@@ -350,28 +353,35 @@ fn dampening_writes_after_the_delay_and_a_change_restarts_it() {
         "name=\"damp\" host=\"node1\" value=\"second\"\n"
     );
     let id = "status-node1-damp";
+    let written = |diffs: &[(Instant, String)]| {
+        diffs
+            .iter()
+            .find(|(_, p)| p.contains(id) && p.contains("second"))
+            .map(|(at, _)| *at)
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && !diffs.iter().any(|(_, p)| p.contains(id)) {
+    while Instant::now() < deadline && written(&diffs).is_none() {
         collect_diffs(
             &mut sub,
             Instant::now() + Duration::from_millis(100),
             &mut diffs,
         );
     }
-    let writes: Vec<&(Instant, String)> = diffs.iter().filter(|(_, p)| p.contains(id)).collect();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    let (at, patch) = writes[0];
-    assert!(
-        patch.contains("second") && !patch.contains("first"),
-        "{patch}"
-    );
+    let at = written(&diffs).expect("the second value reached the CIB");
     // Never before the delay after the last change (the read time is
     // after the write, so this bound holds however slow the machine).
     assert!(
-        *at >= t2 + delay,
+        at >= t2 + delay,
         "written {:?} after the second change",
-        *at - t2
+        at - t2
     );
+    let writes: Vec<&(Instant, String)> = diffs.iter().filter(|(_, p)| p.contains(id)).collect();
+    if in_time {
+        // The first value was never written: its delay started again.
+        assert_eq!(writes.len(), 1, "{writes:?}");
+    } else {
+        eprintln!("attrd dampening: the machine was too slow to check the restart");
+    }
     assert_eq!(
         cib_of(&paths)
             .and_then(|c| nvpair(&c, STATUS, id))
