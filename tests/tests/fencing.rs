@@ -16,6 +16,7 @@ use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use integration_tests::{bin, TestCluster, TestNode};
+use nix::sys::signal::Signal;
 use stonithapi::{FenceAction, Request, Response, StonithClient};
 
 const FENCE_DUMMY: &str = "/usr/sbin/fence_dummy";
@@ -620,6 +621,7 @@ fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
     let cluster = TestCluster::new("fence3", 3, 1);
     let plugins = cluster.node(1).root.join("plugins");
     write_script(&plugins.join("power"), POWER_PLUGIN);
+    write_script(&plugins.join("test"), TEST_PLUGIN);
     // heartbeat gives its children a clean environment: a wrapper points
     // stonithd at the test's plugin directory.
     let wrapper = cluster.node(1).root.join("stonithd.sh");
@@ -767,6 +769,61 @@ fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
         err,
         "stonith_admin: Couldn't fence node2: No such device (No device configured for target 'node2')\n"
     );
+
+    // The node running a device dies in the middle: the origin does not
+    // wait for it, the next level is used.
+    let stall = cluster.node(2).root.join("stall.log");
+    ok(admin(
+        2,
+        &[
+            "-R",
+            "stall",
+            "-a",
+            "external/test",
+            "-o",
+            "hostlist=node3",
+            "-o",
+            "mode=hang",
+            "-o",
+            "id=stall",
+            "-o",
+            &format!("logfile={}", stall.display()),
+        ],
+    ));
+    ok(admin(
+        1,
+        &["-R", "spare", "-a", "null", "-o", "hostlist=node3"],
+    ));
+    ok(admin(1, &["-r", "node3", "-i", "1", "-v", "stall"]));
+    ok(admin(1, &["-r", "node3", "-i", "2", "-v", "spare"]));
+    let paths1 = cluster.node(1).paths();
+    let op = std::thread::spawn(move || {
+        let mut c = StonithClient::local(&paths1, Duration::from_secs(90)).expect("c");
+        fenced(
+            c.fence(
+                "node3",
+                FenceAction::Off,
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
+            .expect("fence"),
+        )
+    });
+    let hang = cluster.node(2).root.join("stall.log.hang");
+    assert!(
+        cluster.node(2).wait_for(|| hang.exists()),
+        "the stalling device did not start: {}",
+        cluster.node(2).log()
+    );
+    cluster.signal_node(2, Signal::SIGKILL);
+    let r = op.join().expect("fence thread");
+    if let Ok(pid) = read(&hang).trim().parse::<i32>() {
+        // node 2's fencer died with its agent still running: clean up.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    assert!(r.succeeded, "{r:?}");
+    assert_eq!(r.devices, ["spare"]);
+    assert_eq!(r.executioner, "node1");
 }
 
 #[test]
