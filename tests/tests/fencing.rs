@@ -295,6 +295,19 @@ fn fence_reboot_unfence_history_and_queries_with_fence_dummy() {
     );
     let (rc, _, _) = text(&f.admin(&["-M", "-a", "fence_nosuch"]));
     assert_eq!(rc, 105);
+    // -K runs the agent's own validation.
+    let (rc, out, _) = text(&f.admin(&["-K", "-a", "fence_dummy", "-o", &st]));
+    assert_eq!(rc, 0);
+    assert!(
+        out.starts_with("Validation of fence_dummy succeeded\n"),
+        "{out}"
+    );
+    let (rc, out, _) = text(&f.admin(&["-K", "-a", "fence_nosuch"]));
+    assert_eq!(rc, 105);
+    assert_eq!(
+        out,
+        "Validation of fence_nosuch failed\nAgent fence_nosuch not found\n"
+    );
     let installed = ok(f.admin(&["-I"]));
     assert!(installed.lines().any(|l| l == "fence_dummy"), "{installed}");
     assert!(

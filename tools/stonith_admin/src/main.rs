@@ -508,10 +508,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         };
     }
     if args.validate {
-        return Err(fail(
-            exit::USAGE,
-            "stonith_admin: --validate is not supported yet",
-        ));
+        return validate(args);
     }
     Err(fail(
         exit::USAGE,
@@ -684,4 +681,90 @@ fn ctime(secs: u64) -> String {
         tm.tm_sec,
         tm.tm_year + 1900
     )
+}
+
+/// `-K`: the agent's own validation (`validate-all`, with `port=node1` as
+/// Pacemaker adds), run here; external and native plugins are checked
+/// for the parameters their `getconfignames` lists.
+fn validate(args: &Args) -> Result<(), Failure> {
+    use fencing::exec::{self, AgentDirs, Call};
+    let Some(agent) = &args.agent else {
+        return Err(fail(
+            exit::USAGE,
+            "stonith_admin: --validate requires --agent",
+        ));
+    };
+    let dirs = AgentDirs::from_env();
+    let failed = |code: u8, why: String| {
+        println!("Validation of {agent} failed");
+        if !args.quiet && !why.is_empty() {
+            println!("{why}");
+        }
+        Err(fail(code, ""))
+    };
+    let spec = DeviceSpec {
+        id: args
+            .device
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "stonith_admin".into()),
+        agent: agent.clone(),
+        params: params(args)?,
+    };
+    let device = match fencing::Device::new(&spec) {
+        Ok(d) => d,
+        Err(e @ fencing::DeviceError::UnknownAgent(_)) => {
+            return failed(exit::NOSUCH, e.to_string())
+        }
+        Err(e) => return failed(exit::INVALID_PARAM, e.to_string()),
+    };
+    if dirs.program(&device.kind).is_some_and(|p| !p.is_file()) {
+        return failed(exit::NOSUCH, format!("Agent {agent} not found"));
+    }
+    let info = match exec::agent_info(&dirs, &device.kind) {
+        Ok(i) => i,
+        Err(e) => return failed(exit::NOSUCH, e),
+    };
+    if let fencing::AgentKind::FenceAgent(_) = device.kind {
+        let r = exec::execute(
+            &dirs,
+            &device,
+            &info,
+            &Call {
+                action: "validate-all",
+                target: Some("node1"),
+                nodeid: None,
+                local: "",
+                timeout: Duration::from_secs(args.timeout.max(1)),
+            },
+        );
+        if r.rc == 0 && !r.timed_out {
+            println!("Validation of {agent} succeeded");
+            if !args.quiet {
+                println!("{}", r.output);
+            }
+            return Ok(());
+        }
+        let why = if r.output.trim().is_empty() {
+            r.reason
+        } else {
+            r.output
+        };
+        return failed(exit::ERROR, why);
+    }
+    let names = exec::config_names(&dirs, &device.kind).unwrap_or_default();
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| !device.params.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        println!("Validation of {agent} succeeded");
+        Ok(())
+    } else {
+        failed(
+            exit::INVALID_PARAM,
+            format!("missing parameter(s): {}", missing.join(", ")),
+        )
+    }
 }
