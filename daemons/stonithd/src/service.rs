@@ -37,6 +37,8 @@ const EXEC_GRACE: Duration = Duration::from_secs(5);
 const CIB_RETRY: Duration = Duration::from_secs(2);
 /// Most operations in progress at once (requests beyond are refused).
 const MAX_OPS: usize = 256;
+/// Most operations of other origins remembered (for merging).
+const MAX_REMOTE_OPS: usize = 1024;
 /// Most agent threads at once; further jobs wait in a queue.
 const MAX_JOBS: usize = 32;
 /// Most queued jobs.
@@ -1690,6 +1692,14 @@ impl Service {
                             m.waiters
                                 .extend(o.waiters.into_iter().map(|w| (w, deadline)));
                         }
+                    }
+                }
+                if self.remote.len() >= MAX_REMOTE_OPS {
+                    // Results we never heard (a lost broadcast) would
+                    // otherwise pile up: forget the oldest by id.
+                    if let Some(oldest) = self.remote.keys().next().cloned() {
+                        log::warn!("forgetting remote operation {oldest}: too many in progress");
+                        self.remote.remove(&oldest);
                     }
                 }
                 self.remote.insert(
