@@ -5,6 +5,8 @@
 //! - `plan`: one operation's progress over levels (all off then all on
 //!   for a multi-device reboot), merging of requests, the history window,
 //!   and choosing the node that runs a device.
+//! - `operation`: one operation at its origin: the query round, then the
+//!   plan's steps handed to nodes that can run their devices.
 //! - `history`: completed operations, bounded.
 //! - `cib`: the fencing configuration of a CIB.
 //! - `exec`: running fence agents, external plugins and the native
@@ -15,6 +17,7 @@ pub mod cib;
 pub mod device;
 pub mod exec;
 pub mod history;
+pub mod operation;
 pub mod plan;
 pub mod topology;
 

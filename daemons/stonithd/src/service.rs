@@ -11,9 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cibapi::CibApi;
 use fencing::exec::AgentDirs;
+use fencing::operation::{Capable, Left, Operation, Output, EXEC_GRACE};
 use fencing::{
-    admit, choose_executioner, Admission, Device, DeviceError, History, InProgress, Next, Plan,
-    PlanDevice, PlanOutcome, StepResult, Topology,
+    admit, Admission, Device, DeviceError, History, InProgress, PlanOutcome, StepResult, Topology,
 };
 use hbapi::HbApi;
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
@@ -23,16 +23,11 @@ use stonithapi::{
     PendingFence, Request, Response, StonithApi,
 };
 
-use crate::wire::{Capable, Wire};
+use crate::wire::Wire;
 use crate::worker::{Done, Job, ReplyTo, Shared};
 
 /// Default operation timeout (stonith_admin's -t default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long an origin waits for peers to say what they can fence.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
-/// Slack over a device's timeout before the origin gives up on the
-/// executing node's answer (the executor needs up to 2 s to KILL).
-const EXEC_GRACE: Duration = Duration::from_secs(5);
 /// Retry period of the cib connection.
 const CIB_RETRY: Duration = Duration::from_secs(2);
 /// Most operations in progress at once (requests beyond are refused).
@@ -72,34 +67,12 @@ impl DevEntry {
 
 type Waiter = (ClientId, Option<u64>);
 
-enum OpState {
-    Querying {
-        deadline: Instant,
-        expected: BTreeSet<String>,
-        replies: BTreeMap<String, Vec<Capable>>,
-    },
-    Running {
-        step: u32,
-        node: String,
-        device: String,
-        deadline: Instant,
-    },
-}
-
 struct OriginOp {
-    target: String,
-    action: FenceAction,
+    op: Operation,
     client: String,
-    timeout: Duration,
     waiters: Vec<Waiter>,
     /// `-l`: only answer which devices can fence the target.
     list_only: bool,
-    state: OpState,
-    plan: Option<Plan>,
-    capable: BTreeMap<String, BTreeSet<String>>,
-    info: BTreeMap<String, Capable>,
-    step: u32,
-    executioner: String,
     started: Instant,
     agent_time: Duration,
 }
@@ -325,11 +298,9 @@ impl Service {
         let mut consider = |t: Instant| {
             next = Some(next.map_or(t, |n| n.min(t)));
         };
-        for op in self.ops.values() {
-            match &op.state {
-                OpState::Querying { deadline, .. } | OpState::Running { deadline, .. } => {
-                    consider(*deadline)
-                }
+        for o in self.ops.values() {
+            if let Some(t) = o.op.poll_timeout() {
+                consider(t);
             }
         }
         for m in self.merged.values() {
@@ -403,7 +374,8 @@ impl Service {
                     if let Some(o) = self.ops.get_mut(&op) {
                         o.agent_time += agent_time;
                     }
-                    self.exec_done(lp, &op, step, ok, exit_code, reason);
+                    let me = self.local.clone();
+                    self.exec_done(lp, &op, step, &me, ok, exit_code, reason);
                 } else {
                     self.send(
                         lp,
@@ -695,17 +667,14 @@ impl Service {
         let mut v: Vec<PendingFence> = self
             .ops
             .iter()
-            .filter(|(_, o)| !o.list_only && want(&o.target))
+            .filter(|(_, o)| !o.list_only && want(o.op.target()))
             .map(|(id, o)| PendingFence {
                 id: id.clone(),
-                target: o.target.clone(),
-                action: o.action,
+                target: o.op.target().to_string(),
+                action: o.op.action(),
                 origin: self.local.clone(),
                 client: o.client.clone(),
-                executioner: match &o.state {
-                    OpState::Running { node, .. } => node.clone(),
-                    _ => String::new(),
-                },
+                executioner: o.op.running_on().unwrap_or_default().to_string(),
             })
             .collect();
         v.extend(
@@ -752,8 +721,8 @@ impl Service {
             .filter(|(_, o)| !o.list_only)
             .map(|(id, o)| InProgress {
                 id: id.clone(),
-                target: o.target.clone(),
-                action: o.action,
+                target: o.op.target().to_string(),
+                action: o.op.action(),
             })
             .collect();
         in_progress.extend(self.remote.iter().map(|(id, o)| InProgress {
@@ -831,26 +800,15 @@ impl Service {
         let mut expected: BTreeSet<String> =
             self.fencers.union(&self.active_peers).cloned().collect();
         expected.insert(self.local.clone());
+        let now = Instant::now();
         self.ops.insert(
             id.clone(),
             OriginOp {
-                target: target.to_string(),
-                action,
+                op: Operation::new(target, action, timeout, &self.local, expected, now),
                 client: client.clone(),
-                timeout,
                 waiters,
                 list_only,
-                state: OpState::Querying {
-                    deadline: Instant::now() + QUERY_TIMEOUT,
-                    expected,
-                    replies: BTreeMap::new(),
-                },
-                plan: None,
-                capable: BTreeMap::new(),
-                info: BTreeMap::new(),
-                step: 0,
-                executioner: String::new(),
-                started: Instant::now(),
+                started: now,
                 agent_time: Duration::ZERO,
             },
         );
@@ -878,193 +836,75 @@ impl Service {
     }
 
     fn query_reply(&mut self, lp: &mut EventLoop, id: &str, from: String, devices: Vec<Capable>) {
-        let Some(op) = self.ops.get_mut(id) else {
+        let Some(o) = self.ops.get_mut(id) else {
             return;
         };
-        let OpState::Querying {
-            expected, replies, ..
-        } = &mut op.state
-        else {
-            return;
-        };
-        replies.insert(from, devices);
-        if expected.iter().all(|n| replies.contains_key(n)) {
+        if o.op.query_reply(&from, devices) {
             self.plan(lp, id);
         }
     }
 
     /// Every expected node answered (or the query timed out): plan.
     fn plan(&mut self, lp: &mut EventLoop, id: &str) {
-        let Some(op) = self.ops.get_mut(id) else {
+        let Some(o) = self.ops.get_mut(id) else {
             return;
         };
-        let OpState::Querying { replies, .. } = &op.state else {
-            return;
-        };
-        let replies = replies.clone();
-        for (node, devs) in &replies {
-            for d in devs {
-                op.capable
-                    .entry(node.clone())
-                    .or_default()
-                    .insert(d.id.clone());
-                op.info.insert(d.id.clone(), d.clone());
-            }
-        }
-        if op.list_only {
-            let names: BTreeSet<String> = op.info.keys().cloned().collect();
-            let waiters = std::mem::take(&mut op.waiters);
+        if o.list_only {
+            let names: Vec<String> = o.op.capable_devices().into_iter().collect();
+            let waiters = std::mem::take(&mut o.waiters);
             self.ops.remove(id);
             for (c, call) in waiters {
-                self.answer(
-                    lp,
-                    c,
-                    call,
-                    &Response::Names(names.iter().cloned().collect()),
-                );
+                self.answer(lp, c, call, &Response::Names(names.clone()));
             }
             return;
         }
-        let attrs = self.node_attrs.get(&op.target).cloned().unwrap_or_default();
-        let topo = self.topology.levels_for(&op.target, &attrs);
-        let levels: Vec<Vec<PlanDevice>> = if topo.is_empty() {
-            // No topology: every capable device on its own, highest
-            // priority first.
-            let mut devs: Vec<&Capable> = op.info.values().collect();
-            devs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-            devs.into_iter()
-                .map(|c| {
-                    vec![PlanDevice {
-                        id: c.id.clone(),
-                        skip_on: c.skip_on,
-                    }]
-                })
-                .collect()
-        } else {
-            topo.into_iter()
-                .map(|level| {
-                    level
-                        .into_iter()
-                        .map(|d| PlanDevice {
-                            skip_on: op.info.get(&d).is_some_and(|c| c.skip_on),
-                            id: d,
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        op.plan = Some(Plan::new(&op.target, op.action, levels));
-        self.advance(lp, id);
+        let target = o.op.target().to_string();
+        let attrs = self.node_attrs.get(&target).cloned().unwrap_or_default();
+        let topology = self.topology.levels_for(&target, &attrs);
+        let out = o.op.start(topology, Instant::now());
+        self.carry_out(lp, id, out);
     }
 
-    /// Runs the plan until it needs a device run or finishes.
-    fn advance(&mut self, lp: &mut EventLoop, id: &str) {
-        loop {
-            let Some(op) = self.ops.get_mut(id) else {
-                return;
-            };
-            let Some(plan) = op.plan.as_mut() else {
-                return;
-            };
-            match plan.step() {
-                Next::Finished(outcome) => {
-                    self.finish(lp, id, outcome);
+    /// Does what the operation asked: run a step here or on a peer, or
+    /// finish.
+    fn carry_out(&mut self, lp: &mut EventLoop, id: &str, out: Output) {
+        match out {
+            Output::Finished(outcome) => self.finish(lp, id, outcome),
+            Output::Exec {
+                node,
+                step,
+                device,
+                action,
+                delay,
+            } => {
+                let Some(o) = self.ops.get(id) else {
                     return;
-                }
-                Next::Run { device, action } => {
-                    let suicide = op.info.get(&device).is_some_and(|c| c.suicide);
-                    // Unfencing may be done by the target itself (fabric
-                    // devices are often only reachable from it); fencing
-                    // never is, except by suicide.
-                    let exec =
-                        choose_executioner(&device, &op.target, &self.local, suicide, &op.capable)
-                            .or_else(|| {
-                                (op.action == FenceAction::On && action == FenceAction::On)
-                                    .then(|| {
-                                        choose_executioner(
-                                            &device,
-                                            &op.target,
-                                            &self.local,
-                                            true,
-                                            &op.capable,
-                                        )
-                                    })
-                                    .flatten()
-                            });
-                    let Some(node) = exec else {
-                        let reason = if op.info.contains_key(&device) {
-                            format!("no node other than {} can run {device}", op.target)
-                        } else {
-                            format!("no node can run {device} against {}", op.target)
-                        };
-                        log::warn!("operation {id}: {reason}");
-                        plan.record(StepResult::failed(exit::NOSUCH, reason));
-                        continue;
-                    };
-                    op.step += 1;
-                    let step = op.step;
-                    let delay = step == 1;
-                    let timeout_ms = op.timeout.as_millis() as u64;
-                    op.state = OpState::Running {
-                        step,
-                        node: node.clone(),
-                        device: device.clone(),
-                        // The device's own timeout may be longer than the
-                        // request's; the executor enforces it, this is
-                        // only the net under a lost answer.
-                        deadline: Instant::now()
-                            + op.timeout.max(Duration::from_secs(60))
-                            + EXEC_GRACE,
-                    };
-                    op.executioner = node.clone();
-                    let target = op.target.clone();
-                    log::info!("operation {id}: {action} of {target} with {device} on {node}");
-                    if node == self.local {
-                        self.run_local(lp, id, step, &device, action, &target, timeout_ms, delay);
-                    } else {
-                        self.send(
-                            lp,
-                            Some(&node),
-                            &Wire::Exec {
-                                op: id.to_string(),
-                                step,
-                                device,
-                                action,
-                                target,
-                                timeout_ms,
-                                delay,
-                            },
-                        );
-                    }
-                    return;
+                };
+                let target = o.op.target().to_string();
+                let timeout_ms = o.op.timeout().as_millis() as u64;
+                log::info!("operation {id}: {action} of {target} with {device} on {node}");
+                if node == self.local {
+                    let origin = self.local.clone();
+                    self.run_for(
+                        lp, origin, id, step, &device, action, &target, timeout_ms, delay,
+                    );
+                } else {
+                    self.send(
+                        lp,
+                        Some(&node),
+                        &Wire::Exec {
+                            op: id.to_string(),
+                            step,
+                            device,
+                            action,
+                            target,
+                            timeout_ms,
+                            delay,
+                        },
+                    );
                 }
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_local(
-        &mut self,
-        lp: &mut EventLoop,
-        op: &str,
-        step: u32,
-        device: &str,
-        action: FenceAction,
-        target: &str,
-        timeout_ms: u64,
-        delay: bool,
-    ) {
-        let origin = if self.ops.contains_key(op) {
-            self.local.clone()
-        } else {
-            self.remote
-                .get(op)
-                .map(|r| r.origin.clone())
-                .unwrap_or_default()
-        };
-        self.run_for(
-            lp, origin, op, step, device, action, target, timeout_ms, delay,
-        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1122,7 +962,8 @@ impl Service {
         reason: String,
     ) {
         if origin == self.local {
-            self.exec_done(lp, op, step, ok, exit_code, reason);
+            let me = self.local.clone();
+            self.exec_done(lp, op, step, &me, ok, exit_code, reason);
         } else {
             self.send(
                 lp,
@@ -1138,30 +979,28 @@ impl Service {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn exec_done(
         &mut self,
         lp: &mut EventLoop,
         id: &str,
         step: u32,
+        from: &str,
         ok: bool,
         exit_code: i32,
         reason: String,
     ) {
-        let Some(op) = self.ops.get_mut(id) else {
+        let Some(o) = self.ops.get_mut(id) else {
             return;
         };
-        match &op.state {
-            OpState::Running { step: s, .. } if *s == step => {}
-            _ => return,
+        let result = if ok {
+            StepResult::ok()
+        } else {
+            StepResult::failed(exit_code, reason)
+        };
+        if let Some(out) = o.op.exec_done(step, from, result, Instant::now()) {
+            self.carry_out(lp, id, out);
         }
-        if let Some(plan) = op.plan.as_mut() {
-            plan.record(if ok {
-                StepResult::ok()
-            } else {
-                StepResult::failed(exit_code, reason)
-            });
-        }
-        self.advance(lp, id);
     }
 
     fn finish(&mut self, lp: &mut EventLoop, id: &str, outcome: PlanOutcome) {
@@ -1170,11 +1009,11 @@ impl Service {
         };
         let result = FenceResult {
             id: id.to_string(),
-            target: op.target.clone(),
-            action: op.action,
+            target: op.op.target().to_string(),
+            action: op.op.action(),
             succeeded: outcome.succeeded,
             exit_code: outcome.exit_code,
-            executioner: op.executioner.clone(),
+            executioner: op.op.executioner().to_string(),
             origin: self.local.clone(),
             client: op.client.clone(),
             devices: outcome.devices,
@@ -1241,7 +1080,9 @@ impl Service {
             .ops
             .iter()
             .filter(|(_, o)| {
-                !o.list_only && o.target.eq_ignore_ascii_case(target) && o.action != FenceAction::On
+                !o.list_only
+                    && o.op.target().eq_ignore_ascii_case(target)
+                    && o.op.action() != FenceAction::On
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -1261,27 +1102,21 @@ impl Service {
         let now = Instant::now();
         let ids: Vec<String> = self.ops.keys().cloned().collect();
         for id in ids {
-            let Some(op) = self.ops.get(&id) else {
+            let Some(o) = self.ops.get_mut(&id) else {
                 continue;
             };
-            match &op.state {
-                OpState::Querying { deadline, .. } if *deadline <= now => {
-                    log::info!("operation {id}: not every fencer answered; planning with the answers we have");
+            if o.op.poll_timeout().is_none_or(|t| t > now) {
+                continue;
+            }
+            match o.op.handle_timeout(now) {
+                Left::QueryComplete => {
+                    log::info!(
+                        "operation {id}: not every fencer answered; planning with the answers we have"
+                    );
                     self.plan(lp, &id);
                 }
-                OpState::Running {
-                    deadline,
-                    step,
-                    node,
-                    device,
-                } if *deadline <= now => {
-                    let (step, reason) = (
-                        *step,
-                        format!("{node} did not report the result of {device} in time"),
-                    );
-                    self.exec_done(lp, &id, step, false, exit::TIMEOUT, reason);
-                }
-                _ => {}
+                Left::Output(out) => self.carry_out(lp, &id, out),
+                Left::Nothing => {}
             }
         }
         // Merged waiters whose own time ran out.
@@ -1591,29 +1426,16 @@ impl Service {
         }
         let ids: Vec<String> = self.ops.keys().cloned().collect();
         for id in ids {
-            let Some(op) = self.ops.get_mut(&id) else {
+            let Some(o) = self.ops.get_mut(&id) else {
                 continue;
             };
-            match &mut op.state {
-                OpState::Querying {
-                    expected, replies, ..
-                } => {
-                    expected.remove(node);
-                    if expected.iter().all(|n| replies.contains_key(n)) {
-                        self.plan(lp, &id);
-                    }
+            match o.op.node_left(node, Instant::now()) {
+                Left::QueryComplete => self.plan(lp, &id),
+                Left::Output(out) => {
+                    log::warn!("operation {id}: {node} left while running a device");
+                    self.carry_out(lp, &id, out);
                 }
-                OpState::Running {
-                    node: n,
-                    step,
-                    device,
-                    ..
-                } if n == node => {
-                    let step = *step;
-                    let reason = format!("{node} left while running {device}");
-                    self.exec_done(lp, &id, step, false, exit::ERROR, reason);
-                }
-                _ => {}
+                Left::Nothing => {}
             }
         }
         // Operations whose origin left: requests merged into them are
@@ -1661,9 +1483,9 @@ impl Service {
                     .iter()
                     .filter(|(_, o)| {
                         !o.list_only
-                            && o.action == action
-                            && o.target.eq_ignore_ascii_case(&target)
-                            && matches!(o.state, OpState::Querying { .. })
+                            && o.op.action() == action
+                            && o.op.target().eq_ignore_ascii_case(&target)
+                            && o.op.querying()
                     })
                     .map(|(id, _)| id.clone())
                     .collect();
@@ -1681,12 +1503,12 @@ impl Service {
                             log::info!(
                                 "operation {id} joins {op} from {from} ({action} of {target})"
                             );
-                            let deadline = Instant::now() + o.timeout + EXEC_GRACE * 2;
+                            let deadline = Instant::now() + o.op.timeout() + EXEC_GRACE * 2;
                             let m = self.merged.entry(op.clone()).or_insert_with(|| Merged {
                                 waiters: Vec::new(),
                                 target: target.clone(),
                                 action,
-                                timeout: o.timeout,
+                                timeout: o.op.timeout(),
                                 client: o.client.clone(),
                             });
                             m.waiters
@@ -1744,12 +1566,7 @@ impl Service {
                 exit_code,
                 reason,
             } => {
-                if let Some(o) = self.ops.get(&op) {
-                    if !matches!(&o.state, OpState::Running { node, .. } if *node == from) {
-                        return;
-                    }
-                }
-                self.exec_done(lp, &op, step, ok, exit_code, reason);
+                self.exec_done(lp, &op, step, &from, ok, exit_code, reason);
             }
             Wire::Merged { op, into } => {
                 self.remote.remove(&op);

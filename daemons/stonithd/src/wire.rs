@@ -17,19 +17,7 @@ use stonithapi::{FenceAction, FenceResult};
 /// The `t` field of stonithd's cluster messages.
 pub const MSG_TYPE: &str = "stonith";
 
-/// A device a node can run against a target, with what the origin needs
-/// to plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Capable {
-    /// The device id.
-    pub id: String,
-    /// Its priority (higher first when there is no topology).
-    pub priority: i32,
-    /// A suicide device (only the target may run it).
-    pub suicide: bool,
-    /// Left out of a multi-device reboot's on-phase.
-    pub skip_on: bool,
-}
+pub use fencing::operation::Capable;
 
 /// One cluster message.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
