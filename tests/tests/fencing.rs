@@ -22,8 +22,8 @@ use stonithapi::{FenceAction, Request, Response, StonithClient};
 const FENCE_DUMMY: &str = "/usr/sbin/fence_dummy";
 
 /// The test plugin: logs `ID OP HOST` to `$logfile`; `mode` is ok, fail,
-/// hang (a child sleeps, its pid in `$logfile.hang`), slow (1 s), or down
-/// (its status fails).
+/// hang (a child sleeps, its pid in `$logfile.hang`), slow (1 s, then
+/// logs `ID OP HOST end`), or down (its status fails).
 const TEST_PLUGIN: &str = r#"#!/bin/sh
 echo "${id:-?} $1 $2" >> "$logfile"
 case $1 in
@@ -37,7 +37,7 @@ reset|on|off)
     case "$mode" in
     fail) exit 1;;
     hang) sleep 300 & echo $! > "$logfile.hang"; wait; exit 0;;
-    slow) sleep 1;;
+    slow) sleep 1; echo "${id:-?} $1 $2 end" >> "$logfile";;
     esac
     exit 0;;
 esac
@@ -367,7 +367,7 @@ fn actions(f: &Fencer) -> Vec<String> {
         .lines()
         .filter(|l| {
             let op = l.split(' ').nth(1).unwrap_or("");
-            matches!(op, "reset" | "on" | "off")
+            matches!(op, "reset" | "on" | "off") && !l.ends_with(" end")
         })
         .map(str::to_string)
         .collect()
@@ -529,6 +529,58 @@ fn simultaneous_requests_are_merged_and_a_recent_success_answers_from_history() 
     // A different action is not answered by it.
     ok(f.admin(&["-F", "n2", "--tolerance", "60"]));
     assert_eq!(actions(&f).len(), 2);
+
+    // Different targets on one device: one action at a time by default
+    // (pcmk_action_limit 1), at once when the limit allows.
+    let both = |f: &Fencer| {
+        let threads: Vec<_> = ["n2", "n3"]
+            .into_iter()
+            .map(|t| {
+                let paths = f.node.paths();
+                std::thread::spawn(move || {
+                    let mut c = StonithClient::local(&paths, Duration::from_secs(60)).expect("c");
+                    fenced(
+                        c.fence(
+                            t,
+                            FenceAction::Reboot,
+                            Duration::from_secs(30),
+                            Duration::ZERO,
+                        )
+                        .expect("fence"),
+                    )
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().expect("request").succeeded);
+        }
+    };
+    let _ = std::fs::remove_file(f.path("calls"));
+    both(&f);
+    let calls: Vec<String> = read(&f.path("calls"))
+        .lines()
+        .filter(|l| l.contains(" reset "))
+        .map(|l| l.split(' ').skip(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        calls,
+        ["", "end", "", "end"],
+        "overlapping runs on a limited device"
+    );
+    ok(f.admin(&["-D", "slow"]));
+    register_test_device(&f, "slow", "slow", &["pcmk_action_limit=-1"]);
+    let _ = std::fs::remove_file(f.path("calls"));
+    both(&f);
+    let calls: Vec<String> = read(&f.path("calls"))
+        .lines()
+        .filter(|l| l.contains(" reset "))
+        .map(|l| l.split(' ').skip(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        calls,
+        ["", "", "end", "end"],
+        "an unlimited device ran one at a time"
+    );
 }
 
 #[test]

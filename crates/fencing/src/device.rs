@@ -137,6 +137,9 @@ pub struct Device {
     pub delay_max: Duration,
     /// `priority`: higher is tried first when there is no topology.
     pub priority: i32,
+    /// `pcmk_action_limit`: how many actions may run on the device at
+    /// once (default 1; `None`: unlimited, configured as -1).
+    pub action_limit: Option<u32>,
     /// meta `provides=unfencing`.
     pub provides_unfencing: bool,
 }
@@ -279,6 +282,14 @@ impl Device {
             None => 0,
             Some(v) => v.trim().parse().map_err(|_| bad("priority", v))?,
         };
+        let action_limit = match p.get("pcmk_action_limit").map(|v| v.trim()) {
+            None => Some(1),
+            Some("-1") => None,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) => Some(n.max(1)),
+                Err(_) => return Err(bad("pcmk_action_limit", v)),
+            },
+        };
         let provides_unfencing = p
             .get("provides")
             .is_some_and(|v| v.split_whitespace().any(|w| w == "unfencing"));
@@ -301,6 +312,7 @@ impl Device {
             delay_base,
             delay_max: delay_max.max(delay_base),
             priority,
+            action_limit,
             provides_unfencing,
         })
     }
@@ -464,6 +476,12 @@ mod tests {
             Duration::from_secs(60)
         );
         assert_eq!(d.priority, 7);
+        assert_eq!(d.action_limit, Some(1));
+        let unlimited = Device::new(&spec("fence_dummy", &[("pcmk_action_limit", "-1")])).unwrap();
+        assert_eq!(unlimited.action_limit, None);
+        let three = Device::new(&spec("fence_dummy", &[("pcmk_action_limit", "3")])).unwrap();
+        assert_eq!(three.action_limit, Some(3));
+        assert!(Device::new(&spec("fence_dummy", &[("pcmk_action_limit", "x")])).is_err());
         assert!(d.provides_unfencing);
         assert_eq!(d.delay(1500), Duration::from_millis(1500));
         assert_eq!(d.delay(3000), Duration::ZERO);

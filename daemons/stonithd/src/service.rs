@@ -120,7 +120,9 @@ struct Service {
     next_op: u64,
     boot: u64,
     shared: Shared,
-    done_rx: Receiver<Done>,
+    done_rx: Receiver<(Option<String>, Done)>,
+    /// Actions running per device (pcmk_action_limit).
+    busy: BTreeMap<String, u32>,
     trigger: TriggerId,
     running_jobs: usize,
     queued_jobs: std::collections::VecDeque<Job>,
@@ -224,6 +226,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         done_rx: rx,
         trigger: trigger.id(),
         running_jobs: 0,
+        busy: BTreeMap::new(),
         queued_jobs: std::collections::VecDeque::new(),
         unfence_at: None,
     };
@@ -281,8 +284,16 @@ impl Service {
             for ev in cib_events.drain(..) {
                 self.cib_event(lp, ev);
             }
-            while let Ok(done) = self.done_rx.try_recv() {
+            while let Ok((device, done)) = self.done_rx.try_recv() {
                 self.running_jobs = self.running_jobs.saturating_sub(1);
+                if let Some(d) = device {
+                    if let Some(n) = self.busy.get_mut(&d) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.busy.remove(&d);
+                        }
+                    }
+                }
                 self.job_done(lp, done);
             }
             self.start_jobs();
@@ -338,11 +349,28 @@ impl Service {
         true
     }
 
+    /// Starts queued jobs in order, up to `MAX_JOBS`, leaving in the
+    /// queue those whose device already runs as many actions as its
+    /// `pcmk_action_limit` allows.
     fn start_jobs(&mut self) {
-        while self.running_jobs < MAX_JOBS {
-            let Some(job) = self.queued_jobs.pop_front() else {
+        let mut i = 0;
+        while self.running_jobs < MAX_JOBS && i < self.queued_jobs.len() {
+            let allowed = match self.queued_jobs[i].device() {
+                None => true,
+                Some((id, limit)) => {
+                    limit.is_none_or(|l| self.busy.get(id).copied().unwrap_or(0) < l)
+                }
+            };
+            if !allowed {
+                i += 1;
+                continue;
+            }
+            let Some(job) = self.queued_jobs.remove(i) else {
                 return;
             };
+            if let Some((id, _)) = job.device() {
+                *self.busy.entry(id.to_string()).or_insert(0) += 1;
+            }
             self.running_jobs += 1;
             self.shared.spawn(job);
         }

@@ -65,6 +65,19 @@ pub enum Job {
     Metadata { reply: ReplyTo, agent: String },
 }
 
+impl Job {
+    /// The device the job acts on and its action limit, for jobs that
+    /// run a device action (host checks are queries and not limited).
+    pub fn device(&self) -> Option<(&str, Option<u32>)> {
+        match self {
+            Job::Execute { device, .. } | Job::Status { device, .. } => {
+                Some((&device.id, device.action_limit))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A finished job.
 pub enum Done {
     Capability {
@@ -105,12 +118,17 @@ pub struct Shared {
     pub local: String,
     infos: Arc<Mutex<HashMap<String, AgentInfo>>>,
     lists: Arc<Mutex<HashMap<String, ListedHosts>>>,
-    tx: Sender<Done>,
+    tx: Sender<(Option<String>, Done)>,
     trigger: Trigger,
 }
 
 impl Shared {
-    pub fn new(dirs: AgentDirs, local: String, tx: Sender<Done>, trigger: Trigger) -> Shared {
+    pub fn new(
+        dirs: AgentDirs,
+        local: String,
+        tx: Sender<(Option<String>, Done)>,
+        trigger: Trigger,
+    ) -> Shared {
         Shared {
             dirs,
             local,
@@ -230,8 +248,9 @@ impl Shared {
         let spawned = std::thread::Builder::new()
             .name("stonithd-job".into())
             .spawn(move || {
+                let device = job.device().map(|(id, _)| id.to_string());
                 let done = me.run(job);
-                if me.tx.send(done).is_ok() {
+                if me.tx.send((device, done)).is_ok() {
                     let _ = me.trigger.fire();
                 }
             });
