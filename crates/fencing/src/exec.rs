@@ -629,6 +629,22 @@ fn seconds_text(d: Duration) -> String {
     }
 }
 
+/// Longest agent message kept in a reason (it travels in cluster
+/// messages and the history).
+pub const REASON_LIMIT: usize = 300;
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
 fn finished_to_result(f: io::Result<Finished>, what: &str, timeout: Duration) -> ActionResult {
     match f {
         Err(e) => ActionResult::failed(format!("cannot run {what}: {e}")),
@@ -641,8 +657,8 @@ fn finished_to_result(f: io::Result<Finished>, what: &str, timeout: Duration) ->
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
-                .trim()
-                .to_string();
+                .trim();
+            let last_err = truncate(last_err, REASON_LIMIT);
             let (rc, timed_out, reason) = match f.exit {
                 Exit::Code(0) => (0, false, String::new()),
                 Exit::Code(c) => (
@@ -1192,6 +1208,16 @@ mod tests {
         assert_eq!(
             i.host_argument(&device("fence_x", &[])).as_deref(),
             Some("plug")
+        );
+    }
+
+    #[test]
+    fn long_agent_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("ééé", 3), "é...");
+        assert_eq!(
+            truncate(&"x".repeat(1000), REASON_LIMIT).len(),
+            REASON_LIMIT + 3
         );
     }
 

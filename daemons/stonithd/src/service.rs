@@ -32,6 +32,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const CIB_RETRY: Duration = Duration::from_secs(2);
 /// Most operations in progress at once (requests beyond are refused).
 const MAX_OPS: usize = 256;
+/// Results per history message (each well under 1 KB: reasons are
+/// bounded by `fencing::exec`).
+const HISTORY_CHUNK: usize = 40;
 /// Most operations of other origins remembered (for merging).
 const MAX_REMOTE_OPS: usize = 1024;
 /// Most agent threads at once; further jobs wait in a queue.
@@ -1638,15 +1641,19 @@ impl Service {
                     log::info!("fencer {from} joined");
                 }
                 if !reply {
+                    // In pieces that fit a heartbeat datagram with room to
+                    // spare (a result is a few hundred bytes at most).
                     let entries = self.history.entries();
-                    self.send(
-                        lp,
-                        Some(&from),
-                        &Wire::History {
-                            entries,
-                            reply: true,
-                        },
-                    );
+                    for chunk in entries.chunks(HISTORY_CHUNK) {
+                        self.send(
+                            lp,
+                            Some(&from),
+                            &Wire::History {
+                                entries: chunk.to_vec(),
+                                reply: true,
+                            },
+                        );
+                    }
                 }
             }
             Wire::Cleanup { target } => {
