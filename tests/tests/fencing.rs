@@ -675,7 +675,7 @@ reset|off)
     for f in "$rundir"/*.pid "$rundir"/crm/*.pid; do
         [ -f "$f" ] && kill -9 $(cat "$f") 2>/dev/null
     done
-    [ -n "$ns" ] && ip -n "$ns" link set eth0 down
+    [ -n "$ns" ] && ip -n "$ns" link set eth0 down && echo "$ns" > "$logfile.$2.netns"
     exit 0;;
 esac
 exit 1
@@ -824,6 +824,28 @@ fn three_nodes_node1_fences_node3_through_a_device_only_node2_has() {
             .filter(|l| l.starts_with("reset"))
             .count(),
         1
+    );
+
+    // Node 3 is powered on again (its link back, heartbeat started): it
+    // learns the history of its own fencing from the others.
+    let ns = read(&cluster.node(2).root.join("power.log.node3.netns"));
+    let ns = ns.trim();
+    assert!(!ns.is_empty(), "the device did not cut node3's link");
+    let up = Command::new("ip")
+        .args(["-n", ns, "link", "set", "eth0", "up"])
+        .status()
+        .expect("ip");
+    assert!(up.success());
+    cluster.start(3);
+    let mut out = String::new();
+    assert!(
+        cluster.node(3).wait_for(|| {
+            let o = admin(3, &["-H", "node3", "-V"]);
+            out = String::from_utf8_lossy(&o.stdout).into_owned();
+            out.contains("reboot of node3 successful: delegate=node2")
+        }),
+        "node3 after restart: {out}\n{}",
+        cluster.node(3).log()
     );
 
     // Node 2 cannot fence itself with its device, and node 1 has none for
