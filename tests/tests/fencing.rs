@@ -202,7 +202,10 @@ fn fence_reboot_unfence_history_and_queries_with_fence_dummy() {
     assert_eq!(ok(f.admin(&["-L"])), "dummy\n1 fence device found\n");
     assert_eq!(ok(f.admin(&["-l", "n2"])), "dummy\n1 fence device found\n");
     assert_eq!(ok(f.admin(&["-l", "n7"])), "0 fence devices found\n");
-    assert_eq!(ok(f.admin(&["-s", "dummy"])), "n2\nn3\n2 targets found\n");
+    // -s asks the agent's list, which fence_dummy does not have.
+    let (rc, _, err) = text(&f.admin(&["-s", "dummy"]));
+    assert_eq!(rc, 1);
+    assert!(err.starts_with("Couldn't list targets: "), "{err}");
 
     // Unfence: fence_dummy's status file says on.
     ok(f.admin(&["-U", "n2"]));
@@ -386,6 +389,10 @@ fn a_failing_device_falls_through_to_the_next_level_and_all_failing_is_a_failure
     f.start(false);
     register_test_device(&f, "broken", "fail", &[]);
     register_test_device(&f, "good", "ok", &[]);
+    assert_eq!(
+        ok(f.admin(&["-s", "good"])),
+        "n2\nn3\n2 fence targets found\n"
+    );
     ok(f.admin(&["-r", "n2", "-i", "1", "-v", "broken"]));
     ok(f.admin(&["-r", "n2", "-i", "2", "-v", "good"]));
     ok(f.admin(&["-B", "n2"]));

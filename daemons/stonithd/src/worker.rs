@@ -366,14 +366,11 @@ impl Shared {
                 }
             }
             Job::Targets { reply, device } => {
+                // As Pacemaker: what the agent's list says, whatever
+                // pcmk_host_list claims.
                 let info = self.info(&device);
-                let result = if !device.host_list.is_empty() || !device.host_map.is_empty() {
-                    let mut v = device.host_list.clone();
-                    v.extend(device.host_map.keys().cloned());
-                    Ok(v)
-                } else {
-                    self.host_list(&device, &info)
-                };
+                self.forget_list(&device.id);
+                let result = self.host_list(&device, &info);
                 Done::Targets { reply, result }
             }
             Job::Metadata { reply, agent } => Done::Metadata {

@@ -423,7 +423,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         c.set_timeout(wait);
         return match call(&mut c, &Request::DeviceTargets { id: id.clone() })? {
             Response::Names(v) => {
-                print_list(&v, "target", "targets");
+                print_list(&v, "fence target", "fence targets");
                 Ok(())
             }
             Response::Failed(f) => Err(fail(
