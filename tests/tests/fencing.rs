@@ -228,6 +228,9 @@ fn fence_reboot_unfence_history_and_queries_with_fence_dummy() {
         err,
         "stonith_admin: Couldn't fence n9: No such device (No device configured for target 'n9')\n"
     );
+    // A name that could leave a directory is refused before anything runs.
+    let (rc, _, err) = text(&f.admin(&["-F", "../n2"]));
+    assert_eq!(rc, 2, "{err}");
     // A node never fences itself with an ordinary device.
     ok(f.admin(&[
         "-R",

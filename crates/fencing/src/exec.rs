@@ -216,7 +216,8 @@ pub fn fence_agent_invocation(
         }
     }
     for (k, v) in &device.params {
-        if !v.contains('\n') {
+        // One option a line: nothing may add lines of its own.
+        if !v.contains('\n') && !k.contains(['\n', '=']) && !k.is_empty() {
             lines.push(format!("{k}={v}"));
         }
     }
@@ -855,6 +856,19 @@ fn native(
     }
 }
 
+/// Whether `name` can be a node name: 1 to 255 bytes, no `/`, no
+/// whitespace or control characters (it ends up in file names and agent
+/// arguments).
+pub fn valid_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+}
+
 /// The text meatclient writes to confirm `node`.
 pub fn meatware_reply(node: &str) -> String {
     format!("meatware reply {node}")
@@ -863,6 +877,9 @@ pub fn meatware_reply(node: &str) -> String {
 /// Waits for an operator's confirmation through the FIFO
 /// `MEATWARE_DIR/meatware.NODE` (made mode 0600, removed afterwards).
 fn meatware(dirs: &AgentDirs, node: &str, timeout: Duration, start: Instant) -> ActionResult {
+    if !valid_node_name(node) {
+        return ActionResult::failed(format!("invalid node name '{node}'"));
+    }
     let path = dirs.meatware_fifo(node);
     let _ = std::fs::remove_file(&path);
     let done = |rc: i32, reason: String, timed_out: bool| ActionResult {
@@ -1219,6 +1236,16 @@ mod tests {
             truncate(&"x".repeat(1000), REASON_LIMIT).len(),
             REASON_LIMIT + 3
         );
+    }
+
+    #[test]
+    fn node_names_that_could_leave_a_directory_are_refused() {
+        for ok in ["n1", "node-3.example.com", "N_1"] {
+            assert!(valid_node_name(ok), "{ok}");
+        }
+        for bad in ["", "..", "../etc", "a/b", "a b", "a\nb", &"x".repeat(256)] {
+            assert!(!valid_node_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

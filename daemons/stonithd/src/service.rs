@@ -533,8 +533,8 @@ impl Service {
                 return;
             }
             Request::Confirm { target } => {
-                if target.trim().is_empty() {
-                    failed(exit::INVALID_PARAM, "no target given")
+                if !fencing::exec::valid_node_name(&target) {
+                    failed(exit::INVALID_PARAM, format!("invalid node name '{target}'"))
                 } else {
                     let r = self.confirm(lp, &target, client);
                     Response::Fenced(r)
@@ -598,6 +598,9 @@ impl Service {
                     .map(|(id, _)| id.clone())
                     .collect(),
             ),
+            Request::ListCapable { target } if !fencing::exec::valid_node_name(&target) => {
+                failed(exit::INVALID_PARAM, format!("invalid node name '{target}'"))
+            }
             Request::ListCapable { target } => {
                 let name = self.client_names.get(&client).cloned().unwrap_or_default();
                 self.start_op(
@@ -737,12 +740,12 @@ impl Service {
         tolerance_ms: u64,
         client: String,
     ) {
-        if target.trim().is_empty() {
+        if !fencing::exec::valid_node_name(target) {
             self.answer(
                 lp,
                 waiter.0,
                 waiter.1,
-                &failed(exit::INVALID_PARAM, "no target given"),
+                &failed(exit::INVALID_PARAM, format!("invalid node name '{target}'")),
             );
             return;
         }
