@@ -473,7 +473,8 @@ fn a_two_device_level_reboots_as_all_off_then_all_on() {
         actions(&f),
         ["psu:1 off n2", "psu:2 off n2", "psu:1 on n2", "psu:2 on n2"]
     );
-    // Off is a plain off on both; unfencing a plain on on both.
+    // Off is a plain off on both; unfencing a plain on on both (and on a
+    // device that provides unfencing, below).
     ok(f.admin(&["-F", "n2"]));
     ok(f.admin(&["-U", "n2"]));
     assert_eq!(
@@ -487,6 +488,20 @@ fn a_two_device_level_reboots_as_all_off_then_all_on() {
     let (rc, _, _) = text(&f.admin(&["-B", "n2"]));
     assert_eq!(rc, 1);
     assert_eq!(actions(&f)[8..], ["psu:1 off n2", "psu:2 off n2"]);
+
+    // A device that provides unfencing (a storage fabric) is turned on by
+    // every unfencing too, after the level's devices, and left alone by
+    // fencing.
+    ok(f.admin(&["-D", "psu:2"]));
+    register_test_device(&f, "psu:2", "ok", &[]);
+    register_test_device(&f, "fabric", "ok", &["provides=unfencing"]);
+    ok(f.admin(&["-U", "n2"]));
+    assert_eq!(
+        actions(&f)[10..],
+        ["psu:1 on n2", "psu:2 on n2", "fabric on n2"]
+    );
+    ok(f.admin(&["-F", "n2"]));
+    assert_eq!(actions(&f)[13..], ["psu:1 off n2", "psu:2 off n2"]);
 }
 
 #[test]

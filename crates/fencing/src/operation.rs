@@ -31,6 +31,9 @@ pub struct Capable {
     pub suicide: bool,
     /// Left out of a multi-device reboot's on-phase.
     pub skip_on: bool,
+    /// Unfencing must also turn it on (`provides=unfencing`, or its
+    /// agent's `on` action is `automatic="1"`).
+    pub automatic_on: bool,
 }
 
 /// What the daemon must do.
@@ -188,7 +191,8 @@ impl Operation {
 
     /// Ends the query and plans: over `topology` (the target's levels, in
     /// order) or, with none, every capable device on its own, highest
-    /// priority first.
+    /// priority first. Unfencing also turns on every capable device that
+    /// needs it (automatic unfencing), after the level's own devices.
     pub fn start(&mut self, topology: Vec<Vec<String>>, now: Instant) -> Output {
         if let Phase::Querying { replies, .. } = &self.phase {
             for (node, devs) in replies {
@@ -225,6 +229,23 @@ impl Operation {
                         .collect()
                 })
                 .collect()
+        };
+        let levels = if self.action == FenceAction::On {
+            let automatic: Vec<&Capable> = self.info.values().filter(|c| c.automatic_on).collect();
+            let mut levels = levels;
+            if levels.is_empty() && !automatic.is_empty() {
+                levels.push(Vec::new());
+            }
+            for level in levels.iter_mut() {
+                for c in &automatic {
+                    if !level.iter().any(|d| d.id == c.id) {
+                        level.push(PlanDevice::new(&c.id));
+                    }
+                }
+            }
+            levels
+        } else {
+            levels
         };
         self.plan = Some(Plan::new(&self.target, self.action, levels));
         self.phase = Phase::Done;
@@ -401,6 +422,39 @@ mod tests {
             priority,
             suicide: false,
             skip_on: false,
+            automatic_on: false,
+        }
+    }
+
+    #[test]
+    fn unfencing_also_turns_on_devices_that_need_it() {
+        let now = Instant::now();
+        let fabric = Capable {
+            automatic_on: true,
+            ..cap("fabric", 0)
+        };
+        for (action, want) in [
+            (FenceAction::On, vec!["ipmi", "fabric"]),
+            (FenceAction::Off, vec!["ipmi"]),
+        ] {
+            let mut op = Operation::new(
+                "n3",
+                action,
+                Duration::from_secs(20),
+                "n1",
+                nodes(&["n1"]),
+                now,
+            );
+            assert!(op.query_reply("n1", vec![cap("ipmi", 0), fabric.clone()]));
+            let mut out = op.start(vec![vec!["ipmi".into()]], now);
+            let mut ran = Vec::new();
+            while let Output::Exec { device, step, .. } = &out {
+                ran.push(device.clone());
+                out = op
+                    .exec_done(*step, "n1", StepResult::ok(), now)
+                    .expect("next");
+            }
+            assert_eq!(ran, want, "{action}");
         }
     }
 

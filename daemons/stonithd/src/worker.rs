@@ -275,6 +275,7 @@ impl Shared {
                         priority: d.priority,
                         suicide: d.kind == AgentKind::Native(NativePlugin::Suicide),
                         skip_on: d.skips_on_phase(),
+                        automatic_on: d.provides_unfencing || self.info(d).automatic_on,
                     })
                     .collect();
                 Done::Capability {
