@@ -147,7 +147,12 @@ fn noop_device() -> DeviceSpec {
     DeviceSpec {
         id: "noop".into(),
         agent: "fence_noop".into(),
-        params: [("pcmk_host_list".to_string(), hosts.join(" "))].into(),
+        // One device for ten targets, as many actions at once as asked.
+        params: [
+            ("pcmk_host_list".to_string(), hosts.join(" ")),
+            ("pcmk_action_limit".to_string(), "-1".to_string()),
+        ]
+        .into(),
     }
 }
 
@@ -157,6 +162,23 @@ fn noop_sequential(paths: &plumbing::HaPaths, n: usize) -> Vec<Duration> {
     (0..n)
         .map(|i| fence(paths, &format!("n{}", i % TARGETS)))
         .collect()
+}
+
+/// Rounds of 10 concurrent requests through fence_noop.
+fn noop_concurrent(paths: &plumbing::HaPaths, rounds: usize) -> Vec<Duration> {
+    let mut lat = Vec::new();
+    for _ in 0..rounds {
+        let threads: Vec<_> = (0..TARGETS)
+            .map(|i| {
+                let p = paths.clone();
+                std::thread::spawn(move || fence(&p, &format!("n{i}")))
+            })
+            .collect();
+        for t in threads {
+            lat.push(t.join().expect("request thread"));
+        }
+    }
+    lat
 }
 
 fn report_noop(label: &str, mut lat: Vec<Duration>) {
@@ -286,6 +308,10 @@ fn single(args: &Args) {
         "single node, sequential, fence_noop",
         noop_sequential(&paths, args.requests),
     );
+    report_noop(
+        "single node, 10 concurrent, fence_noop",
+        noop_concurrent(&paths, args.rounds),
+    );
 }
 
 fn cluster(args: &Args) {
@@ -342,6 +368,10 @@ fn cluster(args: &Args) {
     report_noop(
         "3 nodes, sequential, fence_noop",
         noop_sequential(&p1, args.requests),
+    );
+    report_noop(
+        "3 nodes, 10 concurrent, fence_noop",
+        noop_concurrent(&p1, args.rounds),
     );
 }
 
