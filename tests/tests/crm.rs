@@ -504,7 +504,8 @@ fn has_ip(c: &TestCluster, i: usize, ip: &str) -> bool {
 }
 
 #[test]
-fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_together() {
+fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_together_after_fencing(
+) {
     let group = r#"<group id="web">
         <primitive id="web-ip" class="ocf" provider="heartbeat" type="IPaddr2">
           <instance_attributes id="web-ip-ia">
@@ -518,10 +519,19 @@ fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_tog
           <operations><op id="web-svc-mon" name="monitor" interval="2s" timeout="20s"/></operations>
         </primitive>
       </group>"#;
-    let cib = initial_cib("", group).replace(
-        "<constraints/>",
-        r#"<constraints><rsc_location id="web-prefers-3" rsc="web" node="node3" score="100"/></constraints>"#,
-    );
+    // Fencing on, with fence_dummy (from fence-agents): the dead node is
+    // "fenced" (it is already off) before the group is recovered.
+    let fence = r#"<primitive id="fence" class="stonith" type="fence_dummy">
+        <instance_attributes id="fence-ia">
+          <nvpair id="fence-hosts" name="pcmk_host_list" value="node1 node2 node3"/>
+        </instance_attributes>
+      </primitive>"#;
+    let cib = initial_cib("", &format!("{fence}{group}"))
+        .replace(r#"value="false"/>"#, r#"value="true"/>"#)
+        .replace(
+            "<constraints/>",
+            r#"<constraints><rsc_location id="web-prefers-3" rsc="web" node="node3" score="100"/></constraints>"#,
+        );
     let mut crm = start("crmgroup", &cib);
     let rscs = ["web-svc"];
     crm.wait("the group started on node3 (its location)", &rscs, |c| {
