@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
@@ -168,11 +169,27 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    if args.output_as.as_deref().is_some_and(|f| f != "text") {
-        eprintln!("stonith_admin: only --output-as=text is supported");
-        return ExitCode::from(exit::USAGE);
+    match args.output_as.as_deref() {
+        None | Some("text") => {}
+        Some("xml") => {
+            let _ = XML.set(Mutex::new(Vec::new()));
+        }
+        Some(other) => {
+            eprintln!("stonith_admin: unsupported output format '{other}' (text or xml)");
+            return ExitCode::from(exit::USAGE);
+        }
     }
-    match run(&args) {
+    let result = run(&args);
+    if let Some(body) = XML.get() {
+        let body = body.lock().map(|b| b.clone()).unwrap_or_default();
+        let request: Vec<String> = std::env::args().collect();
+        print!(
+            "{}",
+            xml_result(&request.join(" "), &body, result.as_ref().err())
+        );
+        return ExitCode::from(result.err().map_or(exit::OK, |f| f.code));
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -181,6 +198,77 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `--output-as=xml`: the pieces of the result body, in order.
+static XML: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+fn xml_push(fragment: String) {
+    if let Some(Ok(mut b)) = XML.get().map(|m| m.lock()) {
+        b.push(fragment);
+    }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Pacemaker's words for an exit code in `<status message=>`.
+fn exit_words(code: u8) -> &'static str {
+    match code {
+        0 => "OK",
+        1 => "Error occurred",
+        2 => "Invalid parameter",
+        4 => "Insufficient privileges",
+        5 => "Not installed",
+        64 => "Incorrect usage",
+        102 => "Not connected",
+        105 => "No such object",
+        124 => "Timeout occurred",
+        _ => "Error occurred",
+    }
+}
+
+/// Pacemaker's `<pacemaker-result>` document (API version 2.25).
+fn xml_result(request: &str, body: &[String], failure: Option<&Failure>) -> String {
+    let mut out = format!(
+        "<pacemaker-result api-version=\"2.25\" request=\"{}\">\n",
+        esc(request)
+    );
+    for b in body {
+        out.push_str(b);
+    }
+    match failure {
+        None => out.push_str("  <status code=\"0\" message=\"OK\"/>\n"),
+        Some(f) => {
+            out.push_str(&format!(
+                "  <status code=\"{}\" message=\"{}\">\n",
+                f.code,
+                exit_words(f.code)
+            ));
+            let lines: Vec<&str> = f.message.lines().filter(|l| !l.is_empty()).collect();
+            if !lines.is_empty() {
+                out.push_str("    <errors>\n");
+                for l in lines {
+                    out.push_str(&format!("      <error>{}</error>\n", esc(l)));
+                }
+                out.push_str("    </errors>\n");
+            }
+            out.push_str("  </status>\n");
+        }
+    }
+    out.push_str("</pacemaker-result>\n");
+    out
 }
 
 fn connect(timeout: Duration) -> Result<StonithClient, Failure> {
@@ -223,6 +311,29 @@ fn params(args: &Args) -> Result<BTreeMap<String, String>, Failure> {
     Ok(p)
 }
 
+/// A list as Pacemaker prints it: items then `N things found`; in XML a
+/// `<list name=TITLE count=N>` of `<item name=ITEM>` (or elements given
+/// ready-made with `raw`).
+fn emit_list(items: &[String], singular: &str, plural: &str, title: &str, item: Option<&str>) {
+    if XML.get().is_some() {
+        let mut x = format!(
+            "  <list name=\"{}\" count=\"{}\">\n",
+            esc(&title.to_lowercase()),
+            items.len()
+        );
+        for i in items {
+            match item {
+                Some(n) => x.push_str(&format!("    <item name=\"{n}\">{}</item>\n", esc(i))),
+                None => x.push_str(&format!("    <item>{}</item>\n", esc(i))),
+            }
+        }
+        x.push_str("  </list>\n");
+        xml_push(x);
+    } else {
+        print_list(items, singular, plural);
+    }
+}
+
 fn print_list(items: &[String], singular: &str, plural: &str) {
     for i in items {
         println!("{i}");
@@ -253,10 +364,17 @@ fn run(args: &Args) -> Result<(), Failure> {
         (None, &String::new())
     };
     if let Some(action) = action {
+        let verb = if action == FenceAction::On {
+            "unfence"
+        } else {
+            "fence"
+        };
         let mut c = connect(timeout).map_err(|_| {
             fail(
                 exit::DISCONNECT,
-                format!("Could not connect to fencer: Transport endpoint is not connected\nstonith_admin: Couldn't fence {host}: Transport endpoint is not connected"),
+                format!(
+                    "stonith_admin: Couldn't {verb} {host}: Transport endpoint is not connected"
+                ),
             )
         })?;
         c.set_timeout(wait);
@@ -270,7 +388,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| {
                 fail(
                     exit::TIMEOUT,
-                    format!("stonith_admin: Couldn't fence {host}: {e}"),
+                    format!("stonith_admin: Couldn't {verb} {host}: {e}"),
                 )
             })?;
         return match r {
@@ -278,7 +396,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             Response::Fenced(res) => Err(fail(
                 code_u8(res.exit_code),
                 format!(
-                    "stonith_admin: Couldn't fence {host}: {} ({})",
+                    "stonith_admin: Couldn't {verb} {host}: {} ({})",
                     rc_words(res.exit_code),
                     res.reason
                 ),
@@ -286,7 +404,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             Response::Failed(f) => Err(fail(
                 code_u8(f.code),
                 format!(
-                    "stonith_admin: Couldn't fence {host}: {} ({})",
+                    "stonith_admin: Couldn't {verb} {host}: {} ({})",
                     rc_words(f.code),
                     f.reason
                 ),
@@ -412,7 +530,12 @@ fn run(args: &Args) -> Result<(), Failure> {
         };
         return match call(&mut c, &req)? {
             Response::Names(v) => {
-                print_list(&v, "fence device", "fence devices");
+                let title = if args.list_installed {
+                    "Installed fence devices"
+                } else {
+                    "Registered fence devices"
+                };
+                emit_list(&v, "fence device", "fence devices", title, Some("device"));
                 Ok(())
             }
             other => Err(unexpected(other)),
@@ -423,7 +546,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         c.set_timeout(wait);
         return match call(&mut c, &Request::DeviceTargets { id: id.clone() })? {
             Response::Names(v) => {
-                print_list(&v, "fence target", "fence targets");
+                emit_list(&v, "fence target", "fence targets", "Fence Targets", None);
                 Ok(())
             }
             Response::Failed(f) => Err(fail(
@@ -499,7 +622,13 @@ fn run(args: &Args) -> Result<(), Failure> {
                     .filter(|r| r.succeeded)
                     .max_by_key(|r| r.completed)
                 {
+                    Some(r) if XML.get().is_some() => xml_push(format!(
+                        "  <last-fenced target=\"{}\" when=\"{}\"/>\n",
+                        esc(node),
+                        esc(&time_text(r.completed))
+                    )),
                     Some(r) => println!("Node {node} last fenced at: {}", ctime(r.completed)),
+                    None if XML.get().is_some() => {}
                     None => println!("Node {node} has never been fenced"),
                 }
                 Ok(())
@@ -550,6 +679,29 @@ fn history(args: &Args, node: &str, timeout: Duration) -> Result<(), Failure> {
         }
         return Ok(());
     }
+    if XML.get().is_some() {
+        let mut events: Vec<String> = Vec::new();
+        if args.verbose > 0 {
+            for p in &pending {
+                events.push(format!(
+                    "    <fence_event action=\"{}\" target=\"{}\" client=\"{}\" origin=\"{}\" status=\"pending\" extended-status=\"1\"/>\n",
+                    p.action,
+                    esc(&p.target),
+                    esc(&p.client),
+                    esc(&p.origin)
+                ));
+            }
+            events.extend(done.iter().map(event_xml));
+        } else if let Some(r) = latest {
+            events.push(event_xml(r));
+        }
+        xml_push(format!(
+            "  <list name=\"fencing history\" count=\"{}\">\n{}  </list>\n",
+            events.len(),
+            events.concat()
+        ));
+        return Ok(());
+    }
     let mut lines = Vec::new();
     if args.verbose > 0 {
         for p in &pending {
@@ -564,6 +716,28 @@ fn history(args: &Args, node: &str, timeout: Duration) -> Result<(), Failure> {
     }
     print_list(&lines, "event", "events");
     Ok(())
+}
+
+/// A completed event as Pacemaker's `<fence_event>`.
+fn event_xml(r: &FenceResult) -> String {
+    let status = if r.succeeded {
+        "status=\"success\"".to_string()
+    } else {
+        format!("status=\"failed\" exit-reason=\"{}\"", esc(&r.reason))
+    };
+    let delegate = if r.executioner.is_empty() {
+        String::new()
+    } else {
+        format!(" delegate=\"{}\"", esc(&r.executioner))
+    };
+    format!(
+        "    <fence_event action=\"{}\" target=\"{}\" client=\"{}\" origin=\"{}\" {status}{delegate} completed=\"{}\"/>\n",
+        r.action,
+        esc(&r.target),
+        esc(&r.client),
+        esc(&r.origin),
+        esc(&time_text(r.completed))
+    )
 }
 
 fn later_success(r: &FenceResult, all: &[FenceResult]) -> Option<String> {
