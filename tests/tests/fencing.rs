@@ -1260,3 +1260,42 @@ fn a_device_from_the_cib_is_monitored_and_its_failure_reported() {
     }
     assert_eq!(ok(f.admin(&["-Q", "mon"])), "");
 }
+
+#[test]
+fn stonith_cli_answers_as_cluster_glues() {
+    // Differential: stdout and exit codes of Debian's stonith (cluster-glue,
+    // which test.sh installs) on the null plugin and the real external/ssh
+    // (only its list and parameter names: nothing is reset).
+    let reference = Path::new("/usr/sbin/stonith");
+    assert!(reference.is_file(), "install cluster-glue (test.sh does)");
+    let node = TestNode::new("fence-glue");
+    let cases: &[&[&str]] = &[
+        &["-t", "null", "-n"],
+        &["-t", "external/ssh", "-n"],
+        &["-t", "null", "hostlist=n1,n2", "-l"],
+        &["-t", "null", "-p", "n1 n2", "-l"],
+        &["-t", "null", "-l"],
+        &["-t", "nosuch", "-l"],
+        &["-t", "null", "hostlist=n1", "-S"],
+        &["-t", "null", "hostlist=n1", "-T", "reset", "N1"],
+        &["-t", "null", "hostlist=n1", "-T", "bogus", "n1"],
+        &["-t", "external/ssh", "hostlist=n1 n2", "-l"],
+    ];
+    for args in cases {
+        let theirs = Command::new(reference)
+            .args(*args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("reference");
+        let ours = node
+            .command("stonith")
+            .env("STONITH_EXTERNAL_DIR", "/usr/lib/stonith/plugins/external")
+            .args(*args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("stonith");
+        let (rc_t, out_t, _) = text(&theirs);
+        let (rc_o, out_o, _) = text(&ours);
+        assert_eq!((rc_o, out_o), (rc_t, out_t), "{args:?}");
+    }
+}
