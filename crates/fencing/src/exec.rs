@@ -12,9 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use plumbing::process::{kill_group, spawn_agent, AgentStdin};
 
 use crate::device::{AgentKind, Device, NativePlugin};
 
@@ -298,21 +301,6 @@ pub struct Finished {
     pub elapsed: Duration,
 }
 
-fn cstr(b: &[u8]) -> io::Result<std::ffi::CString> {
-    std::ffi::CString::new(b)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in argument"))
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded, so both descriptors are open and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 fn set_nonblocking(fd: &OwnedFd) {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
@@ -321,113 +309,6 @@ fn set_nonblocking(fd: &OwnedFd) {
             libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
         }
     }
-}
-
-/// Starts `inv` in a new process group with an empty signal mask and
-/// default dispositions; returns its pid and the parent ends of its
-/// stdin, stdout and stderr.
-fn spawn(inv: &Invocation) -> io::Result<(i32, OwnedFd, OwnedFd, OwnedFd)> {
-    use std::os::unix::ffi::OsStrExt;
-    let program = cstr(inv.program.as_os_str().as_bytes())?;
-    let mut argv = vec![program.clone()];
-    for a in &inv.args {
-        argv.push(cstr(a.as_bytes())?);
-    }
-    let mut envs = Vec::new();
-    for (k, v) in std::env::vars_os() {
-        if inv.env.iter().any(|(ik, _)| k.as_bytes() == ik.as_bytes()) {
-            continue;
-        }
-        let mut kv = k.as_bytes().to_vec();
-        kv.push(b'=');
-        kv.extend_from_slice(v.as_bytes());
-        if let Ok(c) = std::ffi::CString::new(kv) {
-            envs.push(c);
-        }
-    }
-    for (k, v) in &inv.env {
-        envs.push(cstr(format!("{k}={v}").as_bytes())?);
-    }
-    let mut argv_p: Vec<*mut libc::c_char> = argv.iter().map(|c| c.as_ptr() as *mut _).collect();
-    argv_p.push(std::ptr::null_mut());
-    let mut envp_p: Vec<*mut libc::c_char> = envs.iter().map(|c| c.as_ptr() as *mut _).collect();
-    envp_p.push(std::ptr::null_mut());
-    let (in_r, in_w) = pipe()?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let check = |rc: libc::c_int| {
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(rc))
-        }
-    };
-    // SAFETY: plain C calls on initialised attribute and file-action
-    // objects, destroyed before returning; every pointer passed stays
-    // valid for the call.
-    let pid = unsafe {
-        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        check(libc::posix_spawn_file_actions_init(&mut fa))?;
-        check(libc::posix_spawnattr_init(&mut attr))?;
-        let result = (|| -> io::Result<libc::pid_t> {
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa,
-                in_r.as_raw_fd(),
-                0,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa,
-                out_w.as_raw_fd(),
-                1,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa,
-                err_w.as_raw_fd(),
-                2,
-            ))?;
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            let mut dfl: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut dfl);
-            for s in [
-                libc::SIGPIPE,
-                libc::SIGTERM,
-                libc::SIGINT,
-                libc::SIGHUP,
-                libc::SIGCHLD,
-                libc::SIGQUIT,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ] {
-                libc::sigaddset(&mut dfl, s);
-            }
-            check(libc::posix_spawnattr_setsigmask(&mut attr, &empty))?;
-            check(libc::posix_spawnattr_setsigdefault(&mut attr, &dfl))?;
-            check(libc::posix_spawnattr_setpgroup(&mut attr, 0))?;
-            check(libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETPGROUP
-                    | libc::POSIX_SPAWN_SETSIGMASK
-                    | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
-            ))?;
-            let mut pid: libc::pid_t = 0;
-            check(libc::posix_spawn(
-                &mut pid,
-                program.as_ptr(),
-                &fa,
-                &attr,
-                argv_p.as_ptr(),
-                envp_p.as_ptr(),
-            ))?;
-            Ok(pid)
-        })();
-        libc::posix_spawn_file_actions_destroy(&mut fa);
-        libc::posix_spawnattr_destroy(&mut attr);
-        result?
-    };
-    drop((in_r, out_w, err_w));
-    Ok((pid, in_w, out_r, err_r))
 }
 
 fn try_wait(pid: i32, flags: libc::c_int) -> Option<Exit> {
@@ -445,13 +326,6 @@ fn try_wait(pid: i32, flags: libc::c_int) -> Option<Exit> {
         Some(Exit::Signal(0))
     } else {
         None
-    }
-}
-
-fn kill_group(pid: i32, sig: libc::c_int) {
-    // SAFETY: signalling a process group we created.
-    unsafe {
-        libc::kill(-pid, sig);
     }
 }
 
@@ -496,7 +370,11 @@ impl Capture {
 pub fn run(inv: &Invocation, timeout: Duration) -> io::Result<Finished> {
     let start = Instant::now();
     let deadline = start + timeout;
-    let (pid, stdin, out, err) = spawn(inv)?;
+    let child = spawn_agent(&inv.program, &inv.args, &inv.env, AgentStdin::Pipe)?;
+    let (pid, out, err) = (child.pid, child.stdout, child.stderr);
+    let stdin = child
+        .stdin
+        .ok_or_else(|| io::Error::other("no stdin pipe"))?;
     {
         // Small enough for a pipe buffer; an agent that does not read
         // stdin must not block us, so write non-blocking and give up on
@@ -531,11 +409,11 @@ pub fn run(inv: &Invocation, timeout: Duration) -> io::Result<Finished> {
         let now = Instant::now();
         match killed_at {
             None if now >= deadline => {
-                kill_group(pid, libc::SIGTERM);
+                kill_group(pid, Signal::SIGTERM);
                 killed_at = Some(now);
             }
             Some(t) if now >= t + Duration::from_secs(2) => {
-                kill_group(pid, libc::SIGKILL);
+                kill_group(pid, Signal::SIGKILL);
                 let _ = try_wait(pid, 0);
                 break Exit::TimedOut;
             }
@@ -562,7 +440,7 @@ pub fn run(inv: &Invocation, timeout: Duration) -> io::Result<Finished> {
         }
     };
     if exit == Exit::TimedOut {
-        kill_group(pid, libc::SIGKILL);
+        kill_group(pid, Signal::SIGKILL);
     }
     for c in caps.iter_mut() {
         c.read();
@@ -889,19 +767,10 @@ fn meatware(dirs: &AgentDirs, node: &str, timeout: Duration, start: Instant) -> 
         reason,
         elapsed: start.elapsed(),
     };
-    let c = match cstr(path.as_os_str().as_encoded_bytes()) {
-        Ok(c) => c,
-        Err(e) => return done(1, e.to_string(), false),
-    };
-    // SAFETY: mkfifo with a valid path.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+    if let Err(e) = nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
         return done(
             1,
-            format!(
-                "cannot make {}: {}",
-                path.display(),
-                io::Error::last_os_error()
-            ),
+            format!("cannot make {}: {}", path.display(), io::Error::from(e)),
             false,
         );
     }

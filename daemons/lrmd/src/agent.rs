@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use lrmapi::{OpSpec, Resource};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use plumbing::process::AgentStdin;
 use plumbing::ChildStatus;
 
 /// Where agents live.
@@ -327,154 +326,24 @@ pub struct Running {
     pub stderr: Capture,
 }
 
-/// Starts an invocation in a new process group with stdin from /dev/null,
-/// an empty signal mask and default dispositions, through `posix_spawn`
-/// (glibc's is a `vfork`-style clone: no copy of lrmd's page tables, which
-/// a `fork` per operation costs with thousands of recurring monitors).
+/// Starts an invocation through `plumbing::process::spawn_agent` (own
+/// process group, stdin from /dev/null), its output read into bounded
+/// `Capture`s.
 pub fn spawn(inv: &Invocation, limit: usize) -> io::Result<Running> {
-    use std::ffi::CString;
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-
-    let cstr = |b: &[u8]| {
-        CString::new(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in argument"))
-    };
-    let program = cstr(inv.program.as_os_str().as_bytes())?;
-    let mut argv = vec![program.clone()];
-    for a in &inv.args {
-        argv.push(cstr(a.as_bytes())?);
-    }
-    // lrmd's own environment, read once (it never changes), minus what
-    // the invocation sets.
-    static BASE_ENV: std::sync::OnceLock<Vec<(String, CString)>> = std::sync::OnceLock::new();
-    let base = BASE_ENV.get_or_init(|| {
-        std::env::vars_os()
-            .filter_map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                Some((k.to_string_lossy().into_owned(), CString::new(kv).ok()?))
-            })
-            .collect()
-    });
-    let mut own = Vec::with_capacity(inv.env.len());
-    for (k, v) in &inv.env {
-        own.push(cstr(format!("{k}={v}").as_bytes())?);
-    }
-    let mut envp_p: Vec<*mut libc::c_char> = base
-        .iter()
-        .filter(|(k, _)| !inv.env.iter().any(|(ik, _)| ik == k))
-        .map(|(_, c)| c.as_ptr() as *mut _)
-        .chain(own.iter().map(|c| c.as_ptr() as *mut _))
-        .collect();
-    let mut argv_p: Vec<*mut libc::c_char> = argv.iter().map(|c| c.as_ptr() as *mut _).collect();
-    argv_p.push(std::ptr::null_mut());
-    envp_p.push(std::ptr::null_mut());
-
-    let pipe = || -> io::Result<(OwnedFd, OwnedFd)> {
-        let mut fds = [0i32; 2];
-        // SAFETY: fds has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 succeeded, so both descriptors are open and ours.
-        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-    };
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let devnull = c"/dev/null";
-
-    let check = |rc: libc::c_int| {
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(rc))
-        }
-    };
-    // SAFETY: plain C calls on initialised attribute and file-action
-    // objects, destroyed before returning; every pointer passed stays valid
-    // for the call (the CStrings and vectors live until the end).
-    unsafe {
-        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        check(libc::posix_spawn_file_actions_init(&mut fa))?;
-        check(libc::posix_spawnattr_init(&mut attr))?;
-        let result = (|| -> io::Result<libc::pid_t> {
-            check(libc::posix_spawn_file_actions_addopen(
-                &mut fa,
-                0,
-                devnull.as_ptr(),
-                libc::O_RDONLY,
-                0,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa,
-                out_w.as_raw_fd(),
-                1,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa,
-                err_w.as_raw_fd(),
-                2,
-            ))?;
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            let mut dfl: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut dfl);
-            for s in [
-                libc::SIGPIPE,
-                libc::SIGTERM,
-                libc::SIGINT,
-                libc::SIGHUP,
-                libc::SIGCHLD,
-                libc::SIGQUIT,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ] {
-                libc::sigaddset(&mut dfl, s);
-            }
-            check(libc::posix_spawnattr_setsigmask(&mut attr, &empty))?;
-            check(libc::posix_spawnattr_setsigdefault(&mut attr, &dfl))?;
-            check(libc::posix_spawnattr_setpgroup(&mut attr, 0))?;
-            check(libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETPGROUP
-                    | libc::POSIX_SPAWN_SETSIGMASK
-                    | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
-            ))?;
-            let mut pid: libc::pid_t = 0;
-            check(libc::posix_spawn(
-                &mut pid,
-                program.as_ptr(),
-                &fa,
-                &attr,
-                argv_p.as_ptr(),
-                envp_p.as_ptr(),
-            ))?;
-            Ok(pid)
-        })();
-        libc::posix_spawn_file_actions_destroy(&mut fa);
-        libc::posix_spawnattr_destroy(&mut attr);
-        let pid = result?;
-        drop(out_w);
-        drop(err_w);
-        Ok(Running {
-            pid,
-            stdout: Capture::new(out_r, limit)?,
-            stderr: Capture::new(err_r, limit)?,
-        })
-    }
-}
-
-/// Signals an agent's whole process group.
-pub fn kill_group(pid: i32, sig: Signal) {
-    let _ = killpg(Pid::from_raw(pid), sig);
+    let p = plumbing::process::spawn_agent(&inv.program, &inv.args, &inv.env, AgentStdin::Null)?;
+    Ok(Running {
+        pid: p.pid,
+        stdout: Capture::new(p.stdout, limit)?,
+        stderr: Capture::new(p.stderr, limit)?,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lrmapi::Notify;
+    use nix::sys::signal::Signal;
+    use nix::unistd::Pid;
 
     fn roots() -> Roots {
         Roots {

@@ -271,7 +271,7 @@ fn run(args: &Args, paths: &HaPaths, lp: &mut EventLoop) -> Result<(), String> {
                         d.core.running()
                     );
                     for pid in d.execs.keys() {
-                        agent::kill_group(*pid, Signal::SIGKILL);
+                        plumbing::process::kill_group(*pid, Signal::SIGKILL);
                     }
                     return Ok(());
                 }
@@ -321,7 +321,7 @@ impl Lrmd {
         };
         if kill {
             log::warn!("agent group {pid} still running {KILL_GRACE:?} after TERM: KILL");
-            agent::kill_group(pid, Signal::SIGKILL);
+            plumbing::process::kill_group(pid, Signal::SIGKILL);
         } else {
             log::warn!(
                 "operation {} (call {}) timed out: killing its process group {pid}",
@@ -329,7 +329,7 @@ impl Lrmd {
                 x.call_id
             );
             x.timed_out = true;
-            agent::kill_group(pid, Signal::SIGTERM);
+            plumbing::process::kill_group(pid, Signal::SIGTERM);
             let t = lp.add_timer(KILL_GRACE);
             x.timer = t;
             self.timers.insert(t, (pid, true));
@@ -344,7 +344,7 @@ impl Lrmd {
         self.timers.remove(&x.timer);
         if x.timed_out {
             // Whatever the group left behind goes too.
-            agent::kill_group(pid, Signal::SIGKILL);
+            plumbing::process::kill_group(pid, Signal::SIGKILL);
         }
         // Completion is the exit: read what is there and close, even if
         // a daemon the agent forked still holds the pipes.
@@ -679,7 +679,7 @@ fn metadata_blocking(inv: &agent::Invocation) -> Response {
     let pid = nix::unistd::Pid::from_raw(run.pid);
     let status = loop {
         if timed_out {
-            agent::kill_group(run.pid, Signal::SIGKILL);
+            plumbing::process::kill_group(run.pid, Signal::SIGKILL);
             break nix::sys::wait::waitpid(pid, None);
         }
         match nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
