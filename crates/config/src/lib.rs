@@ -40,7 +40,7 @@ pub use hacf::{
     StonithConfig, SyslogFacility, UuidFrom, CLUSTER_GROUP, CLUSTER_USER, MAX_CLIENT_NAME,
     MAX_MEDIA, MAX_NODES, MAX_NODE_NAME,
 };
-pub use parse::{load_ha_cf, parse_ha_cf};
+pub use parse::{load_ha_cf, load_ha_cf_for_daemon, load_ha_cf_or_message, parse_ha_cf};
 pub use render::render_effective;
 pub use table::{
     canonical_spec, is_medium, lookup_directive, Arity, Category, DefaultValue, Directive,

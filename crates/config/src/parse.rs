@@ -52,6 +52,30 @@ pub fn load_ha_cf(path: impl AsRef<Path>) -> Result<(HaCf, Vec<Warning>), Vec<Co
     parse_ha_cf(&text, path)
 }
 
+/// ha.cf for a daemon that needs it: the configuration, or every error
+/// as one message, one per line (warnings are heartbeat's to report).
+pub fn load_ha_cf_or_message(path: impl AsRef<Path>) -> Result<HaCf, String> {
+    load_ha_cf(path).map(|(cf, _)| cf).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// ha.cf for a CRM daemon that can also run standalone: `Ok(None)` when
+/// it cannot be used and is not `required`.
+pub fn load_ha_cf_for_daemon(
+    path: impl AsRef<Path>,
+    required: bool,
+) -> Result<Option<HaCf>, String> {
+    match load_ha_cf_or_message(path) {
+        Ok(cf) => Ok(Some(cf)),
+        Err(e) if required => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Which UDP media latch the port: Heartbeat's bcast, ucast and ucast6
 /// plugins each read `udpport` once, when their first line is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -62,6 +62,16 @@ pub struct Allow {
 }
 
 impl Allow {
+    /// Root, the cluster user and members of the cluster group (each when
+    /// it exists): who may use a CRM daemon's socket.
+    pub fn root_and(uid: Option<u32>, gid: Option<u32>) -> Self {
+        Allow {
+            any: false,
+            uids: [0].into_iter().chain(uid).collect(),
+            gids: gid.into_iter().collect(),
+        }
+    }
+
     /// Admits every peer.
     pub fn everyone() -> Self {
         Allow {
@@ -86,6 +96,16 @@ pub struct AccessPolicy {
     pub read: Allow,
     /// May also send writing requests (implies read).
     pub write: Allow,
+}
+
+impl AccessPolicy {
+    /// The same peers may read and write.
+    pub fn read_write(allow: Allow) -> Self {
+        AccessPolicy {
+            read: allow.clone(),
+            write: allow,
+        }
+    }
 }
 
 /// What a peer may do.

@@ -337,6 +337,23 @@ pub fn daemonize() -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// Becomes `user` with `group` (the CRM daemons started as root drop to
+/// hacluster:haclient this way), with the reason on failure.
+pub fn drop_to(user: &str, group: &str) -> Result<(), String> {
+    PrivilegeDrop::resolve(user, Some(group))
+        .and_then(|d| d.apply())
+        .map_err(|e| format!("cannot drop privileges to {user}: {e}"))
+}
+
+/// The ids of the cluster user and group, each when it exists (for
+/// access policies, whoever the daemon runs as).
+pub fn cluster_ids(user: &str, group: &str) -> (Option<u32>, Option<u32>) {
+    (
+        lookup_user(user).ok().map(|u| u.uid),
+        lookup_group(group).ok(),
+    )
+}
+
 /// The uid and gid a CRM daemon started as root gives its directories and
 /// drops to: `user` and `group` when both exist and we are root, else
 /// `None` (run as whoever started us, as in tests).

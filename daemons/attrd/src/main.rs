@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ipc::{AccessPolicy, Allow};
-use plumbing::daemon::{lookup_group, lookup_user, PidFile, PrivilegeDrop};
+use plumbing::daemon::PidFile;
 use plumbing::HaPaths;
 
 #[derive(Parser, Debug)]
@@ -60,62 +60,22 @@ fn run(args: &Args) -> Result<(), String> {
     // starts, so SIGTERM always reaches the loop.
     let mut lp = plumbing::EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
     let paths = HaPaths::from_env();
-    let cf = match config::load_ha_cf(paths.ha_cf()) {
-        Ok((cf, _)) => Some(cf),
-        Err(errs) if !args.standalone => {
-            return Err(errs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        }
-        Err(_) => None,
-    };
-    let mut lc = match &cf {
-        Some(cf) => logging::LogConfig::from_ha_cf(cf, "attrd"),
-        None => logging::LogConfig {
-            entity: "attrd".into(),
-            ..logging::LogConfig::default()
-        },
-    };
-    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
-    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
-    lc.stderr = args.verbose || cf.is_none();
-    // A log file we may not open (heartbeat made it as root, we run as
-    // hacluster) must not stop attrd: go on without files.
-    let logger = match logging::init(lc.clone()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("attrd: {e}; logging without log files");
-            lc.logfile = None;
-            lc.debugfile = None;
-            logging::init(lc).map_err(|e| format!("logging: {e}"))?
-        }
-    };
+    let cf = config::load_ha_cf_for_daemon(paths.ha_cf(), !args.standalone)?;
+    let logger = logging::init_daemon("attrd", &paths, cf.as_ref(), args.verbose)?;
 
-    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
-    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let (cluster_uid, cluster_gid) =
+        plumbing::daemon::cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let root = nix::unistd::geteuid().is_root();
     // The pid file before the socket: a second attrd must not take the
     // first one's socket away.
     let _pid = PidFile::acquire(&paths.pidfile("attrd")).map_err(|e| e.to_string())?;
     // Root, hacluster and members of haclient may read and write (as
     // Pacemaker's attrd IPC); anyone else is refused.
-    let allowed = Allow {
-        uids: [0].into_iter().chain(cluster_uid).collect(),
-        gids: cluster_gid.into_iter().collect(),
-        ..Allow::default()
-    };
-    let policy = AccessPolicy {
-        read: allowed.clone(),
-        write: allowed,
-    };
+    let policy = AccessPolicy::read_write(Allow::root_and(cluster_uid, cluster_gid));
     let socket = attrdapi::socket_path(&paths);
     let server = service::bind(&mut lp, &socket, policy)?;
     if root && cluster_uid.is_some() {
-        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
-            .and_then(|d| d.apply())
-            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+        plumbing::daemon::drop_to(config::CLUSTER_USER, config::CLUSTER_GROUP)?;
     }
 
     let settings = service::Settings {

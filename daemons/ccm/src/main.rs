@@ -131,28 +131,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let paths = HaPaths::from_env();
-    let (cf, _warnings) = config::load_ha_cf(paths.ha_cf()).map_err(|errs| {
-        errs.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let mut lc = logging::LogConfig::from_ha_cf(&cf, "ccm");
-    lc.logfile = lc.logfile.map(|f| paths.log_path(&f));
-    lc.debugfile = lc.debugfile.map(|f| paths.log_path(&f));
-    lc.stderr = args.verbose;
-    // A log file we may not open (heartbeat created it as root, we run
-    // as hacluster) must not stop membership: go on without files, as
-    // Heartbeat's cl_log does when a write fails.
-    let logger = match logging::init(lc.clone()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("ccm: {e}; logging without log files");
-            lc.logfile = None;
-            lc.debugfile = None;
-            logging::init(lc).map_err(|e| format!("logging: {e}"))?
-        }
-    };
+    let cf = config::load_ha_cf_or_message(paths.ha_cf())?;
+    let logger = logging::init_daemon("ccm", &paths, Some(&cf), args.verbose)?;
 
     let local = NodeName::new(&paths.nodename)
         .map_err(|e| format!("node name {:?}: {e}", paths.nodename))?;

@@ -19,9 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ipc::{AccessPolicy, Allow};
-use plumbing::daemon::{
-    cluster_owner, lookup_group, lookup_user, prepare_owned_dir, PidFile, PrivilegeDrop,
-};
+use plumbing::daemon::{cluster_ids, cluster_owner, prepare_owned_dir, PidFile};
 use plumbing::HaPaths;
 
 #[derive(Parser, Debug)]
@@ -55,31 +53,18 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let paths = HaPaths::from_env();
-    let cf = match config::load_ha_cf(paths.ha_cf()) {
-        Ok((cf, _)) => Some(cf),
-        Err(errs) if !args.standalone => {
-            return Err(errs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        }
-        Err(_) => None,
-    };
+    let cf = config::load_ha_cf_for_daemon(paths.ha_cf(), !args.standalone)?;
     let logger = logging::init_daemon("cib", &paths, cf.as_ref(), args.verbose)?;
     let owner = cluster_owner(config::CLUSTER_USER, config::CLUSTER_GROUP);
     // Access is granted to the cluster user and group whether or not we
     // run as root.
-    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
-    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let (cluster_uid, cluster_gid) = cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let state_dir = paths.statedir.join("crm");
     let run_dir = cibapi::crm_run_dir(&paths);
     prepare_owned_dir(&state_dir, owner)?;
     prepare_owned_dir(&run_dir, owner)?;
     if owner.is_some() {
-        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
-            .and_then(|d| d.apply())
-            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+        plumbing::daemon::drop_to(config::CLUSTER_USER, config::CLUSTER_GROUP)?;
     }
     let _pid = PidFile::acquire(&run_dir.join("cib.pid")).map_err(|e| e.to_string())?;
 
@@ -119,11 +104,7 @@ fn run(args: &Args) -> Result<(), String> {
     // Reads: root, hacluster and members of haclient; writes: root and
     // hacluster (Pacemaker's privileged users; ACLs for others later).
     let policy = AccessPolicy {
-        read: Allow {
-            uids: [0].into_iter().chain(cluster_uid).collect(),
-            gids: cluster_gid.into_iter().collect(),
-            ..Allow::default()
-        },
+        read: Allow::root_and(cluster_uid, cluster_gid),
         write: Allow {
             uids: [0].into_iter().chain(cluster_uid).collect(),
             ..Allow::default()

@@ -14,7 +14,7 @@ mod service;
 use std::process::ExitCode;
 
 use clap::Parser;
-use plumbing::daemon::{cluster_owner, prepare_owned_dir, PidFile, PrivilegeDrop};
+use plumbing::daemon::{cluster_owner, prepare_owned_dir, PidFile};
 use plumbing::HaPaths;
 
 #[derive(Parser, Debug)]
@@ -49,20 +49,13 @@ fn run(args: &Args) -> Result<(), String> {
         lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
     }
     let paths = HaPaths::from_env();
-    let (cf, _) = config::load_ha_cf(paths.ha_cf()).map_err(|errs| {
-        errs.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let cf = config::load_ha_cf_or_message(paths.ha_cf())?;
     let logger = logging::init_daemon("crmd", &paths, Some(&cf), args.verbose)?;
     let owner = cluster_owner(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let run_dir = paths.rundir.join("crm");
     prepare_owned_dir(&run_dir, owner)?;
     if owner.is_some() {
-        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
-            .and_then(|d| d.apply())
-            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+        plumbing::daemon::drop_to(config::CLUSTER_USER, config::CLUSTER_GROUP)?;
     }
     let _pid = PidFile::acquire(&run_dir.join("crmd.pid")).map_err(|e| e.to_string())?;
     // Heartbeat starts pengine itself unless crmd_spawns_pengine is on (its

@@ -249,24 +249,14 @@ pub fn run(
         .call(&mut lp, &lrmapi::Request::Subscribe)
         .map_err(|e| format!("lrmd: {e}"))?;
     let exec = wait_connect("lrmd", || Executor::connect(&paths))?;
-    let cluster_uid = plumbing::daemon::lookup_user(config::CLUSTER_USER)
-        .ok()
-        .map(|u| u.uid);
-    let cluster_gid = plumbing::daemon::lookup_group(config::CLUSTER_GROUP).ok();
-    let allowed = Allow {
-        uids: [0].into_iter().chain(cluster_uid).collect(),
-        gids: cluster_gid.into_iter().collect(),
-        ..Allow::default()
-    };
+    let (cluster_uid, cluster_gid) =
+        plumbing::daemon::cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let socket = crmapi::crmd_socket(&paths);
     let server = Server::bind(
         &mut lp,
         &socket,
         0o660,
-        AccessPolicy {
-            read: allowed.clone(),
-            write: allowed,
-        },
+        AccessPolicy::read_write(Allow::root_and(cluster_uid, cluster_gid)),
         ipc::Limits::default(),
     )
     .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use ipc::{AccessPolicy, Allow, ClientId, Limits, Server, ServerEvent};
 use lrmapi::{Event as LrmEvent, LrmApi, OpStatus, Request, Response};
-use plumbing::daemon::{lookup_group, lookup_user, PidFile};
+use plumbing::daemon::PidFile;
 use plumbing::{ChildStatus, Event, EventLoop, HaPaths, Interest, Signal, TimerId, Token};
 
 use crate::agent::{Roots, Running};
@@ -199,17 +199,9 @@ fn run(args: &Args, paths: &HaPaths, lp: &mut EventLoop) -> Result<(), String> {
     // Agents start in / (posix_spawn keeps our directory).
     std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
     let _pid = PidFile::acquire(&paths.pidfile("lrmd")).map_err(|e| e.to_string())?;
-    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
-    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
-    let allowed = Allow {
-        uids: [0].into_iter().chain(cluster_uid).collect(),
-        gids: cluster_gid.into_iter().collect(),
-        ..Allow::default()
-    };
-    let policy = AccessPolicy {
-        read: allowed.clone(),
-        write: allowed,
-    };
+    let (cluster_uid, cluster_gid) =
+        plumbing::daemon::cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
+    let policy = AccessPolicy::read_write(Allow::root_and(cluster_uid, cluster_gid));
     let socket = lrmapi::socket_path(paths);
     kill_leftover_agents(&socket);
     let server = Server::bind(lp, &socket, 0o666, policy, Limits::default())

@@ -18,9 +18,7 @@ use cib_xml::Limits;
 use clap::Parser;
 use crmapi::{PeApi, PeRequest, PeResponse};
 use ipc::{AccessPolicy, Allow, Server, ServerEvent};
-use plumbing::daemon::{
-    cluster_owner, lookup_group, lookup_user, prepare_owned_dir, PidFile, PrivilegeDrop,
-};
+use plumbing::daemon::{cluster_ids, cluster_owner, prepare_owned_dir, PidFile};
 use plumbing::{Event, EventLoop, HaPaths, Signal};
 
 use series::Series;
@@ -50,11 +48,10 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let paths = HaPaths::from_env();
-    let cf = config::load_ha_cf(paths.ha_cf()).ok().map(|(cf, _)| cf);
+    let cf = config::load_ha_cf_for_daemon(paths.ha_cf(), false)?;
     let logger = logging::init_daemon("pengine", &paths, cf.as_ref(), args.verbose)?;
     let owner = cluster_owner(config::CLUSTER_USER, config::CLUSTER_GROUP);
-    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
-    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let (cluster_uid, cluster_gid) = cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let state_dir = paths.statedir.join("pengine");
     let socket = crmapi::pengine_socket(&paths);
     let run_dir = socket
@@ -64,9 +61,7 @@ fn run(args: &Args) -> Result<(), String> {
     prepare_owned_dir(&state_dir, owner)?;
     prepare_owned_dir(&run_dir, owner)?;
     if owner.is_some() {
-        PrivilegeDrop::resolve(config::CLUSTER_USER, Some(config::CLUSTER_GROUP))
-            .and_then(|d| d.apply())
-            .map_err(|e| format!("cannot drop privileges to {}: {e}", config::CLUSTER_USER))?;
+        plumbing::daemon::drop_to(config::CLUSTER_USER, config::CLUSTER_GROUP)?;
     }
     let _pid = PidFile::acquire(&run_dir.join("pengine.pid")).map_err(|e| e.to_string())?;
     let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
@@ -74,15 +69,7 @@ fn run(args: &Args) -> Result<(), String> {
         lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
     }
     // Only the controller (hacluster) and root ask for graphs.
-    let allowed = Allow {
-        uids: [0].into_iter().chain(cluster_uid).collect(),
-        gids: cluster_gid.into_iter().collect(),
-        ..Allow::default()
-    };
-    let policy = AccessPolicy {
-        read: allowed.clone(),
-        write: allowed,
-    };
+    let policy = AccessPolicy::read_write(Allow::root_and(cluster_uid, cluster_gid));
     let limits = ipc::Limits {
         max_queue: 512 << 20,
         ..ipc::Limits::default()

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ipc::{AccessPolicy, Allow};
-use plumbing::daemon::{lookup_group, lookup_user, PidFile};
+use plumbing::daemon::PidFile;
 use plumbing::HaPaths;
 
 #[derive(Parser, Debug)]
@@ -50,23 +50,13 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let paths = HaPaths::from_env();
-    let cf = match config::load_ha_cf(paths.ha_cf()) {
-        Ok((cf, _)) => Some(cf),
-        Err(errs) if !args.standalone => {
-            return Err(errs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        }
-        Err(_) => None,
-    };
+    let cf = config::load_ha_cf_for_daemon(paths.ha_cf(), !args.standalone)?;
     let logger = logging::init_daemon("stonithd", &paths, cf.as_ref(), args.verbose)?;
     let _pid = PidFile::acquire(&paths.pidfile("stonithd")).map_err(|e| e.to_string())?;
     // Fencing and device changes: root and hacluster (crmd); reads also
     // for haclient members (stonith_admin -L/-H by an operator).
-    let cluster_uid = lookup_user(config::CLUSTER_USER).ok().map(|u| u.uid);
-    let cluster_gid = lookup_group(config::CLUSTER_GROUP).ok();
+    let (cluster_uid, cluster_gid) =
+        plumbing::daemon::cluster_ids(config::CLUSTER_USER, config::CLUSTER_GROUP);
     let me = nix::unistd::geteuid().as_raw();
     let policy = AccessPolicy {
         read: Allow {
