@@ -168,6 +168,44 @@ pub fn connect(paths: &plumbing::HaPaths) -> Result<BlockingClient<HbApi>, IpcEr
     Ok(c)
 }
 
+/// Connects a daemon to heartbeat on `lp` to exchange cluster messages:
+/// signs on as `client` and subscribes to messages of type `msg_type`
+/// (the answers arrive as events of the returned client).
+pub fn cluster_client(
+    lp: &mut plumbing::EventLoop,
+    path: &std::path::Path,
+    client: &str,
+    msg_type: &str,
+) -> Result<ipc::Client<HbApi>, String> {
+    let mut hb: ipc::Client<HbApi> = ipc::Client::connect(lp, path, ipc::ClientLimits::default())
+        .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;
+    for r in [
+        Request::Signon {
+            client: client.into(),
+        },
+        Request::Subscribe(vec![msg_type.into()]),
+    ] {
+        hb.call(lp, &r).map_err(|e| format!("heartbeat API: {e}"))?;
+    }
+    Ok(hb)
+}
+
+/// Sends a daemon's cluster message (already built, its `t` field set)
+/// to one node or to all, through heartbeat.
+pub fn send_message(
+    hb: &mut ipc::Client<HbApi>,
+    lp: &mut plumbing::EventLoop,
+    to: Option<&str>,
+    m: &msg::Message,
+) -> Result<(), String> {
+    let body = msg::encode(m).map_err(|e| format!("cannot encode: {e}"))?;
+    let req = Request::Send {
+        to: to.map(str::to_string),
+        body: Bytes(body),
+    };
+    hb.send(lp, &req).map_err(|e| format!("not sent: {e}"))
+}
+
 #[cfg(test)]
 mod uuid_tests {
     #[test]

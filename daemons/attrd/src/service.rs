@@ -122,18 +122,12 @@ impl Service {
     /// Signs on to heartbeat, learns this node's id, the nodes and their
     /// links, publishes the link attributes and says hello.
     fn join_cluster(&mut self, lp: &mut EventLoop, paths: &HaPaths) -> Result<(), String> {
-        let mut hb: Client<HbApi> =
-            Client::connect(lp, &hbapi::socket_path(paths), ClientLimits::default())
-                .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;
-        for r in [
-            hbapi::Request::Signon {
-                client: "attrd".into(),
-            },
-            hbapi::Request::Subscribe(vec![wire::MSG_TYPE.into()]),
-        ] {
-            hb.call(lp, &r).map_err(|e| format!("heartbeat API: {e}"))?;
-        }
-        self.hb = Some(hb);
+        self.hb = Some(hbapi::cluster_client(
+            lp,
+            &hbapi::socket_path(paths),
+            "attrd",
+            wire::MSG_TYPE,
+        )?);
         // The snapshot after subscribing: a change after it comes as an
         // event, so the events applied after it end at the truth.
         let mut q = hbapi::connect(paths).map_err(|e| format!("cannot query heartbeat: {e}"))?;
@@ -514,22 +508,11 @@ impl Service {
 
     fn send(&mut self, lp: &mut EventLoop, to: Option<String>, w: &Wire) {
         let Some(hb) = self.hb.as_mut() else { return };
-        let body = match w
+        if let Err(e) = w
             .to_message()
-            .and_then(|m| msg::encode(&m).map_err(|e| e.to_string()))
+            .and_then(|m| hbapi::send_message(hb, lp, to.as_deref(), &m))
         {
-            Ok(b) => b,
-            Err(e) => {
-                log::error!("cannot encode an attrd message: {e}");
-                return;
-            }
-        };
-        let req = hbapi::Request::Send {
-            to,
-            body: ipc::Bytes(body),
-        };
-        if let Err(e) = hb.send(lp, &req) {
-            log::warn!("attrd message not sent: {e}");
+            log::warn!("attrd message: {e}");
         }
     }
 

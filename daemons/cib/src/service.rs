@@ -12,7 +12,7 @@ use cib_xml::patch::{self, Patch, PatchError};
 use cib_xml::{digest, doc::parse_cib, Element, Limits as XmlLimits};
 use cibapi::{CibApi, Event as ApiEvent, OpRequest, Request, Response, Status};
 use hbapi::HbApi;
-use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
+use ipc::{AccessPolicy, Client, ClientEvent, ClientId, Limits, Server, ServerEvent};
 use plumbing::{Event, EventLoop, Signal};
 
 use crate::ops::{self, compact, config_differs, refusal, version_of, Done};
@@ -72,20 +72,7 @@ pub fn run(settings: Settings, doc: Element, store: Store) -> Result<(), String>
     }
     let hb = match &settings.heartbeat {
         None => None,
-        Some(path) => {
-            let mut hb: Client<HbApi> = Client::connect(&mut lp, path, ClientLimits::default())
-                .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;
-            for r in [
-                hbapi::Request::Signon {
-                    client: "cib".into(),
-                },
-                hbapi::Request::Subscribe(vec![repl::MSG_TYPE.into()]),
-            ] {
-                hb.call(&mut lp, &r)
-                    .map_err(|e| format!("heartbeat API: {e}"))?;
-            }
-            Some(hb)
-        }
+        Some(path) => Some(hbapi::cluster_client(&mut lp, path, "cib", repl::MSG_TYPE)?),
     };
     // A 50 MB CIB must pass both ways: the frame limit stays the ipc
     // crate's (256 MB); a client may hold a few whole CIBs queued.
@@ -209,22 +196,11 @@ impl Service {
 
     fn send(&mut self, lp: &mut EventLoop, to: Option<&str>, w: &Wire) {
         let Some(hb) = self.hb.as_mut() else { return };
-        let body = match w
+        if let Err(e) = w
             .to_message()
-            .and_then(|m| msg::encode(&m).map_err(|e| e.to_string()))
+            .and_then(|m| hbapi::send_message(hb, lp, to, &m))
         {
-            Ok(b) => b,
-            Err(e) => {
-                log::error!("cannot encode a cib message: {e}");
-                return;
-            }
-        };
-        let req = hbapi::Request::Send {
-            to: to.map(str::to_string),
-            body: ipc::Bytes(body),
-        };
-        if let Err(e) = hb.send(lp, &req) {
-            log::warn!("cib message not sent: {e}");
+            log::warn!("cib message: {e}");
         }
     }
 

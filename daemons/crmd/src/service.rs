@@ -214,17 +214,7 @@ pub fn run(
         .find(|n| n.name == local)
         .and_then(|n| n.uuid.clone())
         .unwrap_or_else(|| local.clone());
-    let mut hb: Client<HbApi> = Client::connect(&mut lp, &hb_path, ClientLimits::default())
-        .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;
-    for r in [
-        hbapi::Request::Signon {
-            client: "crmd".into(),
-        },
-        hbapi::Request::Subscribe(vec![wire::MSG_TYPE.into()]),
-    ] {
-        hb.call(&mut lp, &r)
-            .map_err(|e| format!("heartbeat API: {e}"))?;
-    }
+    let hb = hbapi::cluster_client(&mut lp, &hb_path, "crmd", wire::MSG_TYPE)?;
     let ccm_path = ccmapi::socket_path(&paths);
     let mut ccm: Client<ccmapi::CcmApi> = wait_connect("ccm", || {
         Client::connect(&mut lp, &ccm_path, ClientLimits::default()).map_err(|e| e.to_string())
@@ -520,29 +510,14 @@ impl Service {
     // ---- messaging ----
 
     fn send(&mut self, lp: &mut EventLoop, to: Option<&str>, w: &CrmWire) {
-        let body = match wire::encode(w) {
-            Ok(b) => b,
-            Err(e) => {
-                log::error!("cannot encode a crmd message: {e}");
-                return;
-            }
-        };
-        let mut m = msg::Message::new();
-        m.add_string("t", wire::MSG_TYPE);
-        m.add_binary("m", body);
-        let body = match msg::encode(&m) {
-            Ok(b) => b,
-            Err(e) => {
-                log::error!("cannot encode a crmd message: {e}");
-                return;
-            }
-        };
-        let req = hbapi::Request::Send {
-            to: to.map(str::to_string),
-            body: ipc::Bytes(body),
-        };
-        if let Err(e) = self.hb.send(lp, &req) {
-            log::warn!("crmd message not sent: {e}");
+        let sent = wire::encode(w).and_then(|body| {
+            let mut m = msg::Message::new();
+            m.add_string("t", wire::MSG_TYPE);
+            m.add_binary("m", body);
+            hbapi::send_message(&mut self.hb, lp, to, &m)
+        });
+        if let Err(e) = sent {
+            log::warn!("crmd message: {e}");
         }
     }
 

@@ -172,18 +172,9 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let hb = match &settings.heartbeat {
         None => None,
         Some(path) => {
-            let mut hb: Client<HbApi> = Client::connect(&mut lp, path, ClientLimits::default())
-                .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;
-            for r in [
-                hbapi::Request::Signon {
-                    client: "stonithd".into(),
-                },
-                hbapi::Request::Subscribe(vec![crate::wire::MSG_TYPE.into()]),
-                hbapi::Request::Status,
-            ] {
-                hb.call(&mut lp, &r)
-                    .map_err(|e| format!("heartbeat API: {e}"))?;
-            }
+            let mut hb = hbapi::cluster_client(&mut lp, path, "stonithd", crate::wire::MSG_TYPE)?;
+            hb.call(&mut lp, &hbapi::Request::Status)
+                .map_err(|e| format!("heartbeat API: {e}"))?;
             Some(hb)
         }
     };
@@ -1365,22 +1356,11 @@ impl Service {
 
     fn send(&mut self, lp: &mut EventLoop, to: Option<&str>, w: &Wire) {
         let Some(hb) = self.hb.as_mut() else { return };
-        let body = match w
+        if let Err(e) = w
             .to_message()
-            .and_then(|m| msg::encode(&m).map_err(|e| e.to_string()))
+            .and_then(|m| hbapi::send_message(hb, lp, to, &m))
         {
-            Ok(b) => b,
-            Err(e) => {
-                log::error!("cannot encode a stonith message: {e}");
-                return;
-            }
-        };
-        let req = hbapi::Request::Send {
-            to: to.map(str::to_string),
-            body: ipc::Bytes(body),
-        };
-        if let Err(e) = hb.send(lp, &req) {
-            log::warn!("stonith message not sent: {e}");
+            log::warn!("stonith message: {e}");
         }
     }
 
