@@ -40,7 +40,7 @@ use cib_xml::time::DateTime;
 use cib_xml::{Element, IdIndex};
 
 pub use model::WorkingSet;
-pub use unpack::UnpackError;
+pub use unpack::{cluster_option_values, option_value, UnpackError};
 
 /// Options of one scheduler run.
 #[derive(Debug, Clone, Default)]

@@ -22,20 +22,23 @@ impl std::fmt::Display for UnpackError {
     }
 }
 
-fn config_value<'a>(cfg: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+/// An option's value (a name written with `_` instead of `-` counts).
+pub fn option_value<'a>(cfg: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     cfg.get(name)
         .or_else(|| cfg.get(&name.replace('-', "_")))
         .map(String::as_str)
 }
 
 fn opt_bool(cfg: &BTreeMap<String, String>, name: &str, default: bool) -> bool {
-    match config_value(cfg, name) {
+    match option_value(cfg, name) {
         Some(v) => crate::util::parse_bool(v).unwrap_or(default),
         None => default,
     }
 }
 
-pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> ClusterOptions {
+/// The cluster options set in the CIB's crm_config as the scheduler reads
+/// them (sets by rule and score, `cib-bootstrap-options` first).
+fn config_values(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> BTreeMap<String, String> {
     let mut cfg = BTreeMap::new();
     let ctx = RuleContext {
         now: Some(now),
@@ -53,9 +56,21 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
             &mut cfg,
         );
     }
+    cfg
+}
+
+/// The cluster options as the scheduler reads them at `now`, for daemons
+/// that act on options themselves (the controller's dc-deadtime, ...);
+/// look names up with [`option_value`].
+pub fn cluster_option_values(cib: &Element, now: DateTime) -> BTreeMap<String, String> {
+    config_values(cib, &IdIndex::new(cib), now)
+}
+
+pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> ClusterOptions {
+    let cfg = config_values(cib, idx, now);
     let stonith_enabled = opt_bool(&cfg, "stonith-enabled", true);
     let have_quorum = is_true(cib.attr("have-quorum"));
-    let nqp = match config_value(&cfg, "no-quorum-policy")
+    let nqp = match option_value(&cfg, "no-quorum-policy")
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
@@ -76,18 +91,18 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
         }
         _ => NoQuorumPolicy::Stop,
     };
-    let mut stonith_action = config_value(&cfg, "stonith-action")
+    let mut stonith_action = option_value(&cfg, "stonith-action")
         .unwrap_or("reboot")
         .to_string();
     if stonith_action == "poweroff" {
         stonith_action = "off".into();
     }
     let health_score = |name: &str, default: i32| {
-        config_value(&cfg, name)
+        option_value(&cfg, name)
             .map(|v| parse_score(v, &HealthScores::default()))
             .unwrap_or(default)
     };
-    let strategy = config_value(&cfg, "node-health-strategy")
+    let strategy = option_value(&cfg, "node-health-strategy")
         .unwrap_or("none")
         .to_ascii_lowercase();
     let health = match strategy.as_str() {
@@ -146,20 +161,20 @@ pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> 
         startup_probes: opt_bool(&cfg, "enable-startup-probes", true),
         maintenance_mode: opt_bool(&cfg, "maintenance-mode", false),
         stop_all: opt_bool(&cfg, "stop-all-resources", false),
-        placement_strategy: config_value(&cfg, "placement-strategy")
+        placement_strategy: option_value(&cfg, "placement-strategy")
             .unwrap_or("default")
             .to_ascii_lowercase(),
-        have_stonith_resource: is_true(config_value(&cfg, "have-watchdog")),
+        have_stonith_resource: is_true(option_value(&cfg, "have-watchdog")),
         enable_unfencing,
         remove_after_stop: opt_bool(&cfg, "remove-after-stop", false),
         shutdown_lock: opt_bool(&cfg, "shutdown-lock", false),
-        shutdown_lock_limit: config_value(&cfg, "shutdown-lock-limit")
+        shutdown_lock_limit: option_value(&cfg, "shutdown-lock-limit")
             .and_then(parse_interval_ms)
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0),
         have_quorum,
         have_remote_nodes: false,
-        priority_fencing_delay: config_value(&cfg, "priority-fencing-delay")
+        priority_fencing_delay: option_value(&cfg, "priority-fencing-delay")
             .and_then(parse_interval_ms)
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0),

@@ -59,26 +59,13 @@ impl Default for Options {
 
 impl Options {
     /// The options set in the CIB's crm_config (first value of each name).
-    fn from_cib(cib: &Element) -> Options {
-        let mut values: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(cc) = cib
-            .child("configuration")
-            .and_then(|c| c.child("crm_config"))
-        {
-            for set in cc.children_named("cluster_property_set") {
-                for nv in set.children_named("nvpair") {
-                    if let (Some(n), Some(v)) = (nv.attr("name"), nv.attr("value")) {
-                        values
-                            .entry(n.replace('_', "-"))
-                            .or_insert_with(|| v.to_string());
-                    }
-                }
-            }
-        }
+    /// The options as the scheduler reads them from crm_config at `now`.
+    fn from_cib(cib: &Element, now: i64) -> Options {
+        let values = pengine::cluster_option_values(cib, cib_xml::time::DateTime(now));
+        let value = |name: &str| pengine::option_value(&values, name);
         let ms = |name: &str| {
-            values
-                .get(name)
-                .and_then(|v| cib_xml::rules::parse_interval_ms(v))
+            value(name)
+                .and_then(cib_xml::rules::parse_interval_ms)
                 .map(Duration::from_millis)
         };
         let d = Options::default();
@@ -93,9 +80,8 @@ impl Options {
                 .or_else(|| ms("transition-delay"))
                 .unwrap_or(d.transition_delay),
             shutdown_escalation: ms("shutdown-escalation").unwrap_or(d.shutdown_escalation),
-            stonith_enabled: values
-                .get("stonith-enabled")
-                .and_then(|v| pengine::util::parse_bool(v))
+            stonith_enabled: value("stonith-enabled")
+                .and_then(pengine::util::parse_bool)
                 .unwrap_or(d.stonith_enabled),
         }
     }
@@ -167,7 +153,9 @@ struct Service {
     graph_timer: Option<TimerId>,
     recheck_timer: Option<TimerId>,
     action_timers: HashMap<TimerId, (u64, u32)>,
-    failcounts: BTreeMap<(String, String), u64>,
+    /// The fail-count attribute names each node has (node, name), from
+    /// the CIB the last graph was computed from, for clear_failcount.
+    failcounts: BTreeSet<(String, String)>,
     // Shutdown of this node.
     shutting_down: bool,
     shutdown_deadline: Option<TimerId>,
@@ -251,7 +239,7 @@ pub fn run(
     )
     .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     let opts = query_cib(&paths)
-        .map(|c| Options::from_cib(&c))
+        .map(|c| Options::from_cib(&c, now_secs() as i64))
         .unwrap_or_default();
     let mut svc = Service {
         paths,
@@ -287,7 +275,7 @@ pub fn run(
         graph_timer: None,
         recheck_timer: None,
         action_timers: HashMap::new(),
-        failcounts: BTreeMap::new(),
+        failcounts: BTreeSet::new(),
         shutting_down: false,
         shutdown_deadline: None,
         state: "S_PENDING",
@@ -760,7 +748,7 @@ impl Service {
             },
         );
         if let Ok(cib) = query_cib(&self.paths) {
-            self.opts = Options::from_cib(&cib);
+            self.opts = Options::from_cib(&cib, now_secs() as i64);
             self.learn_uuids(&cib);
             self.write_dc_properties(lp, &cib);
         }
@@ -905,21 +893,12 @@ impl Service {
             ("dc-version", version.as_str()),
             ("cluster-infrastructure", "heartbeat"),
         ];
-        let set = cib
-            .child("configuration")
-            .and_then(|c| c.child("crm_config"))
-            .and_then(|c| {
-                c.children_named("cluster_property_set")
-                    .find(|s| s.attr("id") == Some("cib-bootstrap-options"))
-            });
-        let current = |name: &str| {
-            set.and_then(|s| {
-                s.children_named("nvpair")
-                    .find(|n| n.attr("name") == Some(name))
-                    .and_then(|n| n.attr("value"))
-            })
-        };
-        if wanted.iter().all(|(n, v)| current(n) == Some(*v)) {
+        let values =
+            pengine::cluster_option_values(cib, cib_xml::time::DateTime(now_secs() as i64));
+        if wanted
+            .iter()
+            .all(|(n, v)| pengine::option_value(&values, n) == Some(*v))
+        {
             return;
         }
         let mut props =
@@ -1098,7 +1077,7 @@ impl Service {
                 return;
             }
         };
-        self.opts = Options::from_cib(&cib);
+        self.opts = Options::from_cib(&cib, now_secs() as i64);
         self.learn_failcounts(&cib);
         if self.pe.is_none() {
             self.spawn_pengine(lp);
@@ -1291,16 +1270,8 @@ impl Service {
             for ta in st.children_named("transient_attributes") {
                 for set in ta.children_named("instance_attributes") {
                     for nv in set.children_named("nvpair") {
-                        let (Some(n), Some(v)) = (nv.attr("name"), nv.attr("value")) else {
-                            continue;
-                        };
-                        if n.starts_with("fail-count-") {
-                            let v = if v == "INFINITY" {
-                                1_000_000
-                            } else {
-                                v.parse().unwrap_or(0)
-                            };
-                            self.failcounts.insert((node.clone(), n.to_string()), v);
+                        if let Some(n) = nv.attr("name").filter(|n| n.starts_with("fail-count-")) {
+                            self.failcounts.insert((node.clone(), n.to_string()));
                         }
                     }
                 }
@@ -1438,7 +1409,7 @@ impl Service {
                 if let Some(rsc) = &action.resource {
                     let names: Vec<String> = self
                         .failcounts
-                        .keys()
+                        .iter()
                         .filter(|(n, name)| {
                             n == &node && name.starts_with(&format!("fail-count-{}#", rsc.id))
                         })
@@ -1630,7 +1601,7 @@ impl Service {
             return;
         }
         let (fc, lf) = record::failcount_names(rsc, task, interval);
-        self.failcounts.insert((node.to_string(), fc.clone()), 1);
+        self.failcounts.insert((node.to_string(), fc.clone()));
         // Fail counts are node attributes: attrd owns them (it keeps them
         // across its restarts and writes them), as Pacemaker's controller
         // leaves them to its attrd.
@@ -1942,7 +1913,7 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        let o = Options::from_cib(&cib);
+        let o = Options::from_cib(&cib, 0);
         assert_eq!(o.dc_deadtime, Duration::from_secs(2));
         assert!(!o.stonith_enabled);
         assert_eq!(o.recheck, None);
