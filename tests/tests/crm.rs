@@ -62,17 +62,9 @@ impl Drop for Crm {
         // Power every node off at once: a graceful stop would move
         // resources around for minutes.
         for i in 1..=self.c.nodes.len() {
-            kill_node(&self.c, i);
+            self.c.power_off(i);
         }
     }
-}
-
-fn kill_node(c: &TestCluster, i: usize) {
-    c.power_off(i);
-}
-
-fn rsctmp(c: &TestCluster, i: usize) -> PathBuf {
-    c.rsctmp(i)
 }
 
 fn start(test: &str, cib: &str) -> Crm {
@@ -101,7 +93,8 @@ impl Crm {
             .live()
             .into_iter()
             .filter(|i| {
-                rsctmp(&self.c, *i)
+                self.c
+                    .rsctmp(*i)
                     .join(format!("Dummy-{rsc}.state"))
                     .exists()
             })
@@ -168,7 +161,7 @@ impl Crm {
 }
 
 fn state_mtime(c: &TestCluster, i: usize, rsc: &str) -> i64 {
-    std::fs::metadata(rsctmp(c, i).join(format!("Dummy-{rsc}.state")))
+    std::fs::metadata(c.rsctmp(i).join(format!("Dummy-{rsc}.state")))
         .map(|m| m.mtime_nsec() + m.mtime() * 1_000_000_000)
         .unwrap_or(0)
 }
@@ -225,7 +218,7 @@ fn one_dc_starts_resources_and_recovers_them_when_a_node_dies() {
 
     // The node running d1 dies: d1 is started on a survivor.
     let victim = crm.active_on("d1")[0];
-    kill_node(&crm.c, victim);
+    crm.c.power_off(victim);
     crm.dead.push(victim);
     crm.wait("d1 recovered on a survivor", &rscs, |c| {
         c.active_on("d1").len() == 1 && c.active_on("d2").len() == 1
@@ -253,7 +246,7 @@ fn a_failed_monitor_restarts_in_place_then_moves_after_migration_threshold() {
     let first = crm.active_on("m1")[0];
     // The agent's state vanishes: its monitor fails; it is restarted where
     // it was (one failure is below the threshold).
-    let state = rsctmp(&crm.c, first).join("Dummy-m1.state");
+    let state = crm.c.rsctmp(first).join("Dummy-m1.state");
     std::fs::remove_file(&state).expect("remove state");
     crm.wait("m1 restarted in place with fail-count 1", &rscs, |c| {
         c.active_on("m1") == vec![first] && c.cib(first).contains("fail-count-m1#monitor_1000")
@@ -275,7 +268,7 @@ fn the_dc_dies_and_a_new_dc_keeps_resources_running() {
     crm.wait("one DC", &rscs, |c| c.agreed_dc().is_some());
     let dc = crm.dc_index();
     let on = crm.active_on("k1")[0];
-    kill_node(&crm.c, dc);
+    crm.c.power_off(dc);
     crm.dead.push(dc);
     crm.wait("a new DC among the survivors", &rscs, |c| {
         c.agreed_dc().is_some_and(|d| d != format!("node{dc}"))
@@ -330,7 +323,7 @@ fn crm_resource_moves_a_resource_and_a_node_leaving_hands_its_resources_over() {
         c.active_on("v1").len() == 1
     });
     assert!(
-        !rsctmp(&crm.c, target).join("Dummy-v1.state").exists(),
+        !crm.c.rsctmp(target).join("Dummy-v1.state").exists(),
         "the leaving node did not stop v1 before it left\n{}",
         crm.logs()
     );
@@ -537,7 +530,7 @@ fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_tog
     crm.wait("the group started on node3 (its location)", &rscs, |c| {
         c.active_on("web-svc") == vec![3] && has_ip(&c.c, 3, "10.213.0.100")
     });
-    kill_node(&crm.c, 3);
+    crm.c.power_off(3);
     crm.dead.push(3);
     crm.wait("the group started together on one survivor", &rscs, |c| {
         let on = c.active_on("web-svc");

@@ -74,8 +74,19 @@ struct Device {
     recurring: Vec<OpRecord>,
 }
 
-fn status_code(s: OpStatus) -> i32 {
-    s.code()
+/// The recurring operation a `cancel` action names (operation, interval).
+fn cancelled_op(req: &ExecRequest) -> (String, u64) {
+    let op = req
+        .params
+        .get("CRM_meta_operation")
+        .cloned()
+        .unwrap_or_default();
+    let interval = req
+        .params
+        .get("CRM_meta_interval")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (op, interval)
 }
 
 fn to_record(r: &OpResult, params: &BTreeMap<String, String>) -> OpRecord {
@@ -84,7 +95,7 @@ fn to_record(r: &OpResult, params: &BTreeMap<String, String>) -> OpRecord {
         interval_ms: r.spec.interval_ms,
         call_id: r.call_id,
         rc: r.rc,
-        op_status: status_code(r.status),
+        op_status: r.status.code(),
         transition_key: r.spec.params.get(KEY_PARAM).cloned(),
         params: params.clone(),
         run_at: r.run_at,
@@ -181,16 +192,7 @@ impl Executor {
     ) -> Result<Option<Outcome>, String> {
         let key = format!("{}_{}_{}", req.rsc, req.task, req.interval_ms);
         if req.task == "cancel" {
-            let op = req
-                .params
-                .get("CRM_meta_operation")
-                .cloned()
-                .unwrap_or_default();
-            let interval: u64 = req
-                .params
-                .get("CRM_meta_interval")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let (op, interval) = cancelled_op(&req);
             self.cancel_recurring(&req.rsc, |o, i| o == op && i == interval);
             return Ok(Some(Outcome {
                 answers: Some((transition, action)),
@@ -287,16 +289,7 @@ impl Executor {
             "monitor" if dev.started => 0,
             "monitor" => 7,
             "cancel" => {
-                let op = req
-                    .params
-                    .get("CRM_meta_operation")
-                    .cloned()
-                    .unwrap_or_default();
-                let interval: u64 = req
-                    .params
-                    .get("CRM_meta_interval")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
+                let (op, interval) = cancelled_op(&req);
                 dev.recurring
                     .retain(|r| !(r.task == op && r.interval_ms == interval));
                 0
@@ -386,7 +379,7 @@ impl Executor {
             rsc,
             key,
             rc: r.rc,
-            op_status: status_code(r.status),
+            op_status: r.status.code(),
             ok,
         })
     }
@@ -464,10 +457,5 @@ impl Executor {
         self.cancel_recurring(rsc, |_, _| true);
         let _ = self.call(&Request::Delete(rsc.to_string()));
         self.failures.remove(rsc);
-    }
-
-    /// The operations in flight for the DC's transitions.
-    pub fn in_flight(&self) -> usize {
-        self.pending.values().filter(|p| !p.reported).count()
     }
 }

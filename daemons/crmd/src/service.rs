@@ -1756,10 +1756,6 @@ impl Service {
             log::info!("crmd stopping (no DC)");
             return true;
         };
-        if self.members.len() <= 1 && self.is_dc() && self.exec.in_flight() == 0 {
-            // The last node: stop what runs here through a final graph.
-            log::info!("crmd stopping: the last node stops its resources");
-        }
         log::info!("asking the DC {dc} to move this node's resources away");
         self.shutdown_deadline = Some(lp.add_timer(self.opts.shutdown_escalation));
         self.send_to(lp, &dc, CrmWire::ShutdownRequest);
