@@ -337,6 +337,19 @@ pub fn daemonize() -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// A daemon's exit: a failure is logged and written to stderr as
+/// `NAME: reason`, with exit status 1.
+pub fn exit_code(name: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Becomes `user` with `group` (the CRM daemons started as root drop to
 /// hacluster:haclient this way), with the reason on failure.
 pub fn drop_to(user: &str, group: &str) -> Result<(), String> {

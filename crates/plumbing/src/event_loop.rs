@@ -166,6 +166,17 @@ pub struct EventLoop {
 const REAP_SAFETY_PERIOD: Duration = Duration::from_secs(1);
 
 impl EventLoop {
+    /// A daemon's loop: SIGTERM and SIGINT watched (and so blocked in this
+    /// thread and every thread started after it). Make it before anything
+    /// starts a thread, so a stop signal always reaches the loop.
+    pub fn for_daemon() -> Result<Self, String> {
+        let mut lp = Self::new().map_err(|e| format!("event loop: {e}"))?;
+        for s in [Signal::SIGTERM, Signal::SIGINT] {
+            lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
+        }
+        Ok(lp)
+    }
+
     /// A new loop with nothing registered.
     pub fn new() -> io::Result<Self> {
         let poll = Poll::new()?;

@@ -119,14 +119,7 @@ fn parse_votes(args: &Args) -> Result<BTreeMap<NodeName, u32>, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("ccm: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("ccm", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {

@@ -40,10 +40,7 @@ pub fn run(
     state: State,
     state_path: PathBuf,
 ) -> Result<(), String> {
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+    let mut lp = plumbing::EventLoop::for_daemon()?;
     let mut hb: Client<HbApi> =
         Client::connect(&mut lp, &hbapi::socket_path(paths), ClientLimits::default())
             .map_err(|e| format!("cannot connect to heartbeat: {e}"))?;

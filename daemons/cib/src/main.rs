@@ -41,14 +41,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("cib: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("cib", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {

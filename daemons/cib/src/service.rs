@@ -66,10 +66,7 @@ struct Service {
 
 /// Runs until SIGTERM/SIGINT, or until heartbeat goes away.
 pub fn run(settings: Settings, doc: Element, store: Store) -> Result<(), String> {
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+    let mut lp = plumbing::EventLoop::for_daemon()?;
     let hb = match &settings.heartbeat {
         None => None,
         Some(path) => Some(hbapi::cluster_client(&mut lp, path, "cib", repl::MSG_TYPE)?),

@@ -30,24 +30,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("crmd: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("crmd", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {
     // The loop first: it blocks SIGTERM for signalfd, and every thread
     // started later (logging's) inherits that, so heartbeat's SIGTERM
     // starts the graceful shutdown instead of killing the process.
-    let mut lp = plumbing::EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [plumbing::Signal::SIGTERM, plumbing::Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+    let lp = plumbing::EventLoop::for_daemon()?;
     let paths = HaPaths::from_env();
     let cf = config::load_ha_cf_or_message(paths.ha_cf())?;
     let logger = logging::init_daemon("crmd", &paths, Some(&cf), args.verbose)?;

@@ -19,7 +19,7 @@ use clap::Parser;
 use crmapi::{PeApi, PeRequest, PeResponse};
 use ipc::{AccessPolicy, Allow, Server, ServerEvent};
 use plumbing::daemon::{cluster_ids, cluster_owner, prepare_owned_dir, PidFile};
-use plumbing::{Event, EventLoop, HaPaths, Signal};
+use plumbing::{Event, HaPaths, Signal};
 
 use series::Series;
 
@@ -36,14 +36,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("pengine: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("pengine", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -64,10 +57,7 @@ fn run(args: &Args) -> Result<(), String> {
         plumbing::daemon::drop_to(config::CLUSTER_USER, config::CLUSTER_GROUP)?;
     }
     let _pid = PidFile::acquire(&run_dir.join("pengine.pid")).map_err(|e| e.to_string())?;
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+    let mut lp = plumbing::EventLoop::for_daemon()?;
     // Only the controller (hacluster) and root ask for graphs.
     let policy = AccessPolicy::read_write(Allow::root_and(cluster_uid, cluster_gid));
     let limits = ipc::Limits {

@@ -38,14 +38,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("stonithd: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("stonithd", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {

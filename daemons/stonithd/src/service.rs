@@ -165,10 +165,7 @@ fn client_name(pid: i32) -> String {
 
 /// Runs until SIGTERM/SIGINT, or until heartbeat goes away.
 pub fn run(settings: Settings) -> Result<(), String> {
-    let mut lp = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
+    let mut lp = plumbing::EventLoop::for_daemon()?;
     let hb = match &settings.heartbeat {
         None => None,
         Some(path) => {
