@@ -45,20 +45,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            eprintln!("attrd: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plumbing::daemon::exit_code("attrd", run(&args))
 }
 
 fn run(args: &Args) -> Result<(), String> {
     // The loop first: its signals are blocked before the logging thread
     // starts, so SIGTERM always reaches the loop.
-    let mut lp = plumbing::EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    let mut lp = plumbing::EventLoop::for_daemon()?;
     let paths = HaPaths::from_env();
     let cf = config::load_ha_cf_for_daemon(paths.ha_cf(), !args.standalone)?;
     let logger = logging::init_daemon("attrd", &paths, cf.as_ref(), args.verbose)?;

@@ -77,10 +77,8 @@ struct Service {
 }
 
 /// Runs until SIGTERM/SIGINT, or until heartbeat goes away.
+/// `lp` watches SIGTERM and SIGINT (`EventLoop::for_daemon`).
 pub fn run(lp: &mut EventLoop, server: Server<AttrdApi>, settings: Settings) -> Result<(), String> {
-    for s in [Signal::SIGTERM, Signal::SIGINT] {
-        lp.watch_signal(s).map_err(|e| format!("signal: {e}"))?;
-    }
     let mut svc = Service {
         cluster: Cluster::new(
             &settings.local,
