@@ -368,6 +368,16 @@ exit 1
 /// A three-node cluster with fencing on through `fence_hbtest` (its
 /// `roots` parameter names the nodes it can power off) and a Dummy `p1`.
 fn start_fenced(test: &str, can_power_off: bool) -> Crm {
+    start_fenced_with(test, can_power_off, "", "")
+}
+
+/// [`start_fenced`] with more cluster options and constraints.
+fn start_fenced_with(
+    test: &str,
+    can_power_off: bool,
+    extra_config: &str,
+    constraints: &str,
+) -> Crm {
     use std::os::unix::fs::PermissionsExt;
     let c = TestCluster::new(test, 3, 1);
     // stonithd finds the test's fence agent through a wrapper that
@@ -406,8 +416,9 @@ fn start_fenced(test: &str, can_power_off: bool) -> Crm {
       </primitive>"#,
         roots.join(" ")
     );
-    let cib = initial_cib("", &format!("{device}{}", dummy("p1", "")))
-        .replace(r#"value="false"/>"#, r#"value="true"/>"#);
+    let cib = initial_cib(extra_config, &format!("{device}{}", dummy("p1", "")))
+        .replace(r#"value="false"/>"#, r#"value="true"/>"#)
+        .replace("<constraints/>", &format!("<constraints>{constraints}</constraints>"));
     c.configure(&format!(
         "crm_daemon_dir {}\npacemaker respawn\n",
         tools.display()
@@ -479,6 +490,36 @@ fn without_a_working_fence_device_nothing_is_recovered_and_the_minority_stops() 
 }
 
 /// Whether node `i`'s eth0 holds `ip` (read inside its namespace).
+#[test]
+fn with_no_quorum_policy_suicide_a_node_alone_fences_itself() {
+    // Only node 3 can run the power switch, so the majority cannot fence
+    // it: what takes node 3 down is its own controller, alone in its
+    // partition without quorum.
+    let crm = start_fenced_with(
+        "crmsuicide",
+        true,
+        r#"<nvpair id="o-nqp" name="no-quorum-policy" value="suicide"/>"#,
+        r#"<rsc_location id="power-not-1" rsc="power" node="node1" score="-INFINITY"/>
+           <rsc_location id="power-not-2" rsc="power" node="node2" score="-INFINITY"/>
+           <rsc_location id="p1-on-1" rsc="p1" node="node1" score="100"/>"#,
+    );
+    let rscs = ["p1"];
+    crm.wait("p1 started on node1", &rscs, |c| c.active_on("p1") == [1]);
+    crm.wait("one DC", &rscs, |c| c.agreed_dc().is_some());
+    crm.c.partition(&[3], 0);
+    crm.wait("node3 fenced itself", &rscs, |c| c.c.processes(3).is_empty());
+    let log3 = crm.c.node(3).log();
+    assert!(
+        log3.contains("Fencing this node (node3) itself"),
+        "{}",
+        crm.logs()
+    );
+    // The majority keeps quorum and its resource: nothing of its own is
+    // fenced, p1 never stopped.
+    assert!(!crm.c.processes(1).is_empty() && !crm.c.processes(2).is_empty());
+    assert_eq!(crm.active_on("p1"), [1]);
+}
+
 fn has_ip(c: &TestCluster, i: usize, ip: &str) -> bool {
     let Some(pid) = c.pid(i) else { return false };
     let out = std::process::Command::new("ip")

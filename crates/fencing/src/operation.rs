@@ -93,6 +93,7 @@ pub struct Operation {
     info: BTreeMap<String, Capable>,
     step: u32,
     executioner: String,
+    allow_suicide: bool,
 }
 
 impl Operation {
@@ -121,7 +122,22 @@ impl Operation {
             info: BTreeMap::new(),
             step: 0,
             executioner: String::new(),
+            allow_suicide: false,
         }
+    }
+
+    /// Lets the target run a device against itself when no other node
+    /// can (Pacemaker's `st_opt_allow_suicide`). Only this node can be
+    /// such a target: a node never runs a device for another origin's
+    /// request against itself.
+    pub fn allow_suicide(mut self, allow: bool) -> Operation {
+        self.allow_suicide = allow;
+        self
+    }
+
+    /// Whether the target may fence itself (see [`Operation::allow_suicide`]).
+    pub fn allows_suicide(&self) -> bool {
+        self.allow_suicide
     }
 
     /// The target.
@@ -271,7 +287,8 @@ impl Operation {
                     let suicide = self.info.get(&device).is_some_and(|c| c.suicide);
                     // Unfencing may be done by the target itself (fabric
                     // devices are often reachable only from it); fencing
-                    // never is, except by suicide.
+                    // never is, except by a suicide device or by this node
+                    // fencing itself when allowed to.
                     let node = choose_executioner(
                         &device,
                         &self.target,
@@ -280,7 +297,9 @@ impl Operation {
                         &self.capable,
                     )
                     .or_else(|| {
-                        (self.action == FenceAction::On)
+                        let self_fence =
+                            self.allow_suicide && self.target.eq_ignore_ascii_case(&self.local);
+                        (self.action == FenceAction::On || self_fence)
                             .then(|| {
                                 choose_executioner(
                                     &device,
@@ -601,6 +620,39 @@ mod tests {
                     assert_eq!(o.reason, "no node other than n3 can run fabric");
                 }
                 (other, _) => panic!("{action}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_node_fences_itself_only_when_allowed_and_only_if_nobody_else_can() {
+        let now = Instant::now();
+        // (local, allowed, others capable) -> executioner, or failure
+        let table = [
+            ("n3", true, false, Some("n3")),
+            ("n3", false, false, None),
+            ("n3", true, true, Some("n1")),
+            // Allowed, but the origin is not the target: another origin's
+            // request never makes the target run a device on itself.
+            ("n1", true, false, None),
+        ];
+        for (local, allowed, others, want) in table {
+            let mut op = Operation::new(
+                "n3",
+                FenceAction::Reboot,
+                Duration::from_secs(20),
+                local,
+                nodes(&["n1", "n3"]),
+                now,
+            )
+            .allow_suicide(allowed);
+            let n1 = if others { vec![cap("power", 0)] } else { vec![] };
+            assert!(!op.query_reply("n1", n1));
+            assert!(op.query_reply("n3", vec![cap("power", 0)]));
+            match (op.start(Vec::new(), now), want) {
+                (Output::Exec { node, .. }, Some(w)) => assert_eq!(node, w, "{local} {allowed}"),
+                (Output::Finished(o), None) => assert!(!o.succeeded),
+                (other, _) => panic!("{local} {allowed} {others}: {other:?}"),
             }
         }
     }

@@ -227,6 +227,11 @@ pub enum Request {
         timeout_ms: u64,
         /// The "already fenced recently" window (0: none).
         tolerance_ms: u64,
+        /// Whether the target may run a device against itself when no
+        /// other node can (Pacemaker's `st_opt_allow_suicide`: the
+        /// administrator's tools, and a controller alone in its partition
+        /// fencing itself under `no-quorum-policy=suicide`).
+        allow_suicide: bool,
     },
     /// The administrator confirms the target is down (`--confirm`);
     /// recorded as a successful off everywhere, answered with
@@ -395,6 +400,7 @@ impl StonithClient {
             action,
             timeout_ms: timeout.as_millis() as u64,
             tolerance_ms: tolerance.as_millis() as u64,
+            allow_suicide: true,
         })
     }
 

@@ -138,6 +138,10 @@ struct Service {
     // Membership.
     members: BTreeSet<String>,
     quorate: bool,
+    /// Whether this partition ever had quorum (Pacemaker's
+    /// `ever_had_quorum`: losing it is what no-quorum-policy=suicide
+    /// answers).
+    ever_had_quorum: bool,
     have_view: bool,
     peers: BTreeMap<String, Peer>,
     dc: Option<String>,
@@ -261,6 +265,7 @@ pub fn run(
         opts,
         members: BTreeSet::new(),
         quorate: false,
+        ever_had_quorum: false,
         have_view: false,
         peers: BTreeMap::new(),
         dc: None,
@@ -585,6 +590,7 @@ impl Service {
         self.members = members;
         let quorum_changed = self.quorate != v.quorate;
         self.quorate = v.quorate;
+        self.ever_had_quorum |= v.quorate;
         self.have_view = true;
         for n in &lost {
             if let Some(p) = self.peers.get_mut(n) {
@@ -1069,7 +1075,7 @@ impl Service {
         if !self.need_graph {
             return;
         }
-        let cib = match query_cib(&self.paths) {
+        let mut cib = match query_cib(&self.paths) {
             Ok(c) => c,
             Err(e) => {
                 log::error!("cannot read the CIB for the scheduler: {e}");
@@ -1095,6 +1101,15 @@ impl Service {
                     return;
                 }
             }
+        }
+        // The scheduler decides on this controller's view of quorum (the
+        // CIB's copy may lag), and a partition that had quorum and lost
+        // it may panic under no-quorum-policy=suicide (a cluster that
+        // never had quorum only stops, as Pacemaker).
+        cib.set_attr("have-quorum", if self.quorate { "1" } else { "0" });
+        cib.set_attr("dc-uuid", &self.uuid);
+        if self.ever_had_quorum && !self.quorate {
+            cib.set_attr("no-quorum-panic", "1");
         }
         self.transition_counter += 1;
         let req = PeRequest::Compute {
@@ -1478,12 +1493,26 @@ impl Service {
                     self.action_done(lp, a, false);
                     return;
                 }
-                log::info!("Requesting fencing ({}) of node {node}", kind.as_str());
+                // A DC alone in its partition may have to fence itself
+                // (no-quorum-policy=suicide): nobody else can, so its own
+                // fencer may run a device against this node (as Pacemaker
+                // allows when one node has joined).
+                let alone = self
+                    .members
+                    .iter()
+                    .all(|m| m == &self.local || !self.peers.get(m).is_some_and(|p| p.joined));
+                let allow_suicide = node == self.local && alone;
+                if allow_suicide {
+                    log::warn!("Fencing this node ({node}) itself: no other node can");
+                } else {
+                    log::info!("Requesting fencing ({}) of node {node}", kind.as_str());
+                }
                 let req = stonithapi::Request::Fence {
                     target: node.clone(),
                     action: kind,
                     timeout_ms: timeout,
                     tolerance_ms: 0,
+                    allow_suicide,
                 };
                 let sent = self.stonith.as_mut().map(|s| s.call(lp, &req));
                 match sent {

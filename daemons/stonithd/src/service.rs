@@ -93,6 +93,7 @@ struct Merged {
     action: FenceAction,
     timeout: Duration,
     client: String,
+    allow_suicide: bool,
 }
 
 struct Service {
@@ -498,6 +499,7 @@ impl Service {
                 action,
                 timeout_ms,
                 tolerance_ms,
+                allow_suicide,
             } => {
                 let timeout = if timeout_ms == 0 {
                     DEFAULT_TIMEOUT
@@ -517,6 +519,7 @@ impl Service {
                     timeout,
                     tolerance_ms,
                     name,
+                    allow_suicide,
                 );
                 return;
             }
@@ -598,6 +601,7 @@ impl Service {
                     FenceAction::Off,
                     DEFAULT_TIMEOUT,
                     name,
+                    true,
                     true,
                 );
                 return;
@@ -727,6 +731,7 @@ impl Service {
         timeout: Duration,
         tolerance_ms: u64,
         client: String,
+        allow_suicide: bool,
     ) {
         if !fencing::exec::valid_node_name(target) {
             self.answer(
@@ -779,13 +784,23 @@ impl Service {
                         action,
                         timeout,
                         client: client.clone(),
+                        allow_suicide,
                     });
                     m.waiters
                         .push((waiter, Instant::now() + timeout + EXEC_GRACE * 2));
                 }
             }
             Admission::Start => {
-                self.start_op(lp, vec![waiter], target, action, timeout, client, false);
+                self.start_op(
+                    lp,
+                    vec![waiter],
+                    target,
+                    action,
+                    timeout,
+                    client,
+                    false,
+                    allow_suicide,
+                );
             }
         }
     }
@@ -800,6 +815,7 @@ impl Service {
         timeout: Duration,
         client: String,
         list_only: bool,
+        allow_suicide: bool,
     ) {
         if self.ops.len() >= MAX_OPS {
             for (c, call) in waiters {
@@ -826,7 +842,8 @@ impl Service {
         self.ops.insert(
             id.clone(),
             OriginOp {
-                op: Operation::new(target, action, timeout, &self.local, expected, now),
+                op: Operation::new(target, action, timeout, &self.local, expected, now)
+                    .allow_suicide(allow_suicide),
                 client: client.clone(),
                 waiters,
                 list_only,
@@ -1199,6 +1216,7 @@ impl Service {
                 DEFAULT_TIMEOUT,
                 0,
                 "stonithd".into(),
+                false,
             );
         }
     }
@@ -1462,7 +1480,16 @@ impl Service {
             if let Some(m) = self.merged.remove(&id) {
                 log::warn!("origin {node} of operation {id} left; taking over its merged requests");
                 let waiters = m.waiters.into_iter().map(|(w, _)| w).collect();
-                self.start_op(lp, waiters, &m.target, m.action, m.timeout, m.client, false);
+                self.start_op(
+                    lp,
+                    waiters,
+                    &m.target,
+                    m.action,
+                    m.timeout,
+                    m.client,
+                    false,
+                    m.allow_suicide,
+                );
             }
         }
     }
@@ -1521,6 +1548,7 @@ impl Service {
                                 action,
                                 timeout: o.op.timeout(),
                                 client: o.client.clone(),
+                                allow_suicide: o.op.allows_suicide(),
                             });
                             m.waiters
                                 .extend(o.waiters.into_iter().map(|w| (w, deadline)));
@@ -1589,6 +1617,7 @@ impl Service {
                         action: m.action,
                         timeout: m.timeout,
                         client: m.client.clone(),
+                        allow_suicide: m.allow_suicide,
                     });
                     e.waiters.extend(m.waiters);
                 }
