@@ -646,7 +646,11 @@ mod tests {
                 now,
             )
             .allow_suicide(allowed);
-            let n1 = if others { vec![cap("power", 0)] } else { vec![] };
+            let n1 = if others {
+                vec![cap("power", 0)]
+            } else {
+                vec![]
+            };
             assert!(!op.query_reply("n1", n1));
             assert!(op.query_reply("n3", vec![cap("power", 0)]));
             match (op.start(Vec::new(), now), want) {
