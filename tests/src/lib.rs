@@ -383,6 +383,14 @@ impl TestCluster {
         }
     }
 
+    /// A command that runs `program` inside node `i`'s network namespace
+    /// (`ip netns exec`), for servers and clients other than our daemons.
+    pub fn netns_command(&self, i: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns(i)]).arg(program);
+        cmd
+    }
+
     /// Starts heartbeat on node `i` inside its namespace.
     pub fn start(&self, i: usize) {
         let node = self.node(i);
