@@ -179,12 +179,13 @@ fn failure(f: &cibapi::Failure) -> ToolError {
 }
 
 impl CibSession {
-    /// Opens the CIB of this call: `CIB_file` when set and not empty,
-    /// else the local cib daemon (waiting at most `timeout` per call).
+    /// Opens the CIB of this call: the shadow CIB named by `CIB_shadow`,
+    /// else `CIB_file` when set and not empty, else the local cib daemon
+    /// (waiting at most `timeout` per call).
     pub fn open(timeout: Duration) -> Result<CibSession, ToolError> {
-        match std::env::var_os("CIB_file") {
-            Some(f) if !f.is_empty() => CibSession::open_file(Path::new(&f)),
-            _ => CibSession::open_daemon(timeout),
+        match offline_cib_path() {
+            Some(f) => CibSession::open_file(&f),
+            None => CibSession::open_daemon(timeout),
         }
     }
 
@@ -295,6 +296,73 @@ impl CibSession {
         }
         self.cib = cib;
         Ok(())
+    }
+}
+
+/// The directory shadow CIBs live in: `CIB_shadow_dir` when set; for root
+/// and hacluster the cluster's own state directory (`$HA_STATEDIR/crm`,
+/// next to cib.xml, as Pacemaker keeps them next to its CIB); for anyone
+/// else `$HOME/.cib`.
+pub fn shadow_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CIB_shadow_dir").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let uid = nix::unistd::Uid::current();
+    let daemon_user = nix::unistd::User::from_name("hacluster")
+        .ok()
+        .flatten()
+        .is_some_and(|u| u.uid == uid);
+    if uid.is_root() || daemon_user {
+        return plumbing::HaPaths::from_env().statedir.join("crm");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cib"),
+        None => PathBuf::from("/tmp"),
+    }
+}
+
+/// The file of the shadow CIB `name`: `shadow.<name>` in [`shadow_dir`]
+/// (a name with a `/` is a path of its own, as Pacemaker takes it).
+pub fn shadow_file(name: &str) -> PathBuf {
+    if name.contains('/') {
+        return PathBuf::from(name);
+    }
+    shadow_dir().join(format!("shadow.{name}"))
+}
+
+/// The file this call works on instead of the cib daemon: the shadow CIB
+/// when `CIB_shadow` is set (it wins, as in Pacemaker), else `CIB_file`.
+/// Empty values count as unset.
+pub fn offline_cib_path() -> Option<PathBuf> {
+    if let Some(name) = std::env::var("CIB_shadow").ok().filter(|n| !n.is_empty()) {
+        return Some(shadow_file(&name));
+    }
+    std::env::var_os("CIB_file")
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The whole CIB as text, unchecked (for tools that judge it themselves,
+/// such as crm_verify): read from [`offline_cib_path`] or queried from the
+/// local cib daemon.
+pub fn query_cib_text(timeout: Duration) -> Result<String, ToolError> {
+    if let Some(path) = offline_cib_path() {
+        return std::fs::read_to_string(&path).map_err(|e| {
+            ToolError::new(
+                exit::NOSUCH,
+                format!("Could not read {}: {e}", path.display()),
+            )
+        });
+    }
+    let mut client = CibSession::client(timeout)?;
+    match client.perform(OpRequest::new(OpKind::Query)) {
+        Ok(Response::Xml(t)) => Ok(t),
+        Ok(Response::Failed(f)) => Err(failure(&f)),
+        Ok(other) => Err(ToolError::new(
+            exit::ERROR,
+            format!("unexpected answer from the CIB: {other:?}"),
+        )),
+        Err(e) => Err(ipc_error(&e)),
     }
 }
 

@@ -13,6 +13,7 @@ mod clone;
 mod colocation;
 mod constraints;
 mod create;
+pub mod diagnostics;
 pub mod digest;
 mod fencing;
 pub mod graph;
