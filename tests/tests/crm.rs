@@ -418,7 +418,10 @@ fn start_fenced_with(
     );
     let cib = initial_cib(extra_config, &format!("{device}{}", dummy("p1", "")))
         .replace(r#"value="false"/>"#, r#"value="true"/>"#)
-        .replace("<constraints/>", &format!("<constraints>{constraints}</constraints>"));
+        .replace(
+            "<constraints/>",
+            &format!("<constraints>{constraints}</constraints>"),
+        );
     c.configure(&format!(
         "crm_daemon_dir {}\npacemaker respawn\n",
         tools.display()
@@ -507,7 +510,9 @@ fn with_no_quorum_policy_suicide_a_node_alone_fences_itself() {
     crm.wait("p1 started on node1", &rscs, |c| c.active_on("p1") == [1]);
     crm.wait("one DC", &rscs, |c| c.agreed_dc().is_some());
     crm.c.partition(&[3], 0);
-    crm.wait("node3 fenced itself", &rscs, |c| c.c.processes(3).is_empty());
+    crm.wait("node3 fenced itself", &rscs, |c| {
+        c.c.processes(3).is_empty()
+    });
     let log3 = crm.c.node(3).log();
     assert!(
         log3.contains("Fencing this node (node3) itself"),
@@ -582,5 +587,177 @@ fn a_group_of_a_virtual_ip_and_a_service_follows_its_location_and_fails_over_tog
     assert!(
         !has_ip(&crm.c, other, "10.213.0.100"),
         "the IP is on both survivors"
+    );
+}
+
+/// Sets a cluster option (crm_config) through crm_attribute on node `i`.
+fn set_option(crm: &Crm, i: usize, name: &str, value: &str) {
+    let out = crm.c.node(i).run(
+        "crm_attribute",
+        &["-t", "crm_config", "-n", name, "-v", value],
+    );
+    assert!(
+        out.status.success(),
+        "crm_attribute {name}={value}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_failure_expires_after_failure_timeout_and_the_resource_comes_back() {
+    // f1 prefers node1; one failure bans it there (migration-threshold=1)
+    // until the failure expires 6 s later. Nothing else happens in the
+    // cluster, and cluster-recheck-interval is its 15-minute default: only
+    // the scheduler's own "recheck by" brings f1 back.
+    let mut cib = initial_cib(
+        "",
+        &dummy(
+            "f1",
+            r#"<nvpair id="f1-mt" name="migration-threshold" value="1"/>
+               <nvpair id="f1-ft" name="failure-timeout" value="6s"/>"#,
+        ),
+    );
+    cib = cib.replace(
+        "<constraints/>",
+        r#"<constraints><rsc_location id="f1-pref" rsc="f1" node="node1" score="100"/></constraints>"#,
+    );
+    let crm = start("crmexpire", &cib);
+    let rscs = ["f1"];
+    crm.wait("f1 started on node1", &rscs, |c| c.active_on("f1") == [1]);
+    std::fs::remove_file(crm.c.rsctmp(1).join("Dummy-f1.state")).expect("remove state");
+    crm.wait(
+        "f1 moved off node1 after its failure",
+        &rscs,
+        |c| matches!(c.active_on("f1").as_slice(), [n] if *n != 1),
+    );
+    crm.wait("f1 back on node1 once the failure expired", &rscs, |c| {
+        c.active_on("f1") == [1]
+    });
+    let logs = crm.logs();
+    assert!(logs.contains("cluster recheck"), "{logs}");
+    // The expired fail count is gone from the status section.
+    crm.wait("the fail count cleared", &rscs, |c| {
+        !c.cib(1).contains("fail-count-f1")
+    });
+}
+
+#[test]
+fn standby_moves_resources_away_and_maintenance_mode_leaves_them_alone() {
+    let mut cib = initial_cib("", &dummy("s1", ""));
+    cib = cib.replace(
+        "<constraints/>",
+        r#"<constraints><rsc_location id="s1-pref" rsc="s1" node="node1" score="100"/></constraints>"#,
+    );
+    let crm = start("crmstandby", &cib);
+    let rscs = ["s1"];
+    crm.wait("s1 started on node1", &rscs, |c| c.active_on("s1") == [1]);
+    // Standby: node1 may run nothing; s1 moves.
+    let out = crm
+        .c
+        .node(2)
+        .run("crm_standby", &["-N", "node1", "-v", "on"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crm.wait(
+        "s1 moved off the standby node",
+        &rscs,
+        |c| matches!(c.active_on("s1").as_slice(), [n] if *n != 1),
+    );
+    let out = crm
+        .c
+        .node(2)
+        .run("crm_standby", &["-N", "node1", "-v", "off"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crm.wait("s1 back on node1 once it is online again", &rscs, |c| {
+        c.active_on("s1") == [1]
+    });
+    // Maintenance mode: the cluster stops watching. s1's state vanishes
+    // (its monitor would fail) and nothing is done about it...
+    set_option(&crm, 2, "maintenance-mode", "true");
+    crm.wait("the monitor cancelled", &rscs, |c| {
+        !c.cib(1)
+            .contains(r#"operation_key="s1_monitor_1000" operation="monitor""#)
+    });
+    std::fs::remove_file(crm.c.rsctmp(1).join("Dummy-s1.state")).expect("remove state");
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert!(
+            crm.active_on("s1").is_empty() && !crm.cib(1).contains("fail-count-s1"),
+            "s1 was recovered or failed in maintenance mode\n{}",
+            crm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // ... until maintenance ends: the probe finds it stopped, it starts.
+    set_option(&crm, 2, "maintenance-mode", "false");
+    crm.wait("s1 running again after maintenance", &rscs, |c| {
+        c.active_on("s1") == [1]
+    });
+}
+
+#[test]
+fn a_node_whose_resources_cannot_stop_leaves_at_shutdown_escalation() {
+    // h1 (a Heartbeat resource script) takes 60 s to stop;
+    // shutdown-escalation is 3 s: a node asked to stop leaves without
+    // waiting for it.
+    use std::os::unix::fs::PermissionsExt;
+    let c = TestCluster::new("crmescalate", 3, 1);
+    c.configure("pacemaker respawn\n");
+    for i in 1..=3 {
+        let dir = c.node(i).confdir().join("resource.d");
+        std::fs::create_dir_all(&dir).expect("resource.d");
+        let state = c.rsctmp(i).join("Dummy-h1.state");
+        let script = format!(
+            "#!/bin/sh\nstate={}\ncase \"$1\" in\nstart) touch \"$state\" ;;\nstop) [ -f \"$state\" ] && sleep 60; rm -f \"$state\" ;;\nstatus) if [ -f \"$state\" ]; then echo running; else echo stopped; fi ;;\n*) exit 1 ;;\nesac\nexit 0\n",
+            state.display()
+        );
+        let path = dir.join("slowstop");
+        std::fs::write(&path, script).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let h1 = r#"<primitive id="h1" class="heartbeat" type="slowstop">
+        <operations><op id="h1-mon" name="monitor" interval="1s" timeout="10s"/>
+          <op id="h1-stop" name="stop" interval="0" timeout="120s"/></operations>
+      </primitive>"#;
+    c.prepare_crm(&initial_cib(
+        r#"<nvpair id="o-esc" name="shutdown-escalation" value="3s"/>"#,
+        h1,
+    ));
+    for i in 1..=3 {
+        c.start(i);
+    }
+    let mut crm = Crm {
+        c,
+        dead: Vec::new(),
+    };
+    let rscs = ["h1"];
+    crm.wait("h1 started", &rscs, |c| c.active_on("h1").len() == 1);
+    let on = crm.active_on("h1")[0];
+    let mut stop = crm
+        .c
+        .node(on)
+        .command("heartbeat")
+        .arg("-k")
+        .spawn()
+        .expect("heartbeat -k");
+    // The stop hangs: the node is not safe to count (no invariant check
+    // while it leaves; with fencing enabled it would be fenced).
+    crm.dead.push(on);
+    crm.wait("the node's controller gone", &[], |c| {
+        c.c.daemon_pid(on, "crm/crmd").is_none()
+    });
+    let _ = stop.wait();
+    let log = crm.c.node(on).log();
+    assert!(
+        log.contains("shutdown escalation"),
+        "the node did not leave at shutdown-escalation\n{}",
+        crm.logs()
     );
 }

@@ -92,6 +92,9 @@ pub struct RuleContext<'a> {
     /// Resource parameters and meta-attributes for value-source.
     pub params: Option<&'a BTreeMap<String, String>>,
     pub meta: Option<&'a BTreeMap<String, String>>,
+    /// Where to note the earliest time a date expression evaluated here
+    /// will change its answer (the scheduler's "recheck by").
+    pub next_change: Option<&'a std::cell::Cell<Option<DateTime>>>,
 }
 
 /// Substitutes %0..%9 with regular-expression submatches.
@@ -150,7 +153,14 @@ pub fn eval_rule(rule: &Element, idx: &IdIndex<'_>, ctx: &RuleContext<'_>) -> bo
 fn eval_subexpr(expr: &Element, idx: &IdIndex<'_>, ctx: &RuleContext<'_>) -> bool {
     match expr.name.as_str() {
         "rule" => eval_rule(expr, idx, ctx),
-        "date_expression" => ctx.now.is_some_and(|now| eval_date(expr, now)),
+        "date_expression" => ctx.now.is_some_and(|now| {
+            if let (Some(cell), Some(t)) = (ctx.next_change, date_next_change(expr, now)) {
+                if cell.get().is_none_or(|c| t < c) {
+                    cell.set(Some(t));
+                }
+            }
+            eval_date(expr, now)
+        }),
         "rsc_expression" => eval_rsc_expr(expr, ctx),
         "op_expression" => eval_op_expr(expr, ctx),
         "expression" => {
@@ -417,6 +427,30 @@ pub fn eval_date(expr: &Element, now: DateTime) -> bool {
     }
 }
 
+/// When a date_expression's answer at `now` will next change, as
+/// Pacemaker reckons it: the start of a range not yet begun, the second
+/// after the end of a range (or of `gt`'s start) still ahead, `lt`'s end.
+/// `date_spec` gives none (neither does Pacemaker's).
+pub fn date_next_change(expr: &Element, now: DateTime) -> Option<DateTime> {
+    let start = expr.attr("start").and_then(DateTime::parse);
+    let mut end = expr.attr("end").and_then(DateTime::parse);
+    if let (Some(s), None, Some(d)) = (start, end, expr.child("duration")) {
+        end = Some(duration_of(d).add_to(s));
+    }
+    let op = expr.attr("operation").unwrap_or("in_range");
+    match op.to_ascii_lowercase().as_str() {
+        "in_range" => match (start, end) {
+            (None, None) => None,
+            (Some(s), _) if now < s => Some(s),
+            (_, Some(e)) if now > e => None,
+            (_, e) => e.map(|e| DateTime(e.0 + 1)),
+        },
+        "gt" => start.filter(|s| now <= *s).map(|s| DateTime(s.0 + 1)),
+        "lt" => end.filter(|e| now < *e),
+        _ => None,
+    }
+}
+
 /// Parses an interval or timeout: an ISO 8601 duration (`PT10S`) or a
 /// number with an optional unit (ms, msec, us, usec, s, sec, m, min, h, hr;
 /// none means seconds). Returns milliseconds.
@@ -555,6 +589,67 @@ mod tests {
             ..Default::default()
         };
         assert!(eval_rule(&e, &idx, &ctx), "string eq is case-insensitive");
+    }
+
+    #[test]
+    fn date_expressions_say_when_their_answer_changes() {
+        let at = |t: &str| DateTime::parse(t).unwrap();
+        let table = [
+            (
+                r#"operation="in_range" start="2020-01-10""#,
+                "2020-01-01",
+                Some("2020-01-10"),
+            ),
+            (
+                r#"operation="in_range" end="2020-01-10""#,
+                "2020-01-01",
+                Some("2020-01-10T00:00:01"),
+            ),
+            (
+                r#"operation="in_range" end="2020-01-10""#,
+                "2020-02-01",
+                None,
+            ),
+            (
+                r#"operation="gt" start="2020-01-10""#,
+                "2020-01-01",
+                Some("2020-01-10T00:00:01"),
+            ),
+            (r#"operation="gt" start="2020-01-10""#, "2020-02-01", None),
+            (
+                r#"operation="lt" end="2020-01-10""#,
+                "2020-01-01",
+                Some("2020-01-10"),
+            ),
+            (r#"operation="lt" end="2020-01-10""#, "2020-02-01", None),
+        ];
+        for (attrs, now, want) in table {
+            let e = crate::xml::parse(
+                &format!("<date_expression id=\"d\" {attrs}/>"),
+                &crate::xml::Limits::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                date_next_change(&e, at(now)),
+                want.map(at),
+                "{attrs} at {now}"
+            );
+        }
+        // Through a rule: the earliest change of any expression is noted.
+        let rule = crate::xml::parse(
+            r#"<rule id="r" boolean-op="or"><date_expression id="a" operation="gt" start="2020-03-01"/><date_expression id="b" operation="lt" end="2020-02-01"/></rule>"#,
+            &crate::xml::Limits::default(),
+        )
+        .unwrap();
+        let idx = IdIndex::new(&rule);
+        let cell = std::cell::Cell::new(None);
+        let ctx = RuleContext {
+            now: Some(at("2020-01-01")),
+            next_change: Some(&cell),
+            ..Default::default()
+        };
+        assert!(eval_rule(&rule, &idx, &ctx));
+        assert_eq!(cell.get(), Some(at("2020-02-01")));
     }
 
     #[test]

@@ -76,10 +76,18 @@ pub const SCHEMAS: &[&str] = &[
     "pacemaker-3.9",
 ];
 
+/// `cluster-infrastructure` values the pacemaker-3.x schemas forbid.
+pub const FORBIDDEN_3X_STACKS: &[&str] = &[
+    "heartbeat",
+    "openais",
+    "classic openais",
+    "classic openais (with plugin)",
+    "cman",
+];
+
 /// Cluster options the pacemaker-3.x schemas forbid in
 /// `cluster_property_set` (moved or renamed by the 2.10 -> 3.0 upgrade).
 pub const FORBIDDEN_3X_OPTIONS: &[&str] = &[
-    "cluster-infrastructure-heartbeat",
     "default-action-timeout",
     "default_action_timeout",
     "default-migration-threshold",
@@ -147,6 +155,14 @@ pub fn schema_index(validate_with: Option<&str>) -> Result<Option<usize>, String
     }
 }
 
+/// Whether `validate-with` names a pacemaker-3.x (or later) schema,
+/// whose rules on cluster options are stricter.
+pub fn is_3x_schema(validate_with: &str) -> bool {
+    matches!(schema_index(Some(validate_with)), Ok(Some(i))
+        if compare_versions(SCHEMAS[i].trim_start_matches("pacemaker-"), "3.0")
+            != std::cmp::Ordering::Less)
+}
+
 /// Validates a whole CIB; every problem is reported.
 pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
     let mut out = Vec::new();
@@ -158,8 +174,7 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
         Ok(Some(i)) => i,
         Err(m) => return Err(vec![err(cib, m)]),
     };
-    let v3 = compare_versions(SCHEMAS[schema].trim_start_matches("pacemaker-"), "3.0")
-        != std::cmp::Ordering::Less;
+    let v3 = is_3x_schema(SCHEMAS[schema]);
     for (attr, what) in [
         ("admin_epoch", "admin_epoch"),
         ("epoch", "epoch"),
@@ -337,6 +352,17 @@ fn nvset(set: &Element, forbid_3x: bool, out: &mut Vec<Invalid>) {
                         nv,
                         format!("cluster option \"{n}\" is not allowed by pacemaker-3.x schemas (run cibadmin --upgrade)"),
                     )),
+                    Some("cluster-infrastructure")
+                        if forbid_3x
+                            && nv.attr("value").is_some_and(|v| {
+                                FORBIDDEN_3X_STACKS.contains(&v.split_whitespace().collect::<Vec<_>>().join(" ").as_str())
+                            }) =>
+                    {
+                        out.push(err(
+                            nv,
+                            "cluster-infrastructure names a cluster layer the pacemaker-3.x schemas do not allow",
+                        ))
+                    }
                     Some(_) => {}
                 }
             }
@@ -547,6 +573,13 @@ mod tests {
             (
                 ("<nodes><node id=\"1\" uname=\"a\"/></nodes>", ""),
                 "missing <nodes>",
+            ),
+            (
+                (
+                    "name=\"stonith-enabled\" value=\"false\"",
+                    "name=\"cluster-infrastructure\" value=\"heartbeat\"",
+                ),
+                "<nvpair id=\"o1\"> (line 2): cluster-infrastructure names a cluster layer",
             ),
             (("pacemaker-3.7", "pacemaker-7.0"), "unknown schema"),
             (("epoch=\"1\"", "epoch=\"x\""), "epoch \"x\""),

@@ -120,6 +120,10 @@ pub struct TransitionGraph {
     pub stonith_timeout_ms: u64,
     /// `batch-limit`: the most actions running at once (0: no limit).
     pub batch_limit: usize,
+    /// `recheck-by`: when (seconds since the epoch) the scheduler's answer
+    /// may change by itself (a failure expiring, a date rule turning), so
+    /// the controller asks again by then.
+    pub recheck_by: Option<i64>,
 }
 
 fn parse_action(e: &Element) -> Result<GraphAction, String> {
@@ -224,6 +228,7 @@ impl TransitionGraph {
             id,
             cluster_delay_ms: ms("cluster-delay", 60_000),
             stonith_timeout_ms: ms("stonith-timeout", 60_000),
+            recheck_by: root.attr("recheck-by").and_then(|v| v.parse().ok()),
             batch_limit: root
                 .attr("batch-limit")
                 .and_then(|v| v.parse().ok())
@@ -415,7 +420,7 @@ impl Transition {
 mod tests {
     use super::*;
 
-    const GRAPH: &str = r#"<transition_graph cluster-delay="60s" stonith-timeout="60s" failed-stop-offset="INFINITY" failed-start-offset="INFINITY" batch-limit="0" transition_id="4">
+    const GRAPH: &str = r#"<transition_graph cluster-delay="60s" stonith-timeout="60s" failed-stop-offset="INFINITY" failed-start-offset="INFINITY" batch-limit="0" transition_id="4" recheck-by="1700000061">
   <synapse id="0"><action_set>
     <rsc_op id="3" operation="start" operation_key="d_start_0" on_node="n2" on_node_uuid="u2">
       <primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>
@@ -439,6 +444,7 @@ mod tests {
         let g = TransitionGraph::parse_text(GRAPH).unwrap();
         assert_eq!(g.id, 4);
         assert_eq!(g.cluster_delay_ms, 60_000);
+        assert_eq!(g.recheck_by, Some(1_700_000_061));
         assert_eq!(g.actions.len(), 4);
         let start = &g.actions[&3];
         assert_eq!(start.kind, ActionKind::Resource);

@@ -75,6 +75,7 @@ pub(crate) fn unpack_operation(
     let rsc = &ws.resources[r];
     let op_entry = find_op_entry(ws, r, key, true);
     let mut meta = BTreeMap::new();
+    let nc = ws.next_change.clone();
     let ctx = RuleContext {
         now: Some(ws.now),
         rsc: rsc.class.as_deref().map(|c| {
@@ -85,6 +86,7 @@ pub(crate) fn unpack_operation(
             )
         }),
         op: Some((task, interval_ms)),
+        next_change: Some(&nc),
         ..Default::default()
     };
     if let Some(d) = &ws.op_defaults {

@@ -45,8 +45,10 @@ pub(crate) fn unpack_constraints(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
         let c = expanded.as_ref().unwrap_or(c);
         // Lifetime rules (deprecated) disable the whole constraint.
         if let Some(lt) = c.child("lifetime") {
+            let nc = ws.next_change.clone();
             let rctx = RuleContext {
                 now: Some(ws.now),
+                next_change: Some(&nc),
                 ..Default::default()
             };
             if !cib_xml::rules::eval_rules(lt, idx, &rctx) {
@@ -366,6 +368,7 @@ fn generate_location_rule(
         } else {
             None
         };
+        let nc = ws.next_change.clone();
         let rctx = RuleContext {
             node_attrs: Some(&ws.nodes[n].attrs),
             role: Role::Unknown,
@@ -373,6 +376,7 @@ fn generate_location_rule(
             matches,
             params: Some(on_node.as_ref().unwrap_or(&ws.resources[r].params)),
             meta: Some(&ws.resources[r].meta),
+            next_change: Some(&nc),
             ..Default::default()
         };
         let accept = eval_rule(rule, ctx.idx, &rctx);

@@ -64,7 +64,9 @@ fn action_element(ws: &WorkingSet, a: ActionId, full: bool) -> Element {
     if !full {
         return e;
     }
-    if let (Some(r), "rsc_op") = (act.rsc, name) {
+    // Cluster events about a resource (clear_failcount, lrm_delete) name
+    // it too: the controller needs to know which resource.
+    if let (Some(r), "rsc_op" | "crm_event") = (act.rsc, name) {
         let rsc = &ws.resources[r];
         let mut p = Element::new("primitive");
         let base = crate::util::clone_strip(&rsc.id);
@@ -225,6 +227,9 @@ pub fn transition_graph(ws: &WorkingSet, transition_id: u64) -> Element {
         .filter(|v| v.parse::<i64>().is_ok_and(|x| x > 0))
     {
         g.set_attr("migration-limit", m);
+    }
+    if let Some(t) = ws.next_change.get().filter(|t| *t > ws.now) {
+        g.set_attr("recheck-by", &t.0.to_string());
     }
     for (i, a) in graph_order(ws).into_iter().enumerate() {
         let mut syn = Element::new("synapse").with_attr("id", &i.to_string());

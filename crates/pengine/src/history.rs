@@ -672,7 +672,13 @@ fn check_operation_expiry(ws: &mut WorkingSet, r: RscId, n: NodeId, op: &HistOp<
             if now >= last_run + rsc_timeout {
                 expired = true;
             }
-            unexpired = failcount(ws, n, r, true).0;
+            let (count, last_failure) = failcount(ws, n, r, true);
+            unexpired = count;
+            // The scheduler must run again when the last failure expires.
+            let expires = last_failure + rsc_timeout + 1;
+            if unexpired > 0 && now < expires {
+                ws.note_change(cib_xml::time::DateTime(expires));
+            }
         }
     }
     if expired {

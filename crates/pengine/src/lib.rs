@@ -90,7 +90,8 @@ fn run(
     }
     let idx_owner = cib.clone();
     let idx = IdIndex::new(&idx_owner);
-    let options = unpack::unpack_config(&cib, &idx, now);
+    let next_change = std::rc::Rc::new(std::cell::Cell::new(None));
+    let options = unpack::unpack_config(&cib, &idx, now, &next_change);
     let dc_uuid = cib.attr("dc-uuid").map(str::to_string);
     let rsc_defaults = cib.path(&["configuration", "rsc_defaults"]).cloned();
     let op_defaults = cib.path(&["configuration", "op_defaults"]).cloned();
@@ -109,6 +110,7 @@ fn run(
         dc_uuid,
         tickets: BTreeMap::new(),
         score_lines: Vec::new(),
+        next_change,
         show_scores: opts.show_scores,
         show_utilization: opts.show_utilization,
         sanitized: opts.sanitized,

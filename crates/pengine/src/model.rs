@@ -420,6 +420,11 @@ pub struct WorkingSet {
     pub op_defaults: Option<Element>,
     /// Warnings and configuration errors, for the tool to print.
     pub messages: Vec<String>,
+    /// The earliest future time the scheduler's answer may change by
+    /// itself (a date rule turning, a failure expiring): Pacemaker's
+    /// `recheck_by`, given to the controller in the graph. Shared with
+    /// every rule evaluation, hence a cell.
+    pub next_change: std::rc::Rc<std::cell::Cell<Option<cib_xml::time::DateTime>>>,
     pub disabled_instances: usize,
     pub blocked_instances: usize,
     /// Resources by id and by the id their history is recorded under.
@@ -440,6 +445,14 @@ pub struct Ticket {
 }
 
 impl WorkingSet {
+    /// Notes a future time the answer may change at (Pacemaker's
+    /// `pe__update_recheck_time`): the earliest one after now is kept.
+    pub fn note_change(&self, t: cib_xml::time::DateTime) {
+        if t > self.now && self.next_change.get().is_none_or(|c| t < c) {
+            self.next_change.set(Some(t));
+        }
+    }
+
     /// Gives up the working set's share of the CIB, keeping only the root
     /// element's attributes: a caller that shares the CIB (`Rc`) can then
     /// change its own copy without cloning it. Everything unpacked and

@@ -38,10 +38,16 @@ fn opt_bool(cfg: &BTreeMap<String, String>, name: &str, default: bool) -> bool {
 
 /// The cluster options set in the CIB's crm_config as the scheduler reads
 /// them (sets by rule and score, `cib-bootstrap-options` first).
-fn config_values(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> BTreeMap<String, String> {
+fn config_values(
+    cib: &Element,
+    idx: &IdIndex<'_>,
+    now: DateTime,
+    next_change: Option<&std::cell::Cell<Option<DateTime>>>,
+) -> BTreeMap<String, String> {
     let mut cfg = BTreeMap::new();
     let ctx = RuleContext {
         now: Some(now),
+        next_change,
         ..Default::default()
     };
     if let Some(crm) = cib.path(&["configuration", "crm_config"]) {
@@ -63,11 +69,16 @@ fn config_values(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> BTreeMap<St
 /// that act on options themselves (the controller's dc-deadtime, ...);
 /// look names up with [`option_value`].
 pub fn cluster_option_values(cib: &Element, now: DateTime) -> BTreeMap<String, String> {
-    config_values(cib, &IdIndex::new(cib), now)
+    config_values(cib, &IdIndex::new(cib), now, None)
 }
 
-pub(crate) fn unpack_config(cib: &Element, idx: &IdIndex<'_>, now: DateTime) -> ClusterOptions {
-    let cfg = config_values(cib, idx, now);
+pub(crate) fn unpack_config(
+    cib: &Element,
+    idx: &IdIndex<'_>,
+    now: DateTime,
+    next_change: &std::cell::Cell<Option<DateTime>>,
+) -> ClusterOptions {
+    let cfg = config_values(cib, idx, now, Some(next_change));
     let stonith_enabled = opt_bool(&cfg, "stonith-enabled", true);
     let have_quorum = is_true(cib.attr("have-quorum"));
     let nqp = match option_value(&cfg, "no-quorum-policy")
@@ -212,8 +223,10 @@ pub(crate) fn unpack_nodes(ws: &mut WorkingSet, idx: &IdIndex<'_>) {
             node.unseen = true;
         }
         add_node_attrs(ws, &mut node, Some(n), false, idx);
+        let nc = ws.next_change.clone();
         let ctx = RuleContext {
             now: Some(ws.now),
+            next_change: Some(&nc),
             ..Default::default()
         };
         unpack_nvpairs(
@@ -302,8 +315,10 @@ fn add_node_attrs(
         node.attrs.insert("#cluster-name".into(), c.clone());
     }
     if let Some(xml) = xml {
+        let nc = ws.next_change.clone();
         let ctx = RuleContext {
             now: Some(ws.now),
+            next_change: Some(&nc),
             ..Default::default()
         };
         unpack_nvpairs(
@@ -410,9 +425,11 @@ pub(crate) fn resource_params(
     parent: Option<RscId>,
     node_attrs: Option<&BTreeMap<String, String>>,
 ) -> BTreeMap<String, String> {
+    let nc = ws.next_change.clone();
     let ctx = RuleContext {
         node_attrs,
         now: Some(ws.now),
+        next_change: Some(&nc),
         ..Default::default()
     };
     let mut params = BTreeMap::new();
@@ -456,9 +473,11 @@ impl ResourceUnpacker<'_, '_> {
             meta.insert(k.clone(), v.clone());
         }
         let class = xml.attr("class");
+        let nc = self.ws.next_change.clone();
         let rctx = RuleContext {
             now: Some(self.ws.now),
             rsc: class.map(|c| (c, xml.attr("provider"), xml.attr("type").unwrap_or(""))),
+            next_change: Some(&nc),
             ..Default::default()
         };
         unpack_nvpairs(
@@ -746,8 +765,10 @@ impl ResourceUnpacker<'_, '_> {
         if self.ws.options.symmetric {
             location_all(self.ws, rid, 0, true);
         }
+        let nc = self.ws.next_change.clone();
         let ctx = RuleContext {
             now: Some(self.ws.now),
+            next_change: Some(&nc),
             ..Default::default()
         };
         let mut util = BTreeMap::new();

@@ -554,3 +554,48 @@ fn a_promoted_cloned_group_stays_promoted_while_a_member_starts() {
         ]
     );
 }
+
+/// The `recheck-by` time of the graph the scheduler makes for `text`.
+fn recheck_by(text: &str) -> Option<i64> {
+    let root = xml::parse(text, &Limits::default()).expect("test CIB parses");
+    let ws =
+        pengine::schedule(root, DateTime(NOW), &pengine::Options::default()).expect("schedules");
+    pengine::graph::transition_graph(&ws, 1)
+        .attr("recheck-by")
+        .map(|v| v.parse().expect("recheck-by is a number"))
+}
+
+#[test]
+fn the_graph_says_when_a_failure_expires_or_a_date_rule_turns() {
+    let failed = |timeout: &str, ago: i64| {
+        let rsc = format!(
+            r#"<primitive id="rsc1" class="ocf" provider="heartbeat" type="Dummy">
+                 <meta_attributes id="m"><nvpair id="m1" name="failure-timeout" value="{timeout}"/></meta_attributes>
+               </primitive>"#
+        );
+        let status = format!(
+            r#"<node_state id="node1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+                 <transient_attributes id="node1"><instance_attributes id="t">
+                   <nvpair id="t1" name="fail-count-rsc1#monitor_10000" value="1"/>
+                   <nvpair id="t2" name="last-failure-rsc1#monitor_10000" value="{}"/>
+                 </instance_attributes></transient_attributes>
+                 <lrm id="node1"><lrm_resources>{}</lrm_resources></lrm>
+               </node_state>"#,
+            NOW - ago,
+            op("rsc1", "monitor", 10000, 7, 3, 0),
+        );
+        cib("", &["node1"], &rsc, "", &status)
+    };
+    // A failure 10 s ago with a 60 s failure-timeout: rerun 51 s from now.
+    assert_eq!(recheck_by(&failed("60s", 10)), Some(NOW + 51));
+    // Expired already, or no timeout: nothing to wait for.
+    assert_eq!(recheck_by(&failed("60s", 100)), None);
+    assert_eq!(recheck_by(&failed("0", 10)), None);
+    // A location rule that starts to hold in 30 s.
+    let later = cib_xml::time::DateTime(NOW + 30).to_iso();
+    let rule = format!(
+        r#"<rsc_location id="l" rsc="rsc1"><rule id="r" score="100"><date_expression id="d" operation="gt" start="{later}"/></rule></rsc_location>"#
+    );
+    let text = cib("", &["node1"], &dummy("rsc1"), &rule, &online(&["node1"]));
+    assert_eq!(recheck_by(&text), Some(NOW + 31));
+}

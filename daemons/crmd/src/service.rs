@@ -561,8 +561,7 @@ impl Service {
             CrmWire::ShutdownAllowed => {
                 if self.shutting_down {
                     log::info!("the DC allows this node to leave: its resources are stopped");
-                    self.stop_pengine();
-                    std::process::exit(0);
+                    self.leave();
                 }
             }
             CrmWire::State { state } => {
@@ -767,8 +766,39 @@ impl Service {
         for n in nodes {
             self.offer(lp, &n);
         }
-        if let Some(r) = self.opts.recheck {
-            self.recheck_timer = Some(lp.add_interval(r));
+        self.arm_recheck(lp, None);
+    }
+
+    /// Ends this controller after a shutdown: its pengine goes with it and
+    /// the last log lines (why it left) are written before it exits.
+    fn leave(&mut self) -> ! {
+        self.stop_pengine();
+        log::logger().flush();
+        std::process::exit(0);
+    }
+
+    /// Starts the idle DC's recheck timer: cluster-recheck-interval, or
+    /// sooner when the last graph said its answer changes earlier
+    /// (`recheck-by`), as Pacemaker's controller does on entering S_IDLE.
+    fn arm_recheck(&mut self, lp: &mut EventLoop, recheck_by: Option<i64>) {
+        if let Some(t) = self.recheck_timer.take() {
+            lp.cancel_timer(t);
+        }
+        let by = recheck_by.map(|t| {
+            let secs = t - now_secs() as i64;
+            if secs < 1 {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(secs as u64)
+            }
+        });
+        let period = match (self.opts.recheck, by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(p) = period {
+            log::debug!("rechecking the cluster in {} ms", p.as_millis());
+            self.recheck_timer = Some(lp.add_timer(p));
         }
     }
 
@@ -892,13 +922,19 @@ impl Service {
     /// The DC records, as Pacemaker's does, its version and the cluster
     /// layer in crm_config (`dc-version`, `cluster-infrastructure`), which
     /// crm_mon shows; written only when they differ (each write is a
-    /// configuration change).
+    /// configuration change). The pacemaker-3.x schemas forbid
+    /// `cluster-infrastructure=heartbeat` (Pacemaker 2 dropped Heartbeat),
+    /// so under them only the version is written, and crm_mon knows the
+    /// stack from it.
     fn write_dc_properties(&mut self, lp: &mut EventLoop, cib: &Element) {
         let version = format!("{}-heartbeat-rs", env!("CARGO_PKG_VERSION"));
-        let wanted = [
-            ("dc-version", version.as_str()),
-            ("cluster-infrastructure", "heartbeat"),
-        ];
+        let schema_3x = cib
+            .attr("validate-with")
+            .is_some_and(cib_xml::validate::is_3x_schema);
+        let mut wanted = vec![("dc-version", version.as_str())];
+        if !schema_3x {
+            wanted.push(("cluster-infrastructure", "heartbeat"));
+        }
         let values =
             pengine::cluster_option_values(cib, cib_xml::time::DateTime(now_secs() as i64));
         if wanted
@@ -1071,6 +1107,7 @@ impl Service {
                 log::info!("Transition {} aborted", t.graph.id);
             }
             self.set_state(lp, "S_IDLE");
+            self.arm_recheck(lp, t.graph.recheck_by);
         }
         if !self.need_graph {
             return;
@@ -1325,6 +1362,10 @@ impl Service {
             input.map(|i| format!(", input {i}")).unwrap_or_default()
         );
         self.set_state(lp, "S_TRANSITION_ENGINE");
+        // Busy: the recheck is armed again when the cluster is idle.
+        if let Some(t) = self.recheck_timer.take() {
+            lp.cancel_timer(t);
+        }
         self.transition = Some(Transition::new(g));
     }
 
@@ -1690,13 +1731,14 @@ impl Service {
         } else if Some(id) == self.graph_timer {
             self.graph_timer = None;
         } else if Some(id) == self.recheck_timer {
+            self.recheck_timer = None;
             if self.is_dc() {
+                log::info!("cluster recheck: running the scheduler");
                 self.request_graph(lp, true);
             }
         } else if Some(id) == self.shutdown_deadline {
             log::error!("shutdown escalation: leaving without the DC's agreement");
-            self.stop_pengine();
-            std::process::exit(0);
+            self.leave();
         } else if let Some((tid, a)) = self.action_timers.remove(&id) {
             if self.transition.as_ref().is_some_and(|t| t.graph.id == tid) {
                 log::error!("action {a} of transition {tid} timed out");

@@ -126,7 +126,12 @@ fn plural(n: usize) -> &'static str {
 fn summary(ws: &WorkingSet, now: DateTime, out: &mut Vec<String>) {
     let cib = &ws.cib;
     out.push("Cluster Summary:".into());
-    let stack = property(cib, "cluster-infrastructure").unwrap_or("unknown");
+    // Our DC writes no cluster-infrastructure under the pacemaker-3.x
+    // schemas (they forbid "heartbeat"); its dc-version says the stack.
+    let ours = property(cib, "dc-version").is_some_and(|v| v.ends_with("-heartbeat-rs"));
+    let stack = property(cib, "cluster-infrastructure")
+        .or(ours.then_some("heartbeat"))
+        .unwrap_or("unknown");
     out.push(format!("  * Stack: {stack}"));
     let dc = ws
         .dc_uuid
