@@ -463,6 +463,35 @@ fn a_partitioned_node_is_fenced_by_the_majority_which_recovers_its_resources() {
     }
     let logs = crm.logs();
     assert!(logs.contains(&format!("Node node{x} was fenced")), "{logs}");
+    // The DC kept the input that planned the fencing in the pe-warn
+    // series (the scheduler warned about it), and crm_simulate replays it.
+    let warned: Vec<PathBuf> = majority
+        .iter()
+        .flat_map(|i| {
+            std::fs::read_dir(crm.c.node(*i).root.join("lib/pengine"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+        })
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pe-warn-"))
+        })
+        .collect();
+    let replays = warned.iter().any(|f| {
+        let out = std::process::Command::new(integration_tests::bin("crm_simulate"))
+            .arg("-x")
+            .arg(f)
+            .arg("-S")
+            .output()
+            .expect("crm_simulate");
+        String::from_utf8_lossy(&out.stdout).contains(&format!("Fence (reboot) node{x}"))
+    });
+    assert!(
+        replays,
+        "no pe-warn input plans the fencing: {warned:?}\n{logs}"
+    );
 }
 
 #[test]

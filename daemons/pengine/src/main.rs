@@ -1,7 +1,8 @@
 //! pengine, the policy engine daemon: the DC's crmd sends it the CIB and
 //! gets back a transition graph (`crates/pengine` does the scheduling;
 //! this is the thin shell around it). Each input is saved as Pacemaker
-//! saves it, `$HA_STATEDIR/pengine/pe-input-N.bz2` (or `pe-error-N.bz2`),
+//! saves it, `$HA_STATEDIR/pengine/pe-input-N.bz2` (`pe-warn-N.bz2` or
+//! `pe-error-N.bz2` when the scheduler warned or erred about it),
 //! with the scheduling time recorded as `execution-date`, so
 //! `crm_simulate -x` replays exactly what the cluster decided.
 //!
@@ -135,18 +136,27 @@ fn handle(state_dir: &Path, req: PeRequest) -> PeResponse {
         }
     };
     let graph = pengine::graph::transition_graph(&ws, transition).to_pretty();
-    let max = ws
-        .options
-        .config
-        .get(Series::Input.option())
-        .map(String::as_str);
-    let input = save(state_dir, Series::Input, max, &doc.to_pretty());
+    let diagnostics = pengine::diagnostics::diagnose(&ws);
+    for d in diagnostics.iter().filter(|d| d.config || d.processing) {
+        match d.severity {
+            pengine::diagnostics::Severity::Error => log::error!("{}", d.message),
+            pengine::diagnostics::Severity::Warning => log::warn!("{}", d.message),
+        }
+    }
+    let series = Series::of(&diagnostics);
+    let max = ws.options.config.get(series.option()).map(String::as_str);
+    let input = save(state_dir, series, max, &doc.to_pretty());
+    let with = match series {
+        Series::Input => "",
+        Series::Warn => " (with warnings)",
+        Series::Error => " (with errors)",
+    };
     match &input {
         Some(p) => log::info!(
-            "Calculated transition {transition}, saving inputs in {}",
+            "Calculated transition {transition}{with}, saving inputs in {}",
             p.display()
         ),
-        None => log::info!("Calculated transition {transition}"),
+        None => log::info!("Calculated transition {transition}{with}"),
     }
     std::mem::forget(ws);
     PeResponse::Graph {

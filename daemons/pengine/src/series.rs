@@ -8,7 +8,10 @@
 pub enum Series {
     /// A normal input (`pe-input`).
     Input,
-    /// An input the scheduler could not use (`pe-error`).
+    /// An input the scheduler warned about (`pe-warn`).
+    Warn,
+    /// An input the scheduler could not use, or raised errors on
+    /// (`pe-error`).
     Error,
 }
 
@@ -17,6 +20,7 @@ impl Series {
     pub fn prefix(self) -> &'static str {
         match self {
             Series::Input => "pe-input",
+            Series::Warn => "pe-warn",
             Series::Error => "pe-error",
         }
     }
@@ -25,17 +29,33 @@ impl Series {
     pub fn option(self) -> &'static str {
         match self {
             Series::Input => "pe-input-series-max",
+            Series::Warn => "pe-warn-series-max",
             Series::Error => "pe-error-series-max",
         }
     }
 
-    /// Pacemaker's default bound: 4000 inputs, unlimited errors (-1).
-    /// (Inputs the scheduler warned about are saved as inputs: it does not
-    /// classify its warnings, so there is no `pe-warn` series.)
+    /// Pacemaker's default bound: 4000 inputs, 5000 warned ones,
+    /// unlimited errors (-1).
     pub fn default_max(self) -> i64 {
         match self {
             Series::Input => 4000,
+            Series::Warn => 5000,
             Series::Error => -1,
+        }
+    }
+
+    /// The series a scheduled input belongs to, by its diagnostics: an
+    /// error that marks the run makes it `pe-error`, a warning `pe-warn`
+    /// (Pacemaker's was_processing_error / was_processing_warning).
+    pub fn of(diagnostics: &[pengine::diagnostics::Diagnostic]) -> Series {
+        use pengine::diagnostics::Severity;
+        let marked = |s: Severity| diagnostics.iter().any(|d| d.processing && d.severity == s);
+        if marked(Severity::Error) {
+            Series::Error
+        } else if marked(Severity::Warning) {
+            Series::Warn
+        } else {
+            Series::Input
         }
     }
 }
@@ -88,6 +108,7 @@ mod tests {
         assert_eq!(max_from(Some("12"), Series::Input), 12);
         assert_eq!(max_from(Some("junk"), Series::Input), 4000);
         assert_eq!(max_from(None, Series::Error), -1);
+        assert_eq!(max_from(None, Series::Warn), 5000);
         assert_eq!(max_from(Some("0"), Series::Input), 0);
     }
 }
