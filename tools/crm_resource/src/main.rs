@@ -81,6 +81,21 @@ struct Args {
     /// Go ahead even when the resource already runs on the target
     #[arg(short = 'f', long = "force")]
     force: bool,
+    /// Forget the resource's failures (fail counts, failed operations' history) so it is probed again
+    #[arg(short = 'C', long = "cleanup")]
+    cleanup: bool,
+    /// Forget the resource's whole operation history (and fail counts) so it is probed again
+    #[arg(short = 'R', long = "refresh")]
+    refresh: bool,
+    /// With --cleanup: only this operation's failures
+    #[arg(short = 'n', long = "operation", value_name = "NAME")]
+    operation: Option<String>,
+    /// With --operation: its interval (default 0)
+    #[arg(short = 'I', long = "interval", value_name = "INTERVAL")]
+    interval: Option<String>,
+    /// Show why the resource is or is not running (on --node)
+    #[arg(short = 'Y', long = "why")]
+    why: bool,
     /// Show the location and colocation constraints that apply to the resource
     #[arg(short = 'a', long = "constraints")]
     constraints: bool,
@@ -142,11 +157,13 @@ fn run(args: &Args) -> Result<(), ToolError> {
         || args.ban
         || args.clear
         || args.set_parameter.is_some()
-        || args.delete_parameter.is_some();
+        || args.delete_parameter.is_some()
+        || args.cleanup
+        || args.refresh;
     if changes {
         clitools::audit("crm_resource");
     }
-    let needs_rsc = changes
+    let needs_rsc = (changes && !args.cleanup && !args.refresh)
         || args.constraints
         || args.locate
         || args.query_xml
@@ -161,6 +178,9 @@ fn run(args: &Args) -> Result<(), ToolError> {
     let now = now();
     let mut ws = pengine::unpack_cib(session.cib().clone(), now, &pengine::Options::default())
         .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
+    if args.cleanup || args.refresh || args.why {
+        return status_command(args, &ws, &mut session);
+    }
     let Some(rsc_id) = args.resource.as_deref() else {
         // --list is the default command.
         list(&mut ws);
@@ -214,6 +234,111 @@ fn run(args: &Args) -> Result<(), ToolError> {
         return Ok(());
     }
     list(&mut ws);
+    Ok(())
+}
+
+/// `--cleanup`, `--refresh` and `--why`: Pacemaker finds a primitive
+/// configured in a clone as its first instance for these.
+fn status_command(args: &Args, ws: &WorkingSet, session: &mut CibSession) -> Result<(), ToolError> {
+    let rsc = match args.resource.as_deref() {
+        Some(id) => match crm_resource::find_instance(ws, id) {
+            Some(r) => Some(r),
+            None => {
+                return Err(ToolError::new(
+                    exit::NOSUCH,
+                    format!("Resource '{id}' not found"),
+                ))
+            }
+        },
+        None => None,
+    };
+    if args.why {
+        let node = match args.node.as_deref() {
+            Some(name) => match ws.nodes.iter().position(|n| n.uname == name) {
+                Some(n) => Some(n),
+                None => {
+                    return Err(ToolError::new(
+                        exit::NOSUCH,
+                        format!("Node '{name}' not found"),
+                    ))
+                }
+            },
+            None => None,
+        };
+        let mut text = String::new();
+        for line in crm_resource::why::reasons(ws, rsc, node) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        out(&text);
+        return Ok(());
+    }
+    let op = match &args.operation {
+        Some(task) => {
+            let spec = args.interval.as_deref().unwrap_or("0");
+            let Some(interval_ms) = cib_xml::rules::parse_interval_ms(spec) else {
+                return Err(ToolError::new(
+                    exit::INVALID_PARAM,
+                    format!("Invalid interval specification: {spec}"),
+                ));
+            };
+            Some(crm_resource::cleanup::OpFilter {
+                task: task.clone(),
+                interval_ms,
+            })
+        }
+        None => None,
+    };
+    let just_failures = args.cleanup;
+    let plan = match rsc {
+        Some(r) => {
+            let r = if args.force {
+                r
+            } else {
+                crm_resource::top_parent(ws, r)
+            };
+            crm_resource::cleanup::plan_resource(
+                ws,
+                r,
+                args.node.as_deref(),
+                op.as_ref(),
+                just_failures,
+                args.force,
+            )?
+        }
+        None => {
+            crm_resource::cleanup::plan_all(ws, args.node.as_deref(), op.as_ref(), just_failures)?
+        }
+    };
+    let reqs: Vec<Request<'_>> = plan
+        .deletes
+        .iter()
+        .map(|x| {
+            let mut r = Request::new(Op::Delete);
+            r.xpath = Some(x.as_str());
+            r
+        })
+        .collect();
+    session.apply(&reqs)?;
+    let mut text = String::new();
+    if !args.quiet {
+        for line in &plan.lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if let Some(r) = rsc {
+            let r = if args.force {
+                r
+            } else {
+                crm_resource::top_parent(ws, r)
+            };
+            for line in crm_resource::why::checks(ws, r) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    }
+    out(&text);
     Ok(())
 }
 
