@@ -143,6 +143,11 @@ fn run(args: &Args) -> Result<(), String> {
     state.save(&path)?;
 
     let mut cc = CcmConfig::new(local, state.incarnation, state.instance_floor, nodes);
+    // A peer whose ccm is silent is dropped from views only after the
+    // administrator's deadtime (heartbeat declares a silent node dead at
+    // deadtime; ccm must not evict it sooner, e.g. a loaded node at the
+    // default 30 s), and never sooner than the core's own default.
+    cc.silence_timeout = cc.silence_timeout.max(cf.deadtime + cf.keepalive);
     cc.quorum.votes = parse_votes(args)?;
     cc.quorum.expected_votes = args.expected_votes;
     log::info!(
