@@ -43,5 +43,6 @@ apt_install() {
 # only by the test harness, never linked or shipped), python3 (runs the
 # independent codec shared/interop/heartbeat/hbwire.py as a test oracle),
 # pacemaker-cli-utils (Debian's Pacemaker 2.1.5 cibadmin, the oracle of the
-# cibadmin differential tests: run by absolute path, never linked or shipped).
-DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue)
+# cibadmin differential tests: run by absolute path, never linked or shipped),
+# openssh-server (the sshd that tests/ha_propagate.rs runs in its namespaces).
+DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue openssh-server)
