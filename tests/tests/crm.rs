@@ -790,3 +790,40 @@ fn a_node_whose_resources_cannot_stop_leaves_at_shutdown_escalation() {
         crm.logs()
     );
 }
+
+#[test]
+fn cluster_recheck_interval_reevaluates_time_based_rules() {
+    // c1 prefers node1 and node2 by turns every 15 s (date_spec: the
+    // scheduler cannot say when that changes, so only
+    // cluster-recheck-interval notices). Nothing else happens.
+    let rule = |id: &str, node: &str, secs: &str| {
+        format!(
+            r##"<rsc_location id="{id}" rsc="c1"><rule id="{id}-r" score="100"><expression id="{id}-n" attribute="#uname" operation="eq" value="{node}"/><date_expression id="{id}-d" operation="date_spec"><date_spec id="{id}-s" seconds="{secs}"/></date_expression></rule></rsc_location>"##
+        )
+    };
+    let cib = initial_cib(
+        r#"<nvpair id="o-recheck" name="cluster-recheck-interval" value="2s"/>"#,
+        &dummy("c1", ""),
+    )
+    .replace(
+        "<constraints/>",
+        &format!(
+            "<constraints>{}{}{}{}</constraints>",
+            rule("c1-a", "node1", "0-14"),
+            rule("c1-b", "node2", "15-29"),
+            rule("c1-c", "node1", "30-44"),
+            rule("c1-d", "node2", "45-59")
+        ),
+    );
+    let crm = start("crmrecheck", &cib);
+    let rscs = ["c1"];
+    crm.wait("c1 started on node1 or node2", &rscs, |c| {
+        matches!(c.active_on("c1").as_slice(), [1] | [2])
+    });
+    let first = crm.active_on("c1")[0];
+    let other = 3 - first;
+    crm.wait("c1 moved when the quarter-minute turned", &rscs, |c| {
+        c.active_on("c1") == [other]
+    });
+    assert!(crm.logs().contains("cluster recheck"), "{}", crm.logs());
+}
