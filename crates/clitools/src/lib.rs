@@ -189,6 +189,15 @@ impl CibSession {
         }
     }
 
+    /// Opens the cluster's CIB, never a shadow one: `CIB_file` when set
+    /// and not empty, else the local cib daemon (crm_shadow's "real" CIB).
+    pub fn open_live(timeout: Duration) -> Result<CibSession, ToolError> {
+        match std::env::var_os("CIB_file").filter(|f| !f.is_empty()) {
+            Some(f) => CibSession::open_file(Path::new(&f)),
+            None => CibSession::open_daemon(timeout),
+        }
+    }
+
     /// Opens a CIB file.
     pub fn open_file(path: &Path) -> Result<CibSession, ToolError> {
         Ok(CibSession {
@@ -321,12 +330,8 @@ pub fn shadow_dir() -> PathBuf {
     }
 }
 
-/// The file of the shadow CIB `name`: `shadow.<name>` in [`shadow_dir`]
-/// (a name with a `/` is a path of its own, as Pacemaker takes it).
+/// The file of the shadow CIB `name`: `shadow.<name>` in [`shadow_dir`].
 pub fn shadow_file(name: &str) -> PathBuf {
-    if name.contains('/') {
-        return PathBuf::from(name);
-    }
     shadow_dir().join(format!("shadow.{name}"))
 }
 
