@@ -351,7 +351,8 @@ fn package_builds_installs_starts_a_node_and_purges() {
     for (dir, want) in [
         ("/var/lib/heartbeat/crm", "750 hacluster:haclient"),
         ("/var/run/heartbeat", "750 hacluster:haclient"),
-        ("/var/lib/heartbeat", "755 hacluster:haclient"),
+        ("/var/lib/heartbeat", "755 root:root"),
+        ("/var/lib/heartbeat/ccm", "750 hacluster:haclient"),
         ("/etc/ha.d", "755 root:root"),
     ] {
         assert_eq!(

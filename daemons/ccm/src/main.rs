@@ -97,8 +97,17 @@ impl State {
     }
 }
 
-/// `$HA_STATEDIR/ccm.state`.
+/// `$HA_STATEDIR/ccm/ccm.state`: a directory of its own, which the
+/// package gives to hacluster (ccm runs as hacluster under `pacemaker
+/// respawn`), so the state directory itself can stay root's.
 pub fn state_path(paths: &HaPaths) -> PathBuf {
+    paths.statedir.join("ccm").join("ccm.state")
+}
+
+/// Where releases before the `ccm/` directory kept the state; read once
+/// when the new file does not exist yet, so the instance floor (safety:
+/// no view number is ever reused) survives the move.
+fn old_state_path(paths: &HaPaths) -> PathBuf {
     paths.statedir.join("ccm.state")
 }
 
@@ -138,7 +147,21 @@ fn run(args: &Args) -> Result<(), String> {
 
     // A new incarnation, persisted before anything goes out.
     let path = state_path(&paths);
-    let mut state = State::load(&path)?;
+    if let Some(dir) = path.parent() {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "cannot create {} (it must exist, writable by the user ccm runs as): {e}",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    let mut state = if path.exists() {
+        State::load(&path)?
+    } else {
+        State::load(&old_state_path(&paths))?
+    };
     state.incarnation += 1;
     state.save(&path)?;
 
