@@ -402,15 +402,25 @@ fn duration_of(spec: &Element) -> Duration {
     }
 }
 
-/// Evaluates a date_expression (in_range, gt, lt, date_spec) at `now`.
-pub fn eval_date(expr: &Element, now: DateTime) -> bool {
+/// A date_expression's operation (lower case, `in_range` by default) and
+/// its start and end (an end given as a duration after the start).
+fn date_bounds(expr: &Element) -> (String, Option<DateTime>, Option<DateTime>) {
     let start = expr.attr("start").and_then(DateTime::parse);
     let mut end = expr.attr("end").and_then(DateTime::parse);
     if let (Some(s), None, Some(d)) = (start, end, expr.child("duration")) {
         end = Some(duration_of(d).add_to(s));
     }
-    let op = expr.attr("operation").unwrap_or("in_range");
-    match op.to_ascii_lowercase().as_str() {
+    let op = expr
+        .attr("operation")
+        .unwrap_or("in_range")
+        .to_ascii_lowercase();
+    (op, start, end)
+}
+
+/// Evaluates a date_expression (in_range, gt, lt, date_spec) at `now`.
+pub fn eval_date(expr: &Element, now: DateTime) -> bool {
+    let (op, start, end) = date_bounds(expr);
+    match op.as_str() {
         "in_range" => {
             if start.is_none() && end.is_none() {
                 false
@@ -432,13 +442,8 @@ pub fn eval_date(expr: &Element, now: DateTime) -> bool {
 /// after the end of a range (or of `gt`'s start) still ahead, `lt`'s end.
 /// `date_spec` gives none (neither does Pacemaker's).
 pub fn date_next_change(expr: &Element, now: DateTime) -> Option<DateTime> {
-    let start = expr.attr("start").and_then(DateTime::parse);
-    let mut end = expr.attr("end").and_then(DateTime::parse);
-    if let (Some(s), None, Some(d)) = (start, end, expr.child("duration")) {
-        end = Some(duration_of(d).add_to(s));
-    }
-    let op = expr.attr("operation").unwrap_or("in_range");
-    match op.to_ascii_lowercase().as_str() {
+    let (op, start, end) = date_bounds(expr);
+    match op.as_str() {
         "in_range" => match (start, end) {
             (None, None) => None,
             (Some(s), _) if now < s => Some(s),
