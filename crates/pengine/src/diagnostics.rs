@@ -194,6 +194,7 @@ pub fn diagnose(ws: &WorkingSet) -> Vec<Diagnostic> {
         out.push(Diagnostic::new(Error, true, false, m.clone()));
     }
 
+    stop_on_fail(ws, &mut out);
     duplicate_ops(ws, &mut out);
     multiply_active(ws, &mut out);
 
@@ -373,12 +374,27 @@ fn deprecated_meta(ws: &WorkingSet, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Ordering constraints with an invalid kind, or the deprecated
-/// require-all.
+/// Colocations with an invalid influence, ordering constraints with an
+/// invalid kind, or the deprecated require-all.
 fn orderings(ws: &WorkingSet, out: &mut Vec<Diagnostic>) {
     let Some(cons) = ws.cib.path(&["configuration", "constraints"]) else {
         return;
     };
+    for c in cons.children_named("rsc_colocation") {
+        if let Some(v) = c.attr("influence") {
+            if crate::util::parse_bool(v).is_none() {
+                out.push(Diagnostic::new(
+                    Severity::Error,
+                    true,
+                    false,
+                    format!(
+                        "Constraint '{}' has invalid value for influence (using default)",
+                        c.attr("id").unwrap_or("")
+                    ),
+                ));
+            }
+        }
+    }
     let mut require_all = false;
     for c in cons.children_named("rsc_order") {
         let id = c.attr("id").unwrap_or("");
@@ -411,6 +427,46 @@ fn fence_action(ws: &WorkingSet, n: usize) -> Option<usize> {
     ws.actions
         .iter()
         .position(|a| a.rsc.is_none() && a.task == "stonith" && a.node == Some(n))
+}
+
+/// A stop operation whose on-fail would leave the resource's state
+/// unknown (standby, demote, stop): Pacemaker uses the default instead,
+/// for every stop it schedules.
+fn stop_on_fail(ws: &WorkingSet, out: &mut Vec<Diagnostic>) {
+    for (i, r) in ws.resources.iter().enumerate() {
+        if r.variant != Variant::Primitive {
+            continue;
+        }
+        let stops = ws
+            .actions
+            .iter()
+            .any(|a| a.rsc == Some(i) && a.task == "stop");
+        if !stops {
+            continue;
+        }
+        for op in &r.ops {
+            if op.name != "stop" {
+                continue;
+            }
+            let Some(v) = op.xml.attr("on-fail") else {
+                continue;
+            };
+            if ["standby", "demote", "stop"]
+                .iter()
+                .any(|x| v.eq_ignore_ascii_case(x))
+            {
+                out.push(Diagnostic::new(
+                    Severity::Error,
+                    true,
+                    false,
+                    format!(
+                        "Resetting 'on-fail' for {} stop action to default value because '{v}' is not allowed for stop",
+                        r.id
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// Two `<op>`s of one resource with the same name and interval: the

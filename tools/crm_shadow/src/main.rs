@@ -264,7 +264,7 @@ fn main() -> ExitCode {
                 say(&format!("{a}\n"));
                 ExitCode::from(exit::OK)
             }
-            None => fail(exit::NOSUCH, "No shadow instance provided"),
+            None => fail(exit::NOSUCH, "No active shadow configuration defined"),
         };
     }
     let name = match target(&cmd, active.as_deref(), o.force) {
