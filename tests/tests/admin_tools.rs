@@ -935,6 +935,23 @@ fn cleanup_and_shadow_commit_work_through_the_cib_daemon() {
             failures.push(format!("B was touched:\n{status}"));
         }
 
+        // crm_verify -L judges the daemon's CIB: fencing is on by default
+        // and no fencing device is configured.
+        let (code, _, err) = run("crm_verify", &["-L", "-V"], None);
+        if code != Some(78)
+            || !err.contains(
+                "error: Resource start-up disabled since no STONITH resources have been defined\n",
+            )
+        {
+            failures.push(format!("crm_verify -L: {code:?} {err}"));
+        }
+        // Tickets through the daemon.
+        let (code, _, err) = run("crm_ticket", &["-t", "T1", "-g", "--force"], None);
+        let (_, out, _) = run("crm_ticket", &["-t", "T1", "-G", "granted"], None);
+        if code != Some(0) || out != "true\n" {
+            failures.push(format!("crm_ticket grant: {code:?} {out} {err}"));
+        }
+
         // A shadow of the daemon's CIB, changed, diffed, committed.
         let (code, out, err) = run("crm_shadow", &["--batch", "--create", "live"], None);
         if code != Some(0) || !out.contains("CIB_shadow=live ; export CIB_shadow") {
