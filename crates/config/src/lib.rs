@@ -25,6 +25,7 @@ mod duration;
 mod error;
 mod hacf;
 mod parse;
+mod reference;
 mod render;
 mod table;
 
@@ -41,6 +42,7 @@ pub use hacf::{
     MAX_MEDIA, MAX_NODES, MAX_NODE_NAME,
 };
 pub use parse::{load_ha_cf, load_ha_cf_for_daemon, load_ha_cf_or_message, parse_ha_cf};
+pub use reference::reference_markdown;
 pub use render::render_effective;
 pub use table::{
     canonical_spec, is_medium, lookup_directive, Arity, Category, DefaultValue, Directive,
