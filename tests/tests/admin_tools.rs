@@ -108,10 +108,6 @@ fn sorted_unique(text: &str) -> Vec<String> {
 /// and why.
 const VERIFY_EXIT_DIFFERS: &[(&str, &str)] = &[
     (
-        "cancel-behind-moving-remote.xml",
-        "remote node fencing is not modelled",
-    ),
-    (
         "remote-fence-before-reconnect.xml",
         "remote node fencing is not modelled",
     ),

@@ -85,6 +85,7 @@ pub fn diagnose(ws: &WorkingSet) -> Vec<Diagnostic> {
         ));
     }
     deprecated_meta(ws, &mut out);
+    requires(ws, &mut out);
 
     let (guests, bundles) = guest_names(ws);
     // Node states recorded for nodes the configuration no longer has.
@@ -118,7 +119,9 @@ pub fn diagnose(ws: &WorkingSet) -> Vec<Diagnostic> {
     }
 
     for (n, node) in ws.nodes.iter().enumerate() {
-        if !node.unclean || node.kind != NodeKind::Member {
+        // An unseen node is unclean without a word until it is scheduled
+        // for fencing.
+        if !node.unclean || node.kind != NodeKind::Member || node.unseen {
             continue;
         }
         let reason = fence_action(ws, n).and_then(|a| ws.actions[a].reason.clone());
@@ -174,7 +177,7 @@ pub fn diagnose(ws: &WorkingSet) -> Vec<Diagnostic> {
                 Warning,
                 true,
                 false,
-                if r.has(rf::MANAGED) {
+                if ws.options.stop_orphan_resources {
                     format!("Detected active orphan {} running on {node}", r.id)
                 } else {
                     format!(
@@ -280,6 +283,31 @@ fn guest_names(ws: &WorkingSet) -> (BTreeSet<String>, Vec<String>) {
         }
     }
     (names, bundles)
+}
+
+/// An explicit `requires` the cluster cannot honour.
+fn requires(ws: &WorkingSet, out: &mut Vec<Diagnostic>) {
+    for r in &ws.resources {
+        let Some(v) = r.meta.get("requires") else {
+            continue;
+        };
+        let text = if v.eq_ignore_ascii_case("fencing") && !ws.options.stonith_enabled {
+            format!("{} requires fencing but fencing is disabled", r.id)
+        } else if v.eq_ignore_ascii_case("unfencing") && r.has(rf::FENCE_DEVICE) {
+            format!(
+                "Resetting \"requires\" for {} to \"quorum\" because fencing devices cannot require unfencing",
+                r.id
+            )
+        } else if v.eq_ignore_ascii_case("unfencing") && !ws.options.stonith_enabled {
+            format!(
+                "Resetting \"requires\" for {} to \"quorum\" because fencing is disabled",
+                r.id
+            )
+        } else {
+            continue;
+        };
+        out.push(Diagnostic::new(Severity::Warning, true, false, text));
+    }
 }
 
 /// A target-role of Promoted or Unpromoted outside a promotable clone.
