@@ -11,9 +11,11 @@
 //! only when the pair is durable: an acknowledged update survives a crash.
 //!
 //! Loading never invents an empty CIB over a damaged one: a corrupt or
-//! digest-mismatched `cib.xml` is reported and moved aside, and the newest
-//! (highest version) backup whose digest checks is used; only when there is
-//! no `cib.xml` and no backup at all does the caller start empty.
+//! digest-mismatched `cib.xml` is reported and the newest (highest version)
+//! backup whose digest checks is used (the damaged file then moved aside);
+//! with no good backup it stays in place and loading fails every time;
+//! only when there is no `cib.xml` and no backup at all does the caller
+//! start empty.
 
 use std::path::{Path, PathBuf};
 
@@ -188,7 +190,6 @@ impl Store {
                 Err(e) => {
                     problems.push(e);
                     primary_bad = true;
-                    self.move_aside(&primary, &mut problems);
                 }
             }
         }
@@ -207,6 +208,13 @@ impl Store {
         }
         match best {
             Some((v, path, cib)) => {
+                // Only now, with a good copy to take its place, does the
+                // damaged primary go aside; with none it stays where it is
+                // so every start (heartbeat respawns the cib) refuses again
+                // instead of finding no file and starting empty.
+                if primary_bad {
+                    self.move_aside(&primary, &mut problems);
+                }
                 problems.push(format!("using the backup {} (version {v})", path.display()));
                 Ok(Loaded {
                     cib: Some(running_form(cib)),
@@ -426,6 +434,14 @@ mod tests {
     fn a_bad_primary_without_any_good_backup_refuses_to_start() {
         let d = tmp("nobackup");
         std::fs::write(d.join("cib.xml"), "garbage").unwrap();
+        let e = Store::new(d.clone(), 10).load().unwrap_err();
+        assert!(e.contains("refusing to start"), "{e}");
+        // The file stays: a respawned cib refuses again rather than find
+        // nothing and start empty.
+        assert_eq!(
+            std::fs::read_to_string(d.join("cib.xml")).unwrap(),
+            "garbage"
+        );
         let e = Store::new(d.clone(), 10).load().unwrap_err();
         assert!(e.contains("refusing to start"), "{e}");
         let _ = std::fs::remove_dir_all(d);
