@@ -181,25 +181,12 @@ fn nvpair_value(cib: &Element, section: &[&str], name: &str) -> Vec<String> {
     out
 }
 
-/// The CIB without the `<attributes>` elements that wrap nvpairs in the
-/// 0.6 dialect (their nvpairs stay in place).
-fn without_attributes_wrappers(cib: &str) -> String {
-    cib.lines()
-        .filter(|l| !matches!(l.trim(), "<attributes>" | "</attributes>"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 #[test]
 fn a_heartbeat_2_1_cluster_upgrades_without_restarting_its_service() {
     let c = TestCluster::new("upgrade21", 3, 1);
     // The 2.1 ha.cf: `crm yes`, which heartbeat reads as `pacemaker on`.
     c.configure("crm yes\n");
-    // FIXME: the 0.6 dialect's <attributes> wrappers are refused by
-    // cib_xml::validate (see cibadmin_refuses_the_attributes_wrappers_of_2_1
-    // below), so the cib would not load the file as 2.1 wrote it; once it
-    // does, pass CIB_2_1 unchanged.
-    c.prepare_crm(&without_attributes_wrappers(CIB_2_1));
+    c.prepare_crm(CIB_2_1);
     let up = Upgrade { c };
     let check = up.ok(1, "heartbeat", &["--check"]);
     assert!(check.contains("\npacemaker on\n"), "{check}");
@@ -394,15 +381,10 @@ fn a_heartbeat_2_1_cluster_upgrades_without_restarting_its_service() {
     );
 }
 
-/// FIXME: Heartbeat 2.1 wrapped every attribute set's nvpairs in
-/// `<attributes>`; `cib_xml::validate` checks a CIB without
-/// `validate-with` against the pacemaker-1.0 rules, which refuse the
-/// wrapper, so neither the cib daemon nor `cibadmin` (even `--upgrade
-/// --force`, which exists to convert it) reads a genuine 2.1 cib.xml.
-/// This asserts today's refusal; when the 0.6 dialect is accepted, turn
-/// it into a successful upgrade and drop `without_attributes_wrappers`.
+/// Heartbeat 2.1 wrapped every attribute set's nvpairs in `<attributes>`:
+/// cibadmin reads that dialect and `--upgrade --force` flattens it.
 #[test]
-fn cibadmin_refuses_the_attributes_wrappers_of_2_1() {
+fn cibadmin_upgrades_a_2_1_cib_with_its_attributes_wrappers() {
     let node = integration_tests::TestNode::new("upgrade21-file");
     let file = node.root.join("cib.xml");
     std::fs::write(&file, CIB_2_1).expect("write cib");
@@ -412,22 +394,8 @@ fn cibadmin_refuses_the_attributes_wrappers_of_2_1() {
         .env("CIB_file", &file)
         .output()
         .expect("run cibadmin");
-    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("<attributes> is not allowed in <cluster_property_set>"),
-        "{}",
-        text(&out)
-    );
-    // Without the wrappers the same CIB upgrades.
-    std::fs::write(&file, without_attributes_wrappers(CIB_2_1)).expect("write cib");
-    let out = node
-        .command("cibadmin")
-        .args(["--upgrade", "--force"])
-        .env("CIB_file", &file)
-        .output()
-        .expect("run cibadmin");
     assert!(out.status.success(), "{}", text(&out));
     let up = std::fs::read_to_string(&file).expect("read cib");
     assert!(up.contains(r#"validate-with="pacemaker-3.9""#), "{up}");
+    assert!(!up.contains("<attributes"), "{up}");
 }

@@ -175,6 +175,13 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
         Err(m) => return Err(vec![err(cib, m)]),
     };
     let v3 = is_3x_schema(SCHEMAS[schema]);
+    let rules = SetRules {
+        forbid_3x: v3,
+        legacy: matches!(
+            cib.attr("validate-with"),
+            None | Some("transitional-0.6") | Some("pacemaker-0.6") | Some("pacemaker-0.7")
+        ),
+    };
     for (attr, what) in [
         ("admin_epoch", "admin_epoch"),
         ("epoch", "epoch"),
@@ -255,7 +262,7 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
                 continue;
             }
             need_id(set, &mut out);
-            nvset(set, v3, &mut out);
+            nvset(set, rules, &mut out);
         }
     }
     if let Some(s) = config.child("nodes") {
@@ -269,13 +276,13 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
                 out.push(err(n, "missing uname"));
             }
             for set in n.elements() {
-                nvset(set, false, &mut out);
+                nvset(set, rules.any_set(), &mut out);
             }
         }
     }
     if let Some(s) = config.child("resources") {
         for r in s.elements() {
-            resource(r, &mut out);
+            resource(r, rules, &mut out);
         }
     }
     if let Some(s) = config.child("constraints") {
@@ -292,7 +299,7 @@ pub fn validate(cib: &Element) -> Result<(), Vec<Invalid>> {
                         format!("only <meta_attributes> is allowed in <{d}>"),
                     ));
                 }
-                nvset(set, false, &mut out);
+                nvset(set, rules.any_set(), &mut out);
             }
         }
     }
@@ -334,13 +341,43 @@ fn need_id(e: &Element, out: &mut Vec<Invalid>) {
     }
 }
 
-fn nvset(set: &Element, forbid_3x: bool, out: &mut Vec<Invalid>) {
+/// What a schema allows in blocks of name/value pairs.
+#[derive(Debug, Clone, Copy)]
+struct SetRules {
+    /// Cluster options the pacemaker-3.x schemas forbid are refused
+    /// (crm_config only).
+    forbid_3x: bool,
+    /// Heartbeat 2.1's CIB (no validate-with, transitional-0.6,
+    /// pacemaker-0.6/0.7) wraps the pairs in `<attributes>`; the upgrade
+    /// flattens them.
+    legacy: bool,
+}
+
+impl SetRules {
+    /// The rules for sets outside crm_config.
+    fn any_set(self) -> SetRules {
+        SetRules {
+            forbid_3x: false,
+            ..self
+        }
+    }
+}
+
+fn nvset(set: &Element, rules: SetRules, out: &mut Vec<Invalid>) {
     if set.attr("id-ref").is_some() {
         return;
     }
     need_id(set, out);
-    for nv in set.elements() {
+    nvpairs(set, set, rules, out);
+}
+
+fn nvpairs(set: &Element, holder: &Element, rules: SetRules, out: &mut Vec<Invalid>) {
+    let forbid_3x = rules.forbid_3x;
+    for nv in holder.elements() {
         match nv.name.as_str() {
+            "attributes" if rules.legacy && holder.name != "attributes" => {
+                nvpairs(set, nv, rules, out)
+            }
             "nvpair" => {
                 if nv.attr("id-ref").is_some() {
                     continue;
@@ -375,7 +412,7 @@ fn nvset(set: &Element, forbid_3x: bool, out: &mut Vec<Invalid>) {
     }
 }
 
-fn resource(r: &Element, out: &mut Vec<Invalid>) {
+fn resource(r: &Element, rules: SetRules, out: &mut Vec<Invalid>) {
     if !RESOURCE_KINDS.contains(&r.name.as_str()) {
         out.push(err(r, "not a resource element"));
         return;
@@ -407,7 +444,7 @@ fn resource(r: &Element, out: &mut Vec<Invalid>) {
                 if c.name != "primitive" {
                     out.push(err(c, "a group may contain only primitives"));
                 }
-                resource(c, out);
+                resource(c, rules, out);
             }
         }
         "clone" | "master" => {
@@ -422,14 +459,16 @@ fn resource(r: &Element, out: &mut Vec<Invalid>) {
                 ));
             }
             for c in kids {
-                resource(c, out);
+                resource(c, rules, out);
             }
         }
         _ => {}
     }
     for set in r.elements() {
         match set.name.as_str() {
-            "instance_attributes" | "meta_attributes" | "utilization" => nvset(set, false, out),
+            "instance_attributes" | "meta_attributes" | "utilization" => {
+                nvset(set, rules.any_set(), out)
+            }
             "operations" => {
                 for op in set.elements() {
                     if op.name != "op" {
@@ -587,6 +626,26 @@ mod tests {
         for (edit, want) in table {
             check(edit, want);
         }
+    }
+
+    #[test]
+    fn heartbeat_2_1_attributes_wrappers_are_fine_only_in_its_dialect() {
+        let wrapped = GOOD.replace(
+            r#"<nvpair id="o1" name="stonith-enabled" value="false"/>"#,
+            r#"<attributes><nvpair id="o1" name="stonith_enabled" value="false"/></attributes>"#,
+        );
+        let legacy = wrapped.replace(r#"validate-with="pacemaker-3.7" "#, "");
+        assert_eq!(
+            validate(&parse_cib(&legacy, &Limits::default()).unwrap()),
+            Ok(())
+        );
+        let errors = validate(&parse_cib(&wrapped, &Limits::default()).unwrap()).unwrap_err();
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("<attributes> is not allowed"),
+            "{errors:?}"
+        );
     }
 
     #[test]

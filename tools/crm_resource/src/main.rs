@@ -799,12 +799,20 @@ fn set_kind(args: &Args, rsc: &str) -> (&'static str, String) {
     }
 }
 
-/// The resource's own pairs called `name` in sets of `tag`.
+/// The resource's own pairs called `name` in sets of `tag` (also inside
+/// the `<attributes>` wrappers of a Heartbeat 2.1 CIB not yet upgraded).
 fn own_pairs<'a>(xml: &'a Element, tag: &str, name: &str) -> Vec<&'a Element> {
     xml.children
         .iter()
         .filter(|s| s.name == tag)
         .flat_map(|s| s.children.iter())
+        .flat_map(|p| {
+            if p.name == "attributes" {
+                p.children.iter().collect::<Vec<_>>()
+            } else {
+                vec![p]
+            }
+        })
         .filter(|p| p.name == "nvpair" && p.attr("name") == Some(name))
         .collect()
 }
