@@ -4,7 +4,11 @@
 //! `cib_xml::patch`, so Pacemaker's crm_diff and cibadmin accept our
 //! patches and we accept theirs. `-c` treats the inputs as CIBs (the
 //! patch carries the result's digest; applying checks versions), `-u`
-//! leaves the version out.
+//! leaves the version out. CIBs with a `crm_feature_set` of 3.0.8 or
+//! older get Pacemaker's legacy format-1 patch (`legacy`), as Pacemaker
+//! writes for them, and format-1 patches apply too.
+
+mod legacy;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -90,7 +94,8 @@ fn apply_failure(e: &PatchError) -> (String, u8) {
     }
 }
 
-/// The patch turning `old` into `new` as printed, or None when equal.
+/// The patch turning `old` into `new` as printed, or None when equal:
+/// Pacemaker's legacy format 1 for old CIBs, else format 2.
 fn generate(old: &Element, mut new: Element, as_cib: bool, no_version: bool) -> Option<Element> {
     if no_version {
         // The same version on both sides is no change.
@@ -102,6 +107,13 @@ fn generate(old: &Element, mut new: Element, as_cib: bool, no_version: bool) -> 
                 }
             }
         }
+    }
+    if legacy::wanted_for(old) {
+        let mut p = legacy::create(old, &new)?;
+        if no_version && !as_cib {
+            legacy::strip_versions(&mut p);
+        }
+        return Some(p);
     }
     let mut p: Patch = patch::diff(old, &new)?;
     if !as_cib {
@@ -139,6 +151,27 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::DATAERR);
     };
     if args.patch.is_some() && args.new.is_none() && args.new_string.is_none() {
+        if second.name == "diff" && second.attr("format").is_none_or(|f| f == "1") {
+            let mut out = original;
+            if let Err(e) = legacy::apply(&mut out, &second, args.cib) {
+                let (msg, code) = match e {
+                    legacy::ApplyError::Old => {
+                        ("Update was older than existing configuration", 103)
+                    }
+                    legacy::ApplyError::Resync => (
+                        "Application of update diff failed, requesting full refresh",
+                        exit::ERROR,
+                    ),
+                    legacy::ApplyError::Failed => {
+                        ("Application of update diff failed", exit::ERROR)
+                    }
+                };
+                eprintln!("Could not apply patch: {msg}");
+                return ExitCode::from(code);
+            }
+            print(&out);
+            return ExitCode::from(exit::OK);
+        }
         let p = match Patch::from_xml(&second) {
             Ok(p) => p,
             Err(e) => {
