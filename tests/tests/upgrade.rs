@@ -335,22 +335,10 @@ fn a_heartbeat_2_1_cluster_upgrades_without_restarting_its_service() {
         &["-t", "crm_config", "-n", "is_managed_default", "-v", "true"],
     );
     assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    // FIXME: `-N node1` only because crm_attribute maps this host by
-    // gethostname() rather than $HA_NODENAME (the test's nodes share the
-    // machine's name); on a real node the command needs no -N.
     up.ok(
         1,
         "crm_attribute",
-        &[
-            "-t",
-            "rsc_defaults",
-            "-n",
-            "is-managed",
-            "-v",
-            "true",
-            "-N",
-            "node1",
-        ],
+        &["-t", "rsc_defaults", "-n", "is-managed", "-v", "true"],
     );
     up.wait("web managed again on node1 with its monitor", |u| {
         let mon = u.crm_mon(1);

@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(short = 'D', long = "delete", alias = "delete-attr")]
     pub delete: bool,
     /// With -G, print only the value
-    #[arg(short = 'Q', long = "quiet")]
+    #[arg(short = 'q', long = "quiet", short_alias = 'Q')]
     pub quiet: bool,
     /// Where the attribute lives: crm_config, nodes, status, rsc_defaults, op_defaults
     #[arg(short = 't', long = "type", value_name = "SECTION")]
@@ -291,12 +291,10 @@ fn node_id(cib: &Element, uname: &str) -> Result<String, ToolError> {
         })
 }
 
-/// This host's name, the node a node attribute belongs to without -N.
+/// This node's name, the node a node attribute belongs to without -N:
+/// `$HA_NODENAME` as every daemon reads it, else the host name.
 pub fn local_node_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default()
+    plumbing::HaPaths::from_env().nodename
 }
 
 /// The scope of this call from -t, -l and -N.
