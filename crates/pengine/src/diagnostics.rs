@@ -576,3 +576,113 @@ fn multiply_active(ws: &WorkingSet, out: &mut Vec<Diagnostic>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cib_xml::time::DateTime;
+
+    const NOW: DateTime = DateTime(1_700_000_000);
+
+    fn diagnose_cib(crm_config: &str, resources: &str, status: &str) -> Vec<Diagnostic> {
+        let text = format!(
+            r#"<cib admin_epoch="0" epoch="1" num_updates="0" have-quorum="1" dc-uuid="1">
+  <configuration>
+    <crm_config><cluster_property_set id="o">{crm_config}</cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+    <resources>{resources}</resources>
+    <constraints/>
+  </configuration>
+  <status>{status}</status>
+</cib>"#
+        );
+        let cib = cib_xml::xml::parse(&text, &cib_xml::Limits::default()).expect("test CIB");
+        let ws = crate::schedule(cib, NOW, &crate::Options::default()).expect("schedules");
+        diagnose(&ws)
+    }
+
+    fn find<'a>(ds: &'a [Diagnostic], text: &str) -> Option<&'a Diagnostic> {
+        ds.iter().find(|d| d.message.contains(text))
+    }
+
+    const UP: &str = r#"<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>"#;
+    const DUMMY: &str = r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>"#;
+    const FENCE: &str = r#"<primitive id="f" class="stonith" type="fence_dummy"/>"#;
+
+    #[test]
+    fn each_diagnostic_says_whom_it_concerns() {
+        // (crm_config, resources, status, message, severity, config, processing)
+        let no_stonith = r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#;
+        let lost = r#"<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>
+            <node_state id="2" uname="n2" in_ccm="false" crmd="offline" join="down" expected="member"/>"#;
+        let two_active = r#"<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources><lrm_resource id="d" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="d_last_0" operation_key="d_start_0" operation="start" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" call-id="1" rc-code="0" op-status="0" interval="0"/></lrm_resource></lrm_resources></lrm></node_state>
+            <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources><lrm_resource id="d" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="d_last_0" operation_key="d_start_0" operation="start" transition-key="2:1:0:x" transition-magic="0:0;2:1:0:x" call-id="1" rc-code="0" op-status="0" interval="0"/></lrm_resource></lrm_resources></lrm></node_state>"#;
+        let cases: &[(&str, String, &str, &str, Severity, bool, bool)] = &[
+            (
+                "",
+                DUMMY.into(),
+                UP,
+                "no STONITH resources have been defined",
+                Severity::Error,
+                true,
+                false,
+            ),
+            (
+                no_stonith,
+                DUMMY.into(),
+                UP,
+                "Blind faith",
+                Severity::Warning,
+                false,
+                false,
+            ),
+            (
+                "",
+                format!("{DUMMY}{FENCE}"),
+                lost,
+                "Scheduling node n2 for fencing",
+                Severity::Warning,
+                true,
+                true,
+            ),
+            (
+                "",
+                format!("{DUMMY}{FENCE}"),
+                lost,
+                "Cluster node n2 will be fenced",
+                Severity::Warning,
+                false,
+                false,
+            ),
+            (
+                no_stonith,
+                DUMMY.into(),
+                two_active,
+                "ocf resource d might be active on 2 nodes (attempting recovery)",
+                Severity::Error,
+                false,
+                true,
+            ),
+        ];
+        for (cfg, rscs, status, text, sev, config, processing) in cases {
+            let ds = diagnose_cib(cfg, rscs, status);
+            let Some(d) = find(&ds, text) else {
+                panic!("no {text:?} in {ds:#?}");
+            };
+            assert_eq!(
+                (d.severity, d.config, d.processing),
+                (*sev, *config, *processing),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_healthy_cluster_has_nothing_to_say() {
+        // Both nodes seen and up (an unseen node would be fenced).
+        let both = format!("{UP}{}", UP.replace("\"1\"", "\"2\"").replace("n1", "n2"));
+        let ds = diagnose_cib("", format!("{DUMMY}{FENCE}").as_str(), &both);
+        let counted: Vec<&Diagnostic> = ds.iter().filter(|d| d.config || d.processing).collect();
+        assert!(counted.is_empty(), "{counted:#?}");
+    }
+}
