@@ -206,6 +206,80 @@ pub fn send_message(
     hb.send(lp, &req).map_err(|e| format!("not sent: {e}"))
 }
 
+/// A heartbeat client event as a cluster daemon handles it (see
+/// [`cluster_event`]).
+#[derive(Debug)]
+pub enum ClusterEvent<W> {
+    /// A successful reply to the call `id` (sign-on, subscription, status).
+    Reply {
+        /// The call.
+        id: u64,
+        /// The answer.
+        body: Response,
+    },
+    /// A node changed status.
+    NodeStatus {
+        /// The node.
+        node: String,
+        /// Its new status.
+        status: String,
+    },
+    /// A link changed status.
+    LinkStatus {
+        /// The node at the other end.
+        node: String,
+        /// The interface.
+        link: String,
+        /// `up` or `dead`.
+        status: String,
+    },
+    /// A message of the daemon's type, decoded.
+    Message {
+        /// The sender.
+        from: String,
+        /// The daemon's own message.
+        wire: W,
+    },
+}
+
+/// Sorts one event of a daemon's heartbeat connection ([`cluster_client`]):
+/// a refusal or a lost connection is the daemon's end (`Err`, with the
+/// reason it logs), a message is decoded with `decode` (a malformed one,
+/// `None`, is dropped with a debug line naming `what` daemon's messages).
+pub fn cluster_event<W>(
+    ev: ipc::ClientEvent<HbApi>,
+    what: &str,
+    decode: impl FnOnce(&msg::Message) -> Option<W>,
+) -> Result<Option<ClusterEvent<W>>, String> {
+    use ipc::ClientEvent;
+    Ok(match ev {
+        ClientEvent::Reply {
+            body: Response::Error(e),
+            ..
+        } => return Err(format!("heartbeat refused: {e}")),
+        ClientEvent::Refused { message, .. } => {
+            return Err(format!("heartbeat refused: {message}"))
+        }
+        ClientEvent::Closed(why) => return Err(format!("lost the connection to heartbeat: {why}")),
+        ClientEvent::Reply { id, body } => Some(ClusterEvent::Reply { id, body }),
+        ClientEvent::Event(Event::NodeStatus { node, status }) => {
+            Some(ClusterEvent::NodeStatus { node, status })
+        }
+        ClientEvent::Event(Event::LinkStatus { node, link, status }) => {
+            Some(ClusterEvent::LinkStatus { node, link, status })
+        }
+        ClientEvent::Event(Event::Message { from, body }) => {
+            match msg::decode(&body.0).ok().as_ref().and_then(decode) {
+                Some(wire) => Some(ClusterEvent::Message { from, wire }),
+                None => {
+                    log::debug!("dropped a malformed {what} message from {from}");
+                    None
+                }
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod uuid_tests {
     #[test]

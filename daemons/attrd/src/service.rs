@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use attrdapi::{AttrdApi, Failure, Lifetime, Request, Response, Status};
 use cibapi::CibApi;
-use hbapi::HbApi;
+use hbapi::{ClusterEvent, HbApi};
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
 use plumbing::{Event, EventLoop, HaPaths, Signal};
 
@@ -516,37 +516,19 @@ impl Service {
 
     fn heartbeat_event(&mut self, ev: ClientEvent<HbApi>) -> Result<(), String> {
         let now = Instant::now();
-        match ev {
-            ClientEvent::Reply {
-                body: hbapi::Response::Error(e),
-                ..
-            } => return Err(format!("heartbeat refused: {e}")),
-            ClientEvent::Reply { .. } => {}
-            ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
+        match hbapi::cluster_event(ev, "attrd", Wire::from_message)? {
+            Some(ClusterEvent::NodeStatus { node, status }) => {
                 self.cluster
                     .node_status(now, &node.to_ascii_lowercase(), &status);
             }
-            ClientEvent::Event(hbapi::Event::LinkStatus { node, link, status }) => {
+            Some(ClusterEvent::LinkStatus { node, link, status }) => {
                 self.cluster
                     .link_status(now, &node.to_ascii_lowercase(), &link, status == "up");
             }
-            ClientEvent::Event(hbapi::Event::Message { from, body }) => {
-                let from = from.to_ascii_lowercase();
-                match msg::decode(&body.0)
-                    .ok()
-                    .as_ref()
-                    .and_then(Wire::from_message)
-                {
-                    Some(w) => self.cluster.message(now, &from, w),
-                    None => log::debug!("dropped a malformed attrd message from {from}"),
-                }
+            Some(ClusterEvent::Message { from, wire }) => {
+                self.cluster.message(now, &from.to_ascii_lowercase(), wire)
             }
-            ClientEvent::Refused { message, .. } => {
-                return Err(format!("heartbeat refused: {message}"));
-            }
-            ClientEvent::Closed(why) => {
-                return Err(format!("lost the connection to heartbeat: {why}"));
-            }
+            Some(ClusterEvent::Reply { .. }) | None => {}
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ccmapi::{CcmApi, Event as ApiEvent, MemberInfo, NodeEntry, NodeList, Response, ViewInfo};
-use hbapi::HbApi;
+use hbapi::{ClusterEvent, HbApi};
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
 use membership::ccm::{Ccm, CcmConfig, CcmMsg, Output, View};
 use membership::NodeName;
@@ -142,49 +142,36 @@ impl Service {
         ev: ClientEvent<HbApi>,
     ) -> Result<(), String> {
         let now = Instant::now();
-        match ev {
-            ClientEvent::Reply { id, body } => match body {
-                hbapi::Response::Status(st) if Some(id) == self.status_call => {
-                    self.status_call = None;
-                    for n in st.nodes {
-                        if n.node_type != "normal" {
-                            continue;
-                        }
-                        if let Ok(name) = NodeName::new(&n.name) {
-                            self.peer_status(lp, now, &name, n.status == "active");
-                        }
+        let decode = |m: &msg::Message| {
+            (m.get_str("t") == Some(MSG_TYPE))
+                .then(|| CcmMsg::from_fields(|n| m.get_str(n)).ok())
+                .flatten()
+        };
+        match hbapi::cluster_event(ev, "ccm", decode)? {
+            Some(ClusterEvent::Reply {
+                id,
+                body: hbapi::Response::Status(st),
+            }) if Some(id) == self.status_call => {
+                self.status_call = None;
+                for n in st.nodes {
+                    if n.node_type != "normal" {
+                        continue;
+                    }
+                    if let Ok(name) = NodeName::new(&n.name) {
+                        self.peer_status(lp, now, &name, n.status == "active");
                     }
                 }
-                hbapi::Response::Error(e) => return Err(format!("heartbeat refused: {e}")),
-                _ => {}
-            },
-            ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
+            }
+            Some(ClusterEvent::NodeStatus { node, status }) => {
                 if let Ok(name) = NodeName::new(&node) {
                     self.peer_status(lp, now, &name, status == "active");
                 }
             }
-            ClientEvent::Event(hbapi::Event::Message { from, body }) => {
-                let Ok(m) = msg::decode(&body.0) else {
-                    return Ok(());
-                };
-                if m.get_str("t") != Some(MSG_TYPE) {
-                    return Ok(());
-                }
-                let (Ok(from), Ok(cm)) =
-                    (NodeName::new(&from), CcmMsg::from_fields(|n| m.get_str(n)))
-                else {
-                    log::debug!("dropped a malformed ccm message from {from}");
-                    return Ok(());
-                };
-                self.core.handle_message(now, &from, cm);
-            }
-            ClientEvent::Event(hbapi::Event::LinkStatus { .. }) => {}
-            ClientEvent::Refused { message, .. } => {
-                return Err(format!("heartbeat refused: {message}"));
-            }
-            ClientEvent::Closed(why) => {
-                return Err(format!("lost the connection to heartbeat: {why}"));
-            }
+            Some(ClusterEvent::Message { from, wire }) => match NodeName::new(&from) {
+                Ok(from) => self.core.handle_message(now, &from, wire),
+                Err(_) => log::debug!("dropped a ccm message from {from:?}"),
+            },
+            _ => {}
         }
         Ok(())
     }

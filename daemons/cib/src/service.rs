@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use cib_xml::patch::{self, Patch, PatchError};
 use cib_xml::{digest, doc::parse_cib, Element, Limits as XmlLimits};
 use cibapi::{CibApi, Event as ApiEvent, OpRequest, Request, Response, Status};
-use hbapi::HbApi;
+use hbapi::{ClusterEvent, HbApi};
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, Limits, Server, ServerEvent};
 use plumbing::{Event, EventLoop, Signal};
 
@@ -350,43 +350,18 @@ impl Service {
         lp: &mut EventLoop,
         ev: ClientEvent<HbApi>,
     ) -> Result<(), String> {
-        match ev {
-            ClientEvent::Reply {
-                body: hbapi::Response::Error(e),
-                ..
-            } => return Err(format!("heartbeat refused: {e}")),
-            ClientEvent::Reply { .. } => {}
-            ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
-                if node == self.local {
-                    return Ok(());
-                }
+        match hbapi::cluster_event(ev, "cib", Wire::from_message)? {
+            Some(ClusterEvent::NodeStatus { node, status }) if node != self.local => {
                 if status == "active" {
                     self.hello(lp, Some(&node), false);
                 } else if status == "dead" {
                     self.peer_gone(lp, &node);
                 }
             }
-            ClientEvent::Event(hbapi::Event::Message { from, body }) => {
-                if from == self.local {
-                    return Ok(());
-                }
-                let Some(w) = msg::decode(&body.0)
-                    .ok()
-                    .as_ref()
-                    .and_then(Wire::from_message)
-                else {
-                    log::debug!("dropped a malformed cib message from {from}");
-                    return Ok(());
-                };
-                self.cluster_message(lp, from, w);
+            Some(ClusterEvent::Message { from, wire }) if from != self.local => {
+                self.cluster_message(lp, from, wire);
             }
-            ClientEvent::Event(hbapi::Event::LinkStatus { .. }) => {}
-            ClientEvent::Refused { message, .. } => {
-                return Err(format!("heartbeat refused: {message}"));
-            }
-            ClientEvent::Closed(why) => {
-                return Err(format!("lost the connection to heartbeat: {why}"));
-            }
+            _ => {}
         }
         Ok(())
     }

@@ -390,25 +390,12 @@ impl Service {
                 }
             }
             for ev in hb_events.drain(..) {
-                match ev {
-                    ClientEvent::Event(hbapi::Event::Message { from, body }) => {
-                        if let Some(w) = msg::decode(&body.0)
-                            .ok()
-                            .and_then(|m| m.get_binary("m").map(<[u8]>::to_vec))
-                            .and_then(|b| wire::decode(&b).ok())
-                        {
-                            self.message(lp, &from, w);
-                        } else {
-                            log::debug!("dropped a malformed crmd message from {from}");
-                        }
-                    }
-                    ClientEvent::Closed(why) => {
-                        return Err(format!("lost the connection to heartbeat: {why}"))
-                    }
-                    ClientEvent::Refused { message, .. } => {
-                        return Err(format!("heartbeat refused: {message}"))
-                    }
-                    _ => {}
+                let decode =
+                    |m: &msg::Message| m.get_binary("m").and_then(|b| wire::decode(b).ok());
+                if let Some(hbapi::ClusterEvent::Message { from, wire }) =
+                    hbapi::cluster_event(ev, "crmd", decode)?
+                {
+                    self.message(lp, &from, wire);
                 }
             }
             for ev in ccm_events.drain(..) {

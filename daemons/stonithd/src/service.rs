@@ -15,7 +15,7 @@ use fencing::operation::{Capable, Left, Operation, Output, EXEC_GRACE};
 use fencing::{
     admit, Admission, Device, DeviceError, History, InProgress, PlanOutcome, StepResult, Topology,
 };
-use hbapi::HbApi;
+use hbapi::{ClusterEvent, HbApi};
 use ipc::{AccessPolicy, Client, ClientEvent, ClientId, ClientLimits, Limits, Server, ServerEvent};
 use plumbing::{Event, EventLoop, Signal, TriggerId};
 use stonithapi::{
@@ -1384,12 +1384,11 @@ impl Service {
         lp: &mut EventLoop,
         ev: ClientEvent<HbApi>,
     ) -> Result<(), String> {
+        let Some(ev) = hbapi::cluster_event(ev, "stonith", Wire::from_message)? else {
+            return Ok(());
+        };
         match ev {
-            ClientEvent::Reply {
-                body: hbapi::Response::Error(e),
-                ..
-            } => return Err(format!("heartbeat refused: {e}")),
-            ClientEvent::Reply {
+            ClusterEvent::Reply {
                 body: hbapi::Response::Status(st),
                 ..
             } => {
@@ -1402,11 +1401,7 @@ impl Service {
                     .map(|n| n.name.clone())
                     .collect();
             }
-            ClientEvent::Reply { .. } => {}
-            ClientEvent::Event(hbapi::Event::NodeStatus { node, status }) => {
-                if node == self.local {
-                    return Ok(());
-                }
+            ClusterEvent::NodeStatus { node, status } if node != self.local => {
                 if status == "active" {
                     if self.active_peers.insert(node.clone()) {
                         // Say hello: its fencer answers with its history.
@@ -1424,27 +1419,10 @@ impl Service {
                     self.peer_gone(lp, &node);
                 }
             }
-            ClientEvent::Event(hbapi::Event::Message { from, body }) => {
-                if from == self.local {
-                    return Ok(());
-                }
-                let Some(w) = msg::decode(&body.0)
-                    .ok()
-                    .as_ref()
-                    .and_then(Wire::from_message)
-                else {
-                    log::debug!("dropped a malformed stonith message from {from}");
-                    return Ok(());
-                };
-                self.cluster_message(lp, from, w);
+            ClusterEvent::Message { from, wire } if from != self.local => {
+                self.cluster_message(lp, from, wire);
             }
-            ClientEvent::Event(hbapi::Event::LinkStatus { .. }) => {}
-            ClientEvent::Refused { message, .. } => {
-                return Err(format!("heartbeat refused: {message}"));
-            }
-            ClientEvent::Closed(why) => {
-                return Err(format!("lost the connection to heartbeat: {why}"));
-            }
+            _ => {}
         }
         Ok(())
     }
