@@ -44,5 +44,7 @@ apt_install() {
 # independent codec shared/interop/heartbeat/hbwire.py as a test oracle),
 # pacemaker-cli-utils (Debian's Pacemaker 2.1.5 cibadmin, the oracle of the
 # cibadmin differential tests: run by absolute path, never linked or shipped),
-# openssh-server (the sshd that tests/ha_propagate.rs runs in its namespaces).
-DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue openssh-server)
+# openssh-server (the sshd that tests/ha_propagate.rs runs in its namespaces),
+# binutils (objdump and strip, which packaging/build-deb runs for the
+# package test; the Rust linker usually brings them, this makes it sure).
+DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue openssh-server binutils)
