@@ -998,3 +998,71 @@ fn cleanup_and_shadow_commit_work_through_the_cib_daemon() {
     assert!(up, "cib did not come up: {log}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// hb_standby/hb_takeover: Heartbeat's commands set the `standby` node
+/// attributes (permanent) that Pacemaker's crm_attribute reads back; a
+/// bad argument is refused as Heartbeat's scripts refused it and changes
+/// nothing.
+#[test]
+fn hb_standby_and_hb_takeover_set_standby_attributes() {
+    let dir = tmpdir("hb-standby");
+    let cib = dir.join("cib.xml");
+    std::fs::copy(corpus("a-demote-then-b-migrate.xml"), &cib).expect("copy");
+    let standby = |node: &str| -> String {
+        let r = run_file(
+            &pacemaker("crm_attribute"),
+            &cib,
+            &["-N", node, "-n", "standby", "-G", "-q", "-l", "forever"],
+        );
+        if r.code == Some(0) {
+            r.stdout.trim().to_string()
+        } else {
+            "unset".to_string()
+        }
+    };
+    let as_node = |tool: &str, node: &str, args: &[&str]| -> Run {
+        let mut c = Command::new(bin(tool));
+        c.args(args)
+            .env("CIB_file", &cib)
+            .env("HA_NODENAME", node)
+            .env_remove("CIB_shadow");
+        let out = c.output().expect("run tool");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+
+    let r = as_node("hb_standby", "node1", &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!((standby("node1"), standby("node2")), ("on".into(), "unset".into()));
+
+    // node2 takes everything over: it is online, node1 standby.
+    let r = as_node("hb_takeover", "node2", &["all"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!((standby("node1"), standby("node2")), ("on".into(), "off".into()));
+
+    // node1 comes back for its own resources: only its standby changes.
+    let r = as_node("hb_takeover", "node1", &["failback"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!((standby("node1"), standby("node2")), ("off".into(), "off".into()));
+
+    let before = std::fs::read_to_string(&cib).expect("read");
+    for (tool, args) in [
+        ("hb_standby", &["everything"][..]),
+        ("hb_takeover", &["all", "local"][..]),
+    ] {
+        let r = as_node(tool, "node1", args);
+        assert_eq!(r.code, Some(1), "{tool} {args:?}: {r:?}");
+        assert!(r.stderr.contains(tool), "{r:?}");
+        assert!(r.stderr.contains("[all|foreign|local|failback]"), "{r:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&cib).expect("read"), before);
+
+    // A node the CIB does not know: crm_attribute's error and exit code.
+    let r = as_node("hb_standby", "nosuchnode", &[]);
+    assert_eq!(r.code, Some(105), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&cib).expect("read"), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -395,8 +395,21 @@ pub fn invoked_line(args: &[String]) -> String {
 /// log file). Without a readable ha.cf nothing is logged; a logging
 /// failure never stops the tool.
 pub fn audit(tool: &str) {
+    // Once per process: wrappers (crm_standby, hb_takeover) run several
+    // changes for one command line.
+    static AUDITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if AUDITED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
-    let line = invoked_line(&args);
+    log_notice(tool, &invoked_line(&args));
+}
+
+/// Logs one notice as the program `tool` to the cluster's log (syslog
+/// facility and log files from ha.cf), as Heartbeat's scripts did with
+/// `ha_log`. Without a readable ha.cf nothing is logged; a logging failure
+/// never stops the tool.
+pub fn log_notice(tool: &str, line: &str) {
     let paths = plumbing::HaPaths::from_env();
     let Ok((cf, _)) = config::load_ha_cf(paths.ha_cf()) else {
         return;

@@ -19,6 +19,8 @@
 //! schema's decision (a pacemaker-3.x CIB refuses them, as Pacemaker's
 //! does).
 
+pub mod hb_scripts;
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
