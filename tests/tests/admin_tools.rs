@@ -1036,17 +1036,26 @@ fn hb_standby_and_hb_takeover_set_standby_attributes() {
 
     let r = as_node("hb_standby", "node1", &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!((standby("node1"), standby("node2")), ("on".into(), "unset".into()));
+    assert_eq!(
+        (standby("node1"), standby("node2")),
+        ("on".into(), "unset".into())
+    );
 
     // node2 takes everything over: it is online, node1 standby.
     let r = as_node("hb_takeover", "node2", &["all"]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!((standby("node1"), standby("node2")), ("on".into(), "off".into()));
+    assert_eq!(
+        (standby("node1"), standby("node2")),
+        ("on".into(), "off".into())
+    );
 
     // node1 comes back for its own resources: only its standby changes.
     let r = as_node("hb_takeover", "node1", &["failback"]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!((standby("node1"), standby("node2")), ("off".into(), "off".into()));
+    assert_eq!(
+        (standby("node1"), standby("node2")),
+        ("off".into(), "off".into())
+    );
 
     let before = std::fs::read_to_string(&cib).expect("read");
     for (tool, args) in [
@@ -1064,5 +1073,64 @@ fn hb_standby_and_hb_takeover_set_standby_attributes() {
     let r = as_node("hb_standby", "nosuchnode", &[]);
     assert_eq!(r.code, Some(105), "{r:?}");
     assert_eq!(std::fs::read_to_string(&cib).expect("read"), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// cibadmin and `crm_simulate -L` work on the shadow CIB CIB_shadow
+/// names (it wins over CIB_file, as in Pacemaker): a change lands in the
+/// shadow, the real CIB stays as it was, and the simulation sees the
+/// change.
+#[test]
+fn cibadmin_and_crm_simulate_use_the_shadow_cib() {
+    let dir = tmpdir("shadow-tools");
+    let real = write(
+        &dir,
+        "real.xml",
+        &small_cib(
+            r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+            r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+            "",
+        ),
+    );
+    let sd = dir.join("shadows");
+    std::fs::create_dir_all(&sd).expect("dir");
+    let before = std::fs::read_to_string(&real).expect("read");
+    let base: Vec<(&str, &Path)> = vec![("CIB_file", &real), ("CIB_shadow_dir", &sd)];
+    let r = run_env(&bin("crm_shadow"), &["-b", "-c", "s1"], &base);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let mut env = base.clone();
+    env.push(("CIB_shadow", Path::new("s1")));
+
+    let r = run_env(
+        &bin("cibadmin"),
+        &[
+            "-C",
+            "-o",
+            "resources",
+            "-X",
+            r#"<primitive id="shadowed" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+        ],
+        &env,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = run_env(&bin("cibadmin"), &["-Q", "-o", "resources"], &env);
+    assert!(r.stdout.contains(r#"id="shadowed""#), "{r:?}");
+    assert!(std::fs::read_to_string(sd.join("shadow.s1"))
+        .expect("shadow")
+        .contains(r#"id="shadowed""#));
+    assert_eq!(std::fs::read_to_string(&real).expect("read"), before);
+    // Pacemaker's cibadmin reads the same shadow.
+    let r = run_env(&pacemaker("cibadmin"), &["-Q", "-o", "resources"], &env);
+    assert!(r.stdout.contains(r#"id="shadowed""#), "{r:?}");
+
+    let r = run_env(&bin("crm_simulate"), &["-L", "-S"], &env);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout.contains("* shadowed\t(ocf:heartbeat:Dummy)"),
+        "{}",
+        r.stdout
+    );
+    let r = run_env(&bin("crm_simulate"), &["-L", "-S"], &base);
+    assert!(!r.stdout.contains("shadowed"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }

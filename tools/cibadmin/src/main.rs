@@ -2,7 +2,7 @@
 //! a `cib_xml::ops::Request`, runs it against the CIB and prints the
 //! answer the way Pacemaker 2.1.5's cibadmin does, with its exit codes.
 //!
-//! `CIB_file=PATH` works on a file without any daemon: the file is read,
+//! `CIB_file=PATH` (or `CIB_shadow=NAME`, a shadow CIB) works on a file without any daemon: the file is read,
 //! the request runs on it in memory, and only a successful change is
 //! written back (atomically, keeping the file's mode), so a rejected
 //! update leaves the file as it was. Without `CIB_file` the request goes
@@ -263,9 +263,10 @@ fn run(args: Args) -> u8 {
         multiple: args.delete_all,
         node_path: args.node_path,
     };
-    match std::env::var_os("CIB_file") {
-        Some(f) if !f.is_empty() => run_file(Path::new(&f), &req, args.verbose),
-        _ => run_daemon(&args, &req, input),
+    // CIB_shadow (a shadow CIB) wins over CIB_file, as in Pacemaker.
+    match clitools::offline_cib_path() {
+        Some(f) => run_file(&f, &req, args.verbose),
+        None => run_daemon(&args, &req, input),
     }
 }
 

@@ -457,33 +457,16 @@ fn main() -> ExitCode {
     ExitCode::from(EXIT_OK)
 }
 
-/// The live CIB (-L): the file named by CIB_file when set, as every
-/// Pacemaker tool does, else a query to this node's cib daemon.
+/// The live CIB (-L): the shadow CIB named by CIB_shadow or the file
+/// named by CIB_file when set, as every Pacemaker tool does, else a query
+/// to this node's cib daemon.
 fn live_cib() -> Result<String, String> {
-    if let Some(f) = std::env::var_os("CIB_file") {
-        return std::fs::read_to_string(&f)
-            .map_err(|e| format!("{}: {e}", std::path::Path::new(&f).display()));
-    }
-    let paths = plumbing::HaPaths::from_env();
-    let mut client = cibapi::CibClient::local(&paths, Some(std::time::Duration::from_secs(30)))
-        .map_err(|e| format!("could not connect to the CIB: {e}"))?;
-    match client.perform(cibapi::OpRequest::new(cibapi::OpKind::Query)) {
-        Ok(cibapi::Response::Xml(text)) => Ok(text),
-        Ok(cibapi::Response::Failed(f)) => Err(format!("{} ({})", f.reason, f.message)),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(e.to_string()),
-    }
+    clitools::query_cib_text(std::time::Duration::from_secs(30)).map_err(|e| e.message)
 }
 
-/// Writes a file through a temporary name in the same directory, so a
-/// reader never sees half of it.
+/// Writes an output file atomically (a reader never sees half of it).
 fn write_atomic(path: &str, text: &str) -> std::io::Result<()> {
-    let tmp = format!("{path}.tmp{}", std::process::id());
-    let r = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    plumbing::fs::write_atomic(std::path::Path::new(path), text.as_bytes(), 0o644)
 }
 
 /// The synthetic events of the command line, with the line announcing each.
