@@ -1134,3 +1134,40 @@ fn cibadmin_and_crm_simulate_use_the_shadow_cib() {
     assert!(!r.stdout.contains("shadowed"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// crm_verify --output-as=xml prints Pacemaker's result document (the
+/// exit code and its words) on stdout, the messages staying on stderr.
+#[test]
+fn crm_verify_xml_output_matches_pacemaker() {
+    let dir = tmpdir("verify-xml");
+    let broken = write(
+        &dir,
+        "broken.xml",
+        &small_cib(
+            "",
+            r#"<primitive id="x" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+            r#"<rsc_location id="l" rsc="nosuch" node="n1" score="INFINITY"/>"#,
+        ),
+    );
+    let good = corpus("a-demote-then-b-migrate.xml");
+    let missing = dir.join("missing.xml");
+    for cib in [&broken, &good, &missing] {
+        let file = cib.to_string_lossy().into_owned();
+        let args = ["-x", file.as_str(), "--output-as=xml"];
+        let ours = run_env(&bin("crm_verify"), &args, &[]);
+        let theirs = run_env(&pacemaker("crm_verify"), &args, &[]);
+        let request = |r: &Run, tool: &Path| {
+            r.stdout
+                .replace(&*tool.to_string_lossy(), "crm_verify")
+                .to_string()
+        };
+        assert_eq!(ours.code, theirs.code, "{file}: {ours:?} {theirs:?}");
+        assert_eq!(
+            request(&ours, &bin("crm_verify")),
+            request(&theirs, &pacemaker("crm_verify")),
+            "{file}"
+        );
+        assert!(ours.stdout.contains("<status code="), "{ours:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

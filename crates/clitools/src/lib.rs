@@ -66,6 +66,90 @@ pub mod exit {
     pub const MULTIPLE: u8 = 109;
     /// Timer expired.
     pub const TIMEOUT: u8 = 124;
+
+    /// Pacemaker's words for an exit code (`crm_exit_str`), as XML results
+    /// carry them in `<status message=...>`.
+    pub fn text(code: u8) -> &'static str {
+        match code {
+            0 => "OK",
+            2 => "Invalid parameter",
+            3 => "Unimplemented",
+            4 | 77 => "Insufficient privileges",
+            5 => "Not installed",
+            6 => "Not configured",
+            7 => "Not running",
+            8 => "Promoted",
+            9 => "Failed in promoted role",
+            64 => "Incorrect usage",
+            65 => "Invalid data given",
+            66 => "Input file not available",
+            67 => "User does not exist",
+            68 => "Host does not exist",
+            69 => "Necessary service unavailable",
+            70 => "Internal software bug",
+            71 => "Operating system error occurred",
+            72 => "System file not available",
+            73 => "Cannot create output file",
+            74 => "I/O error occurred",
+            75 => "Temporary failure, try again",
+            76 => "Protocol violated",
+            78 => "Invalid configuration",
+            100 => "Fatal error occurred, will not respawn",
+            101 => "System panic required",
+            102 => "Not connected",
+            103 => "Update was older than existing configuration",
+            104 => "Digest mismatch",
+            105 => "No such object",
+            106 => "Quorum required",
+            107 => "Operation not safe",
+            108 => "Requested item already exists",
+            109 => "Multiple items match request",
+            110 => "Requested item has expired",
+            111 => "Requested item is not yet in effect",
+            112 => "Could not determine status",
+            113 => "Not applicable under current conditions",
+            124 => "Timeout occurred",
+            190 => "Service is active but might fail soon",
+            191 => "Service is promoted but might fail soon",
+            193 => "No exit status available",
+            _ => "Error occurred",
+        }
+    }
+}
+
+/// Pacemaker's `--output-as=xml` result document (API version 2.25):
+/// `<pacemaker-result request="...">`, the tool's `body` elements, then
+/// `<status code message>` with an `<errors>` list when there are any.
+/// `request` is the command line as the tool was called.
+pub fn xml_result(request: &str, body: Vec<Element>, code: u8, errors: &[String]) -> String {
+    let mut doc = Element::new("pacemaker-result")
+        .with_attr("api-version", "2.25")
+        .with_attr("request", request);
+    doc.children = body;
+    let mut status = Element::new("status")
+        .with_attr("code", &code.to_string())
+        .with_attr("message", exit::text(code));
+    if !errors.is_empty() {
+        let mut list = Element::new("errors");
+        for e in errors {
+            let mut el = Element::new("error");
+            el.text = Some(e.clone());
+            list.children.push(el);
+        }
+        status.children.push(list);
+    }
+    doc.children.push(status);
+    let mut text = doc.to_pretty();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// This process's command line as one string (the `request` of
+/// [`xml_result`]).
+pub fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
 }
 
 /// A failure a tool reports: the message for stderr and the exit code.

@@ -119,17 +119,6 @@ struct Args {
 /// XML result too.
 static XML_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Pacemaker's text for an exit code (crm_exit_str), for XML results.
-fn exit_text(code: u8) -> &'static str {
-    match code {
-        EXIT_OK => "OK",
-        EXIT_USAGE => "Incorrect usage",
-        EXIT_DATAERR => "Invalid data given",
-        EXIT_NOINPUT => "Input file not available",
-        _ => "Error occurred",
-    }
-}
-
 /// The XML result document crm_simulate --output-as=xml prints.
 fn xml_result() -> Element {
     let request: Vec<String> = std::env::args().collect();
@@ -141,7 +130,7 @@ fn xml_result() -> Element {
 fn status_element(code: u8, error: Option<&str>) -> Element {
     let mut st = Element::new("status")
         .with_attr("code", &code.to_string())
-        .with_attr("message", exit_text(code));
+        .with_attr("message", clitools::exit::text(code));
     if let Some(msg) = error {
         let mut errors = Element::new("errors");
         let mut e = Element::new("error");

@@ -38,6 +38,11 @@ struct Args {
     /// Also save the checked XML to FILE (most useful with -L)
     #[arg(short = 'S', long = "save-xml", value_name = "FILE")]
     save_xml: Option<String>,
+    /// Output format: text, or xml (a Pacemaker result document on
+    /// stdout; the messages stay on stderr as in text)
+    #[arg(long = "output-as", value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "xml"])]
+    output_as: String,
     /// Show errors (-V), then warnings too (-VV)
     #[arg(short = 'V', long = "verbose", action = ArgAction::Count)]
     verbose: u8,
@@ -46,9 +51,9 @@ struct Args {
     help: Option<bool>,
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
+fn fail(code: u8, message: &str) -> u8 {
     eprintln!("crm_verify: {message}");
-    ExitCode::from(code)
+    code
 }
 
 fn now() -> DateTime {
@@ -65,6 +70,16 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
+    let code = check(&args);
+    if args.output_as == "xml" {
+        let text = clitools::xml_result(&clitools::command_line(), Vec::new(), code, &[]);
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    }
+    ExitCode::from(code)
+}
+
+/// Checks the input `args` name; the exit code.
+fn check(args: &Args) -> u8 {
     // The input and what to call it in messages (Pacemaker's order of
     // precedence: live, file, text, stdin).
     let (text, source, what) = if args.live_check {
@@ -126,5 +141,5 @@ fn main() -> ExitCode {
     for line in &report.lines {
         eprintln!("{line}");
     }
-    ExitCode::from(report.code)
+    report.code
 }

@@ -223,22 +223,6 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// Pacemaker's words for an exit code in `<status message=>`.
-fn exit_words(code: u8) -> &'static str {
-    match code {
-        0 => "OK",
-        1 => "Error occurred",
-        2 => "Invalid parameter",
-        4 => "Insufficient privileges",
-        5 => "Not installed",
-        64 => "Incorrect usage",
-        102 => "Not connected",
-        105 => "No such object",
-        124 => "Timeout occurred",
-        _ => "Error occurred",
-    }
-}
-
 /// Pacemaker's `<pacemaker-result>` document (API version 2.25).
 fn xml_result(request: &str, body: &[String], failure: Option<&Failure>) -> String {
     let mut out = format!(
@@ -254,7 +238,7 @@ fn xml_result(request: &str, body: &[String], failure: Option<&Failure>) -> Stri
             out.push_str(&format!(
                 "  <status code=\"{}\" message=\"{}\">\n",
                 f.code,
-                exit_words(f.code)
+                clitools::exit::text(f.code)
             ));
             let lines: Vec<&str> = f.message.lines().filter(|l| !l.is_empty()).collect();
             if !lines.is_empty() {
