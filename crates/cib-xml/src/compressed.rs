@@ -7,7 +7,17 @@ use std::path::Path;
 
 /// A CIB file's text, decompressed when it is bzip2. Errors name the file.
 pub fn read_text(path: &Path) -> Result<String, String> {
-    let raw = std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?;
+    // "-" is standard input, as for every Pacemaker tool that reads XML
+    // from a file (crmsh runs `crm_diff -o FILE -n -`).
+    let raw = if path == Path::new("-") {
+        let mut raw = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("could not read standard input: {e}"))?;
+        raw
+    } else {
+        std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?
+    };
     let bytes = if raw.starts_with(b"BZh") {
         let mut out = Vec::new();
         bzip2::read::BzDecoder::new(raw.as_slice())

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod doc;
 pub mod ops;
 pub mod patch;
+pub mod patch_v1;
 pub mod rules;
 pub mod score;
 pub mod time;

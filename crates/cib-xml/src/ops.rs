@@ -573,6 +573,30 @@ fn write_op(scratch: &mut Element, current: &Element, req: &Request<'_>) -> Resu
         },
         Op::Patch => {
             let data = need_data(req)?;
+            // Pacemaker's legacy format 1, which its crm_diff still
+            // writes for CIBs with an old crm_feature_set (crmsh pipes
+            // those to `cibadmin -P`).
+            if data.attr("format") == Some("1")
+                || (data.attr("format").is_none() && data.child("diff-added").is_some())
+            {
+                return crate::patch_v1::apply(scratch, data, true).map_err(|e| {
+                    let (kind, what) = match e {
+                        crate::patch_v1::ApplyError::Old => (
+                            ErrorKind::Old,
+                            "the patch is for an older version of the CIB",
+                        ),
+                        crate::patch_v1::ApplyError::Resync => (
+                            ErrorKind::Resync,
+                            "the patch is for a newer version of the CIB",
+                        ),
+                        crate::patch_v1::ApplyError::Failed => (
+                            ErrorKind::Digest,
+                            "the format-1 patch did not apply (several change sets, or the result's digest differs)",
+                        ),
+                    };
+                    OpError::new(kind, what.to_string())
+                });
+            }
             let p = Patch::from_xml(data)
                 .map_err(|e| OpError::new(ErrorKind::Invalid, e.to_string()))?;
             patch::apply(scratch, &p, true).map_err(|e| {

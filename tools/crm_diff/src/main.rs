@@ -8,7 +8,7 @@
 //! older get Pacemaker's legacy format-1 patch (`legacy`), as Pacemaker
 //! writes for them, and format-1 patches apply too.
 
-mod legacy;
+use cib_xml::patch_v1 as legacy;
 
 use std::io::Write;
 use std::process::ExitCode;

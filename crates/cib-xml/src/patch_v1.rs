@@ -10,9 +10,9 @@
 //! comment, only marked subtrees; addition rewrites the attributes it
 //! carries (moving them to the patch's order) and adds marked subtrees.
 
-use cib_xml::digest::{compare_versions, on_disk, versioned};
-use cib_xml::doc::COMMENT;
-use cib_xml::Element;
+use crate::digest::{compare_versions, on_disk, versioned};
+use crate::doc::COMMENT;
+use crate::Element;
 
 const MARKER: &str = "__crm_diff_marker__";
 const VERSION_FIELDS: [&str; 3] = ["admin_epoch", "epoch", "num_updates"];
@@ -149,7 +149,7 @@ fn digest(source: &Element, target: &Element) -> String {
 /// carries the whole old version, else only num_updates).
 pub fn create(old: &Element, new: &Element) -> Option<Element> {
     let config = match (old.child("configuration"), new.child("configuration")) {
-        (Some(a), Some(b)) => !cib_xml::patch::same(a, b),
+        (Some(a), Some(b)) => !crate::patch::same(a, b),
         (None, None) => false,
         _ => true,
     };
@@ -365,8 +365,8 @@ pub fn apply(cib: &mut Element, patch: &Element, check_version: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cib_xml::doc::parse_cib;
-    use cib_xml::Limits;
+    use crate::doc::parse_cib;
+    use crate::Limits;
 
     fn xml(s: &str) -> Element {
         parse_cib(s, &Limits::default()).expect("parse")
@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(set.children[1].attr(MARKER), Some("removed:top"));
         let mut cib = old.clone();
         apply(&mut cib, &p, true).expect("applies");
-        assert!(cib_xml::patch::same(&cib, &new), "{}", cib.to_compact());
+        assert!(crate::patch::same(&cib, &new), "{}", cib.to_compact());
         // Again: the CIB is now newer than the patch's source.
         assert_eq!(apply(&mut cib, &p, true), Err(ApplyError::Old));
         assert!(create(&old, &old).is_none());
