@@ -46,5 +46,6 @@ apt_install() {
 # cibadmin differential tests: run by absolute path, never linked or shipped),
 # openssh-server (the sshd that tests/ha_propagate.rs runs in its namespaces),
 # binutils (objdump and strip, which packaging/build-deb runs for the
-# package test; the Rust linker usually brings them, this makes it sure).
-DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue openssh-server binutils)
+# package test; the Rust linker usually brings them, this makes it sure),
+# crmsh (the crm shell tests/crmsh.rs drives over our tools and Pacemaker's).
+DEB_PACKAGES=(procps iproute2 heartbeat python3 pacemaker-cli-utils resource-agents fence-agents cluster-glue openssh-server binutils crmsh)
