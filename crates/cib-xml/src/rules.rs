@@ -49,22 +49,49 @@ impl Role {
 /// Every element with an `id` in a document, for `id-ref` resolution.
 pub struct IdIndex<'a> {
     map: HashMap<&'a str, &'a Element>,
+    /// A whole CIB's status section, left out of `map`: it is most of a
+    /// large CIB's elements (the operation history) and id-refs point
+    /// into the configuration, so it is only searched when `map` misses.
+    status: Option<&'a Element>,
 }
 
 impl<'a> IdIndex<'a> {
     pub fn new(root: &'a Element) -> IdIndex<'a> {
         let mut map = HashMap::new();
-        root.walk(&mut |e| {
+        let mut add = |e: &'a Element| {
             if let Some(id) = e.attr("id") {
                 // The first definition wins; references (id-ref) carry no id.
                 map.entry(id).or_insert(e);
             }
-        });
-        IdIndex { map }
+        };
+        let mut status = None;
+        if root.name == "cib" {
+            add(root);
+            for c in &root.children {
+                if c.name == "status" && status.is_none() {
+                    status = Some(c);
+                } else {
+                    c.walk(&mut add);
+                }
+            }
+        } else {
+            root.walk(&mut add);
+        }
+        IdIndex { map, status }
     }
 
     pub fn get(&self, id: &str) -> Option<&'a Element> {
-        self.map.get(id).copied()
+        if let Some(e) = self.map.get(id) {
+            return Some(e);
+        }
+        let status = self.status?;
+        let mut found = None;
+        status.walk(&mut |e: &'a Element| {
+            if found.is_none() && e.attr("id") == Some(id) {
+                found = Some(e);
+            }
+        });
+        found
     }
 
     /// The element an `id-ref` points at, or the element itself.

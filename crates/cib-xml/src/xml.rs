@@ -203,7 +203,9 @@ fn start_element(s: &BytesStart<'_>, limits: &Limits) -> Result<Element, String>
         .map_err(|_| "element name is not UTF-8".to_string())?
         .to_string();
     let mut attrs = Vec::new();
-    for a in s.attributes() {
+    // quick-xml's own duplicate check is off: ours below names the
+    // attribute, and one quadratic scan per element is enough.
+    for a in s.attributes().with_checks(false) {
         let a = a.map_err(|e| format!("bad attribute: {e}"))?;
         if attrs.len() >= limits.max_attributes {
             return Err(format!("more than {} attributes", limits.max_attributes));
