@@ -42,6 +42,9 @@ struct Args {
     /// Show the nodes the resource runs on
     #[arg(short = 'W', long = "locate")]
     locate: bool,
+    /// List the ids of all primitives (clone instances by instance id)
+    #[arg(short = 'l', long = "list-raw")]
+    list_raw: bool,
     /// Show the resource's status line and configuration XML
     #[arg(short = 'q', long = "query-xml")]
     query_xml: bool,
@@ -54,6 +57,12 @@ struct Args {
     /// Remove the constraints --move and --ban created (--un-move is the old spelling)
     #[arg(short = 'U', long = "clear", alias = "un-move")]
     clear: bool,
+    /// Delete the resource's configuration element (needs --resource-type)
+    #[arg(short = 'D', long = "delete")]
+    delete: bool,
+    /// The element name of the resource for --delete (primitive, group, clone, ...)
+    #[arg(short = 't', long = "resource-type", value_name = "ELEMENT")]
+    resource_type: Option<String>,
     /// Print a parameter's value
     #[arg(short = 'g', long = "get-parameter", value_name = "NAME")]
     get_parameter: Option<String>,
@@ -159,7 +168,8 @@ fn run(args: &Args) -> Result<(), ToolError> {
         || args.set_parameter.is_some()
         || args.delete_parameter.is_some()
         || args.cleanup
-        || args.refresh;
+        || args.refresh
+        || args.delete;
     if changes {
         clitools::audit("crm_resource");
     }
@@ -181,11 +191,23 @@ fn run(args: &Args) -> Result<(), ToolError> {
     if args.cleanup || args.refresh || args.why {
         return status_command(args, &ws, &mut session);
     }
+    if args.list_raw {
+        return list_raw(&ws);
+    }
     let Some(rsc_id) = args.resource.as_deref() else {
         // --list is the default command.
         list(&mut ws);
         return Ok(());
     };
+    // A group or primitive configured inside a clone is known by its
+    // configured id too (its instances are `id:N`).
+    let configured_here = ws
+        .resources
+        .iter()
+        .any(|r| r.xml.attr("id") == Some(rsc_id));
+    if args.delete && (configured_here || find_resource(&ws, rsc_id).is_some()) {
+        return delete_resource(args, rsc_id, &mut session);
+    }
     let Some(r) = find_resource(&ws, rsc_id) else {
         return Err(ToolError::new(
             exit::NOSUCH,
@@ -235,6 +257,137 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     list(&mut ws);
     Ok(())
+}
+
+/// `--list-raw`: the id of every primitive, clone instances by their
+/// instance ids, in configuration order (orphans included), as
+/// Pacemaker lists them; no resources at all is "not configured".
+fn list_raw(ws: &WorkingSet) -> Result<(), ToolError> {
+    if ws.top.is_empty() {
+        return Err(ToolError::new(exit::NOSUCH, "NO resources configured"));
+    }
+    let mut text = String::new();
+    for &top in &ws.top {
+        for leaf in crm_resource::leaves(ws, top) {
+            text.push_str(&ws.resources[leaf].id);
+            text.push('\n');
+        }
+    }
+    out(&text);
+    Ok(())
+}
+
+/// Whether `name` can be an element name (so it is safe inside an XPath).
+fn is_element_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `--delete`: removes the `<TYPE id="RSC">` element from the resources
+/// section. As in Pacemaker the type is required and is taken as given:
+/// no such element is success with nothing changed, and a result that no
+/// longer validates (a constraint still names the resource, an emptied
+/// clone) is refused with 78 and the CIB left as it was.
+fn delete_resource(args: &Args, rsc_id: &str, session: &mut CibSession) -> Result<(), ToolError> {
+    let Some(kind) = args.resource_type.as_deref() else {
+        return Err(ToolError::new(
+            exit::NOSUCH,
+            "You need to specify a resource type with -t",
+        ));
+    };
+    if !is_element_name(kind) {
+        return Err(ToolError::new(
+            exit::INVALID_PARAM,
+            format!("Invalid resource type: {kind}"),
+        ));
+    }
+    if rsc_id.contains('\'') {
+        // Not a valid XML ID; no configured element can have it.
+        return Ok(());
+    }
+    let xpath = format!("/cib/configuration/resources//{kind}[@id='{rsc_id}']");
+    if let Some(target) = find_element(session.cib(), kind, rsc_id) {
+        let mut ids = Vec::new();
+        element_ids(target, &mut ids);
+        if let Some((by, id)) = session
+            .cib()
+            .children
+            .iter()
+            .filter(|c| c.name == "configuration")
+            .find_map(|conf| reference_to(conf, &ids))
+        {
+            // Pacemaker's schema types these as IDREFs, so its CIB
+            // refuses the result; say which reference is in the way.
+            return Err(ToolError::new(
+                exit::CONFIG,
+                format!(
+                    "Error performing operation: Invalid configuration ({by} still refers to {id})"
+                ),
+            ));
+        }
+    }
+    let mut req = Request::new(Op::Delete);
+    req.xpath = Some(&xpath);
+    session.apply(&[req])
+}
+
+/// The first `<kind id=id>` under the resources section.
+fn find_element<'a>(cib: &'a Element, kind: &str, id: &str) -> Option<&'a Element> {
+    fn walk<'a>(e: &'a Element, kind: &str, id: &str) -> Option<&'a Element> {
+        e.children.iter().find_map(|c| {
+            if c.name == kind && c.attr("id") == Some(id) {
+                Some(c)
+            } else {
+                walk(c, kind, id)
+            }
+        })
+    }
+    let resources = cib
+        .children
+        .iter()
+        .filter(|c| c.name == "configuration")
+        .flat_map(|c| c.children.iter())
+        .find(|c| c.name == "resources")?;
+    walk(resources, kind, id)
+}
+
+/// The ids of `e` and of everything inside it.
+fn element_ids(e: &Element, acc: &mut Vec<String>) {
+    if let Some(id) = e.attr("id") {
+        acc.push(id.to_string());
+    }
+    for c in &e.children {
+        element_ids(c, acc);
+    }
+}
+
+/// The first reference (the referring element's id, the id referred to)
+/// in `e` to one of `ids`: a constraint's resources, a resource set's or
+/// a tag's members.
+fn reference_to(e: &Element, ids: &[String]) -> Option<(String, String)> {
+    let attrs: &[&str] = match e.name.as_str() {
+        "rsc_location" | "rsc_colocation" | "rsc_order" | "rsc_ticket" => {
+            &["rsc", "with-rsc", "first", "then"]
+        }
+        "resource_ref" | "obj_ref" => &["id"],
+        _ => &[],
+    };
+    for a in attrs {
+        if let Some(v) = e.attr(a) {
+            if ids.iter().any(|i| i == v) {
+                let by = if e.name == "resource_ref" || e.name == "obj_ref" {
+                    e.name.clone()
+                } else {
+                    e.attr("id").unwrap_or(&e.name).to_string()
+                };
+                return Some((by, v.to_string()));
+            }
+        }
+    }
+    e.children.iter().find_map(|c| reference_to(c, ids))
 }
 
 /// `--cleanup`, `--refresh` and `--why`: Pacemaker finds a primitive
