@@ -1064,3 +1064,10 @@ pub fn cluster_status_xml(ws: &WorkingSet, name: &str, show_pending: bool) -> El
     e.children.push(resources);
     e
 }
+
+/// The fail count and the last failure time (epoch seconds, 0 if none) of
+/// resource `r` on node `n`, as the "Migration Summary" and crm_mon's
+/// operation history show them.
+pub fn resource_failcount(ws: &WorkingSet, n: NodeId, r: RscId) -> (i32, i64) {
+    crate::unpack::failcount(ws, n, r, false)
+}
