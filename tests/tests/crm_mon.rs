@@ -382,3 +382,30 @@ fn daemon_writes_pid_and_html_and_stops_on_sigterm() {
     assert!(!pid_file.exists(), "the pid file is removed on exit");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn refresh_prints_every_interval_when_not_a_terminal_and_stops_on_sigterm() {
+    let mut child = Command::new(bin("crm_mon"))
+        .args(["-i", "1"])
+        .env("CIB_file", corpus("1-a-then-bm-move-b"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("crm_mon starts");
+    std::thread::sleep(Duration::from_millis(2500));
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let out = child.wait_with_output().expect("crm_mon exits");
+    assert_eq!(out.status.code(), Some(0), "SIGTERM ends it cleanly");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let refreshes = text.matches("Cluster Summary:").count();
+    assert!(refreshes >= 2, "{refreshes} refreshes:\n{text}");
+    // Nothing changed, so every refresh shows the same status.
+    let bodies: Vec<String> = text
+        .split("Cluster Summary:")
+        .skip(1)
+        .map(|b| normalise(b, false))
+        .collect();
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{text}");
+}
