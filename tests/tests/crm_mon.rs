@@ -232,6 +232,8 @@ fn bad_options_exit_2() {
         &["-1", "-m", "7"][..],
         &["-d"][..],
         &["-1", "-e", "root"][..],
+        &["-1", "-n"][..],
+        &["-1", "-R"][..],
     ] {
         let out = Command::new(bin("crm_mon"))
             .args(args)

@@ -73,7 +73,7 @@ struct Args {
     /// (without a value), 3 everything
     #[arg(short = 'm', long = "fence-history", value_name = "LEVEL", num_args = 0..=1, default_missing_value = "2")]
     fence_history: Option<u8>,
-    /// Show more details (node ids, individual clone instances)
+    /// Show more details (not supported)
     #[arg(short = 'R', long = "show-detail")]
     show_detail: bool,
     /// Group resources by node (not supported)
@@ -205,6 +205,9 @@ fn check(args: &Args) -> Result<Config, u8> {
     if args.group_by_node {
         return Err(usage("--group-by-node is not supported"));
     }
+    if args.show_detail {
+        return Err(usage("--show-detail is not supported"));
+    }
     if let Some(level) = args.fence_history {
         if level > 3 {
             return Err(usage(&format!(
@@ -266,7 +269,8 @@ fn check(args: &Args) -> Result<Config, u8> {
 }
 
 fn run(args: Args) -> u8 {
-    let _ = (args.verbose, args.no_curses, args.show_detail);
+    // Ours has no curses display to turn off, and logs nothing more.
+    let _ = (args.verbose, args.no_curses);
     let config = match check(&args) {
         Ok(c) => c,
         Err(code) => return code,
