@@ -774,7 +774,7 @@ fn constraints_command(
         None => None,
     };
     if args.clear {
-        return clear(ws, &rsc, node.as_deref(), args.force, session);
+        return clear(ws, &rsc, node.as_deref(), args.force, args.quiet, session);
     }
     let current = running_nodes(ws, r);
     // Only a resource active in exactly one place counts as already
@@ -888,6 +888,7 @@ fn clear(
     rsc: &str,
     node: Option<&str>,
     force: bool,
+    quiet: bool,
     session: &mut CibSession,
 ) -> Result<(), ToolError> {
     let nodes: Vec<&str> = match node {
@@ -934,12 +935,16 @@ fn clear(
     session.apply(&reqs).map_err(|e| {
         ToolError::new(e.code, format!("Error performing operation: {}", e.message))
     })?;
-    removed.sort();
-    let mut text = String::new();
-    for id in removed {
-        text.push_str(&format!("Removing constraint: {id}\n"));
+    // Pacemaker lists what it removed unless --quiet (crmsh runs
+    // `crm_resource --quiet --clear` and prints its own message).
+    if !quiet {
+        removed.sort();
+        let mut text = String::new();
+        for id in removed {
+            text.push_str(&format!("Removing constraint: {id}\n"));
+        }
+        out(&text);
     }
-    out(&text);
     Ok(())
 }
 
