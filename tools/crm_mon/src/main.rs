@@ -843,7 +843,7 @@ fn refresh_once(
     };
     if interactive {
         let _ = o.write_all(b"\x1b[H\x1b[2J");
-        let _ = o.write_all(doc.replace('\n', "\r\n").as_bytes());
+        let _ = o.write_all(doc.as_bytes());
     } else {
         let _ = o.write_all(doc.as_bytes());
         let _ = o.write_all(b"\n");
