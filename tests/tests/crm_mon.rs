@@ -411,3 +411,39 @@ fn refresh_prints_every_interval_when_not_a_terminal_and_stops_on_sigterm() {
         .collect();
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{text}");
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`): each
+/// refresh clears the screen and redraws; `q` quits with 0.
+#[test]
+fn terminal_display_redraws_and_quits_on_q() {
+    let cmd = format!("{} -i 1", bin("crm_mon").display());
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("CIB_file", corpus("1-a-then-bm-move-b"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (bsdutils) runs");
+    std::thread::sleep(Duration::from_millis(1600));
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, b"q").expect("type q");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("q did not end crm_mon");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("output");
+    assert_eq!(status.code(), Some(0), "{out}");
+    let redraws = out.matches("\x1b[H\x1b[2JCluster Summary:").count();
+    assert!(redraws >= 2, "{redraws} redraws:\n{out}");
+}
