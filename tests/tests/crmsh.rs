@@ -66,7 +66,8 @@ fn shims(dir: &Path, log: &Path) -> PathBuf {
     shim_dir
 }
 
-/// crmsh's colours and the trailing blanks, away.
+/// crmsh's colours, trailing blanks and crm_mon's "Last updated" line,
+/// away.
 fn plain(text: &str) -> String {
     let mut out = String::new();
     let mut chars = text.chars().peekable();
@@ -81,8 +82,10 @@ fn plain(text: &str) -> String {
         }
         out.push(c);
     }
+    // crm_mon's clock line changes between the two runs.
     out.lines()
         .map(str::trim_end)
+        .filter(|l| !l.trim_start().starts_with("* Last updated:"))
         .collect::<Vec<_>>()
         .join("\n")
 }
