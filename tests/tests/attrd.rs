@@ -899,3 +899,81 @@ fn refusals_match_pacemakers_attrd_updater() {
         assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
     }
 }
+
+/// `crm_resource --cleanup` in a running cluster clears the fail counts in
+/// attrd as well as in the CIB: attrd neither writes them back when the
+/// status entries go nor counts a later failure on from them.
+#[test]
+fn cleanup_clears_fail_counts_in_attrd() {
+    let s = Standalone::start("attrdcleanup");
+    let n = &s.node;
+    let paths = n.paths();
+    let o = n.run(
+        "cibadmin",
+        &[
+            "-C",
+            "-o",
+            "resources",
+            "-X",
+            r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    // The node online, with a failed monitor of d in its history.
+    let o = n.run(
+        "cibadmin",
+        &[
+            "-M",
+            "-c",
+            "-o",
+            "status",
+            "-X",
+            r#"<node_state id="node1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="node1"><lrm_resources><lrm_resource id="d" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="d_last_0" operation_key="d_start_0" operation="start" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" call-id="2" rc-code="0" op-status="0" interval="0"/><lrm_rsc_op id="d_monitor_10000" operation_key="d_monitor_10000" operation="monitor" transition-key="2:1:0:x" transition-magic="0:7;2:1:0:x" call-id="3" rc-code="7" op-status="0" interval="10000"/></lrm_resource></lrm_resources></lrm></node_state>"#,
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let fail = "fail-count-d#monitor_10000";
+    let o = updater(n, &["-n", fail, "-U", "3"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    let id = "status-node1-fail-count-d.monitor_10000";
+    let in_cib = || {
+        cib_of(&paths).is_some_and(|c| {
+            c.path(STATUS).is_some_and(|st| {
+                let mut found = false;
+                st.walk(&mut |e| {
+                    found |= e.name == "nvpair" && e.attr("name") == Some(fail);
+                });
+                found
+            })
+        })
+    };
+    assert!(
+        n.wait_for(in_cib),
+        "fail count not written: {:?}",
+        cib_of(&paths)
+    );
+
+    let o = n.run("crm_resource", &["--cleanup", "-r", "d"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    // attrd forgot it...
+    let o = updater(n, &["-n", fail, "-Q"]);
+    assert!(!stdout(&o).contains("value=\"3\""), "{o:?}");
+    // ...and after another write of this node's values it is still gone
+    // from the CIB.
+    let o = updater(n, &["-n", "marker", "-U", "1"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(n.wait_for(|| cib_of(&paths)
+        .and_then(|c| nvpair(&c, STATUS, "status-node1-marker"))
+        .is_some()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !in_cib(),
+        "fail count came back: {:?} ({id})",
+        cib_of(&paths)
+    );
+    // A new failure counts from 1, not 4.
+    let o = updater(n, &["-n", fail, "-v", "value++"]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    let o = updater(n, &["-n", fail, "-Q"]);
+    assert!(stdout(&o).contains("value=\"1\""), "{o:?}");
+}

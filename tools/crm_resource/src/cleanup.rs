@@ -39,6 +39,11 @@ pub struct Plan {
     /// XPath expressions of the elements to delete, each naming exactly
     /// one element by id.
     pub deletes: Vec<String>,
+    /// The fail-count attributes among them as (node name, attribute
+    /// name): in a running cluster attrd holds them and would write them
+    /// back (and count on from them), so they are deleted through attrd
+    /// too.
+    pub attrd_clears: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -110,6 +115,12 @@ fn delete_fail_attrs(plan: &mut Plan, state: &Element, rsc: Option<&str>, op: Op
                     continue;
                 };
                 if is_fail_attr(name, rsc, op) {
+                    if let Some(node) = state.attr("uname") {
+                        let clear = (node.to_string(), name.to_string());
+                        if !plan.attrd_clears.contains(&clear) {
+                            plan.attrd_clears.push(clear);
+                        }
+                    }
                     plan.delete(format!(
                         "{base}/transient_attributes/{}/nvpair[@id={}]",
                         set.name,
@@ -305,6 +316,53 @@ pub fn plan_all(
         ));
     }
     Ok(plan)
+}
+
+/// Deletes each (node, attribute) of `clears` in this node's attrd (which
+/// passes the deletion to the node owning the value). No attrd running
+/// (a cluster without one, or only a cib daemon) is not an error: the
+/// CIB entries are removed anyway.
+pub fn clear_in_attrd(clears: &[(String, String)]) -> Result<(), ToolError> {
+    if clears.is_empty() {
+        return Ok(());
+    }
+    let paths = plumbing::HaPaths::from_env();
+    let Ok(mut client) = attrdapi::AttrdClient::local(&paths, std::time::Duration::from_secs(30))
+    else {
+        return Ok(());
+    };
+    for (node, name) in clears {
+        let update = attrdapi::Update {
+            name: name.clone(),
+            node: Some(node.clone()),
+            change: attrdapi::Change::Delete,
+            delay_ms: None,
+            lifetime: attrdapi::Lifetime::Reboot,
+            private: false,
+        };
+        match client.call(&attrdapi::Request::Update(update)) {
+            Ok(attrdapi::Response::Ok) => {}
+            Ok(attrdapi::Response::Failed(f)) => {
+                return Err(ToolError::new(
+                    exit::ERROR,
+                    format!("attrd could not clear {name} on {node}: {f:?}"),
+                ))
+            }
+            Ok(other) => {
+                return Err(ToolError::new(
+                    exit::ERROR,
+                    format!("unexpected answer from attrd: {other:?}"),
+                ))
+            }
+            Err(e) => {
+                return Err(ToolError::new(
+                    exit::DISCONNECT,
+                    format!("could not clear {name} on {node} in attrd: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

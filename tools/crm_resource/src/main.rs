@@ -463,6 +463,12 @@ fn status_command(args: &Args, ws: &WorkingSet, session: &mut CibSession) -> Res
             crm_resource::cleanup::plan_all(ws, args.node.as_deref(), op.as_ref(), just_failures)?
         }
     };
+    // Live, attrd forgets the fail counts first (as Pacemaker's
+    // clear-failure request), so it neither writes them back when the
+    // status entries go nor counts the next failure on from them.
+    if session.file().is_none() {
+        crm_resource::cleanup::clear_in_attrd(&plan.attrd_clears)?;
+    }
     let reqs: Vec<Request<'_>> = plan
         .deletes
         .iter()
