@@ -197,7 +197,9 @@ enum Target {
 #[derive(Debug)]
 pub struct CibSession {
     target: Target,
-    cib: Element,
+    /// Shared so the scheduler can unpack it without a deep copy (the
+    /// copy of a large CIB cost more than parsing it).
+    cib: std::rc::Rc<Element>,
 }
 
 const NOT_CONNECTED: &str = "Could not connect to the CIB: No such device or address";
@@ -285,7 +287,7 @@ impl CibSession {
     /// Opens a CIB file.
     pub fn open_file(path: &Path) -> Result<CibSession, ToolError> {
         Ok(CibSession {
-            cib: read_file(path)?,
+            cib: std::rc::Rc::new(read_file(path)?),
             target: Target::File(path.to_path_buf()),
         })
     }
@@ -313,13 +315,25 @@ impl CibSession {
             .map_err(|e| ToolError::new(exit::CONFIG, format!("the CIB's answer: {e}")))?;
         Ok(CibSession {
             target: Target::Daemon(timeout),
-            cib,
+            cib: std::rc::Rc::new(cib),
         })
     }
 
     /// The CIB as read (and as changed by [`CibSession::apply`]).
     pub fn cib(&self) -> &Element {
         &self.cib
+    }
+
+    /// The CIB, the session ending (no copy unless a handle from
+    /// [`CibSession::cib_rc`] is still alive).
+    pub fn into_cib(self) -> Element {
+        std::rc::Rc::try_unwrap(self.cib).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// The CIB as a shared handle, for `pengine::unpack_cib` and friends
+    /// (no copy).
+    pub fn cib_rc(&self) -> std::rc::Rc<Element> {
+        std::rc::Rc::clone(&self.cib)
     }
 
     /// The CIB file, when working offline.
@@ -336,12 +350,12 @@ impl CibSession {
     /// file's mode); through the daemon each request is sent in turn.
     /// Requests that change nothing write nothing.
     pub fn apply(&mut self, reqs: &[Request<'_>]) -> Result<(), ToolError> {
-        let mut cib = self.cib.clone();
+        let mut cib = std::rc::Rc::clone(&self.cib);
         let mut changed = false;
         for req in reqs {
             match ops::perform(&cib, req) {
                 Ok(Outcome::Changed { cib: new, .. }) => {
-                    cib = new;
+                    cib = std::rc::Rc::new(new);
                     changed = true;
                 }
                 Ok(_) => {}

@@ -312,7 +312,7 @@ fn now() -> DateTime {
 }
 
 fn read_cib(config: &Config) -> Result<Element, ToolError> {
-    CibSession::open(config.timeout).map(|s| s.cib().clone())
+    CibSession::open(config.timeout).map(CibSession::into_cib)
 }
 
 fn unpack(cib: Element, now: DateTime) -> Result<WorkingSet, ToolError> {

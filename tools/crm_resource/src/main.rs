@@ -186,7 +186,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     let mut session = CibSession::open(Duration::from_secs(30))?;
     let now = now();
-    let mut ws = pengine::unpack_cib(session.cib().clone(), now, &pengine::Options::default())
+    let mut ws = pengine::unpack_cib(session.cib_rc(), now, &pengine::Options::default())
         .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
     if args.cleanup || args.refresh || args.why {
         return status_command(args, &ws, &mut session);
@@ -234,7 +234,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     if args.constraints {
         // Constraints are unpacked by the scheduler's constraint phase.
-        let planned = pengine::schedule(session.cib().clone(), now, &pengine::Options::default())
+        let planned = pengine::schedule(session.cib_rc(), now, &pengine::Options::default())
             .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
         let r = find_resource(&planned, rsc_id).unwrap_or(r);
         out(&constraints_text(&planned, r));

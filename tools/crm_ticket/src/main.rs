@@ -153,7 +153,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         clitools::audit("crm_ticket");
     }
     let mut session = CibSession::open(Duration::from_secs(30))?;
-    let cib = session.cib().clone();
+    let cib = session.cib_rc();
     if args.info || args.details || args.raw {
         let all = tickets(&cib);
         let mut text = String::new();

@@ -196,7 +196,7 @@ fn query(args: &Args, rsc: &str, node: &str, interval_ms: u64) -> Result<(), Too
 fn delete_failures(args: &Args, rsc: &str, node: &str, interval_ms: u64) -> Result<(), ToolError> {
     let mut session = CibSession::open(Duration::from_secs(30))?;
     let ws = pengine::unpack_cib(
-        session.cib().clone(),
+        session.cib_rc(),
         clitools_now(),
         &pengine::Options::default(),
     )
