@@ -101,17 +101,19 @@ pub fn parse_cib(text: &str, limits: &Limits) -> Result<Element, XmlError> {
                         &stack,
                     ));
                 }
-                let name = std::str::from_utf8(s.name().as_ref())
-                    .map_err(|_| err("element name is not UTF-8".into(), &stack))?
-                    .to_string();
-                let mut el = Element::new(&name);
+                let qname = s.name();
+                let name = std::str::from_utf8(qname.as_ref())
+                    .map_err(|_| err("element name is not UTF-8".into(), &stack))?;
+                let mut el = Element::new(name);
                 el.line = line_no;
                 let name_err = |m: String| XmlError {
                     line: line_no,
-                    element: Some(name.clone()),
+                    element: Some(name.to_string()),
                     message: m,
                 };
-                for a in s.attributes() {
+                // quick-xml's duplicate check is off: ours below names the
+                // attribute, and one quadratic scan per element is enough.
+                for a in s.attributes().with_checks(false) {
                     let a = a.map_err(|e| name_err(format!("bad attribute: {e}")))?;
                     if el.attrs.len() >= limits.max_attributes {
                         return Err(name_err(format!(

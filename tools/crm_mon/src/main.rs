@@ -322,8 +322,10 @@ fn unpack(cib: Element, now: DateTime) -> Result<WorkingSet, ToolError> {
 
 fn one_shot(config: &Config) -> u8 {
     let now = now();
+    // Never dropped: freeing a large CIB piece by piece costs more than
+    // the rest of the call, and the process ends after printing.
     let mut ws = match read_cib(config).and_then(|cib| unpack(cib, now)) {
-        Ok(ws) => ws,
+        Ok(ws) => std::mem::ManuallyDrop::new(ws),
         Err(e) if matches!(config.format, Format::Xml | Format::LegacyXml) => {
             // Pacemaker reports the failure inside the document.
             let mut errors = Element::new("errors");

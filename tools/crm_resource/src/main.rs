@@ -186,8 +186,12 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     let mut session = CibSession::open(Duration::from_secs(30))?;
     let now = now();
-    let mut ws = pengine::unpack_cib(session.cib_rc(), now, &pengine::Options::default())
-        .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
+    // Never dropped: freeing a large CIB piece by piece costs more than
+    // the rest of the call, and the process ends after it.
+    let mut ws = std::mem::ManuallyDrop::new(
+        pengine::unpack_cib(session.cib_rc(), now, &pengine::Options::default())
+            .map_err(|e| ToolError::new(exit::CONFIG, e.0))?,
+    );
     if args.cleanup || args.refresh || args.why {
         return status_command(args, &ws, &mut session);
     }
