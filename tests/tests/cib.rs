@@ -438,3 +438,51 @@ fn three_nodes_replicate_catch_up_after_a_restart_and_heal_to_the_higher_version
         assert!(has_rsc(&c, i, "a2") && !has_rsc(&c, i, "b1"), "node{i}");
     }
 }
+
+/// A CIB far larger than what heartbeat carries in one go (12 MB of
+/// text) replicates, and a node that was down catches up with it: full
+/// copies above 1 MB travel bzip2-compressed.
+#[test]
+fn a_12_mb_cib_replicates_and_a_returning_node_catches_up() {
+    let c = start_cluster("cibbig");
+    let all = ["node1", "node2", "node3"];
+    converged(&c, &[1, 2, 3], &all);
+    c.signal(3, Signal::SIGKILL);
+    converged(&c, &[1, 2], &["node1", "node2"]);
+    c.node(3).wait_for(|| status(&c, 3).is_none());
+
+    let mut text = String::from("<resources>");
+    let mut n = 0;
+    while text.len() < 12 << 20 {
+        text.push_str(&format!(
+            r#"<primitive id="big{n}" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="big{n}-ia"><nvpair id="big{n}-a" name="state" value="/var/run/resource-agents/big{n}.state"/></instance_attributes></primitive>"#
+        ));
+        n += 1;
+    }
+    text.push_str("</resources>");
+    let mut r = OpRequest::new(OpKind::Replace);
+    r.section = Some("resources".into());
+    r.data = Some(text);
+    let mut cl =
+        CibClient::local(&c.node(1).paths(), Some(Duration::from_secs(120))).expect("connect");
+    assert!(
+        matches!(cl.perform(r), Ok(Response::Done { changed: true, .. })),
+        "the 12 MB replace on node1"
+    );
+    let s = converged(&c, &[1, 2], &["node1", "node2"]);
+    let last = format!("big{}", n - 1);
+    assert!(has_rsc(&c, 2, &last), "node2 lacks {last}");
+
+    c.start(3);
+    let s3 = converged(&c, &[1, 2, 3], &all);
+    assert_eq!(s3.version, s.version);
+    assert!(has_rsc(&c, 3, &last), "node3 did not catch up");
+    for i in 1..=3 {
+        assert!(
+            !c.node(i)
+                .log()
+                .contains("replicated over heartbeat; peers keep"),
+            "node{i} refused to send the copy"
+        );
+    }
+}

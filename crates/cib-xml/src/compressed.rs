@@ -37,6 +37,21 @@ pub fn bzip2(text: &str) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
+/// Decompresses bzip2 `bytes`, refusing output longer than `limit`
+/// bytes (a peer's data is never trusted to be small).
+pub fn bunzip2_bounded(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    bzip2::read::BzDecoder::new(bytes)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("not a valid bzip2 stream: {e}"))?;
+    if out.len() > limit {
+        return Err(format!("decompresses to more than {limit} bytes"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -32,9 +32,39 @@ pub const CHUNK: usize = 32 << 10;
 /// A patch whose text is longer than this is replicated as a full copy.
 pub const MAX_DIFF: usize = 32 << 10;
 
-/// Largest CIB replicated over heartbeat (heartbeat keeps 16 MB of message
-/// history for retransmission; a copy must fit in it with room to spare).
+/// Largest full copy sent over heartbeat, after compression (heartbeat
+/// keeps 16 MB of message history for retransmission; a copy must fit in
+/// it with room to spare).
 pub const MAX_FULL: usize = 8 << 20;
+
+/// A full copy longer than this is sent bzip2-compressed (CIB text
+/// shrinks about tenfold, so a 50 MB CIB fits in `MAX_FULL`); smaller
+/// ones go as text, which costs no compression time.
+pub const COMPRESS_ABOVE: usize = 1 << 20;
+
+/// Largest CIB text a compressed copy may expand to: the ipc frame limit
+/// the daemon serves clients with.
+pub const MAX_EXPANDED: usize = 256 << 20;
+
+/// The bytes a full copy of `text` is sent as: the text, or above
+/// `COMPRESS_ABOVE` its bzip2 compression (which starts with `BZh`,
+/// never the start of a CIB).
+pub fn pack_full(text: &str) -> std::io::Result<Vec<u8>> {
+    if text.len() > COMPRESS_ABOVE {
+        cib_xml::compressed::bzip2(text)
+    } else {
+        Ok(text.as_bytes().to_vec())
+    }
+}
+
+/// The CIB text of a received full copy (see [`pack_full`]).
+pub fn unpack_full(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.starts_with(b"BZh") {
+        cib_xml::compressed::bunzip2_bounded(&bytes, MAX_EXPANDED)
+    } else {
+        Ok(bytes)
+    }
+}
 
 /// One cib cluster message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,8 +243,7 @@ pub fn newer(theirs: Version, their_digest: &str, ours: Version, our_digest: &st
 }
 
 /// Cuts a CIB's text into `full` messages.
-pub fn chunks(xfer: u64, version: Version, digest: &str, text: &str) -> Vec<Wire> {
-    let bytes = text.as_bytes();
+pub fn chunks(xfer: u64, version: Version, digest: &str, bytes: &[u8]) -> Vec<Wire> {
     let parts: Vec<&[u8]> = if bytes.is_empty() {
         vec![&[][..]]
     } else {
@@ -342,9 +371,33 @@ mod tests {
     }
 
     #[test]
+    fn large_copies_travel_compressed_and_small_ones_as_text() {
+        let small = "<cib/>".to_string();
+        assert_eq!(pack_full(&small).unwrap(), small.as_bytes());
+        assert_eq!(
+            unpack_full(small.as_bytes().to_vec()).unwrap(),
+            small.as_bytes()
+        );
+        let mut big = String::from("<cib><configuration><resources>");
+        while big.len() <= COMPRESS_ABOVE + 1000 {
+            big.push_str(&format!(
+                "<primitive id=\"r{}\" class=\"ocf\" provider=\"heartbeat\" type=\"Dummy\"/>",
+                big.len()
+            ));
+        }
+        big.push_str("</resources></configuration></cib>");
+        let packed = pack_full(&big).unwrap();
+        assert!(packed.starts_with(b"BZh") && packed.len() * 5 < big.len());
+        assert_eq!(unpack_full(packed.clone()).unwrap(), big.as_bytes());
+        // A bomb is refused, not expanded.
+        assert!(cib_xml::compressed::bunzip2_bounded(&packed, big.len() - 1).is_err());
+        assert!(unpack_full(b"BZh9 garbage".to_vec()).is_err());
+    }
+
+    #[test]
     fn a_full_copy_survives_chunking_and_an_interrupted_transfer_restarts() {
         let text: String = "x".repeat(CHUNK * 2 + 5);
-        let parts = chunks(9, v(0, 1, 0), "d", &text);
+        let parts = chunks(9, v(0, 1, 0), "d", text.as_bytes());
         assert_eq!(parts.len(), 3);
         let mut a = Assembly::default();
         // An interrupted earlier transfer.

@@ -329,10 +329,18 @@ impl Service {
 
     fn send_full(&mut self, lp: &mut EventLoop, to: Option<&str>) {
         let text = compact(&self.doc);
-        if text.len() > repl::MAX_FULL {
+        let packed = match repl::pack_full(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("cannot compress the CIB for a full copy: {e}");
+                return;
+            }
+        };
+        if packed.len() > repl::MAX_FULL {
             log::error!(
-                "the CIB ({} bytes) is larger than the {} bytes replicated over heartbeat; peers keep their older copy",
+                "the CIB ({} bytes, {} compressed) is larger than the {} bytes replicated over heartbeat; peers keep their older copy",
                 text.len(),
+                packed.len(),
                 repl::MAX_FULL
             );
             return;
@@ -340,7 +348,7 @@ impl Service {
         self.next_xfer += 1;
         let version = version_of(&self.doc);
         let digest = self.local_digest();
-        for w in repl::chunks(self.next_xfer, version, &digest, &text) {
+        for w in repl::chunks(self.next_xfer, version, &digest, &packed) {
             self.send(lp, to, &w);
         }
     }
@@ -534,9 +542,11 @@ impl Service {
         if !requested && !repl::newer(version, claimed, ours, &our_digest) {
             return;
         }
-        let parsed = std::str::from_utf8(text)
-            .map_err(|e| e.to_string())
-            .and_then(|t| parse_cib(t, &XmlLimits::default()).map_err(|e| e.to_string()));
+        let parsed = repl::unpack_full(text.to_vec()).and_then(|t| {
+            std::str::from_utf8(&t)
+                .map_err(|e| e.to_string())
+                .and_then(|t| parse_cib(t, &XmlLimits::default()).map_err(|e| e.to_string()))
+        });
         let cib = match parsed {
             Ok(c) if digest::versioned(&c) == claimed && version_of(&c) == version => c,
             Ok(_) => {
