@@ -14,6 +14,13 @@
 //! - `--delete --resource-type 'x y'` (not an element name): Pacemaker
 //!   sends the nonsense element and reports success; ours refuses it with
 //!   2 (invalid parameter).
+//! - `--list-standards` adds `heartbeat` (our lrmd runs Heartbeat v1
+//!   resource scripts); `--list-agents stonith` lists only the
+//!   cluster-glue native plugins our fencer runs (null, ssh, meatware,
+//!   suicide, not apcmaster, ipmilan, ...) and not `fence_legacy`, in
+//!   Pacemaker's order (plugins, then fence agents).
+//! - `--show-metadata` of lsb, service and heartbeat agents fails (105):
+//!   Pacemaker builds a document from the LSB header; ours does not.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -252,4 +259,164 @@ fn bad_input_matches_pacemaker() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+}
+
+/// Runs an agent query with ours and Pacemaker's (no CIB and no daemon
+/// needed): (code, stdout, stderr) of each.
+fn agent_query(args: &[&str]) -> (Run, Run) {
+    let nowhere = Path::new("/nonexistent/cib.xml");
+    (
+        run(&bin("crm_resource"), nowhere, args),
+        run(&pacemaker(), nowhere, args),
+    )
+}
+
+#[test]
+fn agent_queries_match_pacemaker_without_any_daemon() {
+    let same: &[&[&str]] = &[
+        &["--list-ocf-providers"],
+        &["--list-ocf-alternatives", "Dummy"],
+        &["--list-ocf-alternatives", "no-such-agent"],
+        &["--list-agents", "ocf"],
+        &["--list-agents", "ocf:heartbeat"],
+        &["--list-agents", "ocf:pacemaker"],
+        &["--list-agents", "ocf:no-such-provider"],
+        &["--list-agents", "lsb"],
+        &["--list-agents", "service"],
+        &["--list-agents", "no-such-standard"],
+        &["--show-metadata", "ocf:heartbeat:Dummy"],
+        &["--show-metadata", "ocf:heartbeat:IPaddr2"],
+        &["--show-metadata", "ocf:pacemaker:Stateful"],
+        &["--show-metadata", "ocf:heartbeat:no-such-agent"],
+        &["--show-metadata", "ocf:Dummy"],
+        &["--show-metadata", "Dummy"],
+        &["--show-metadata", "stonith:fence_dummy"],
+    ];
+    let mut diffs = Vec::new();
+    for args in same {
+        let (ours, theirs) = agent_query(args);
+        if (ours.code, &ours.stdout, &ours.stderr) != (theirs.code, &theirs.stdout, &theirs.stderr)
+        {
+            diffs.push(format!(
+                "crm_resource {}:\n--- ours {:?}\n{}{}\n--- Pacemaker's {:?}\n{}{}",
+                args.join(" "),
+                ours.code,
+                ours.stdout,
+                ours.stderr,
+                theirs.code,
+                theirs.stdout,
+                theirs.stderr
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+    // The exit codes themselves, so a shared mistake cannot pass.
+    let (r, _) = agent_query(&["--show-metadata", "ocf:heartbeat:no-such-agent"]);
+    assert_eq!(r.code, Some(105), "{}", r.stderr);
+    let (r, _) = agent_query(&["--list-agents", "no-such-standard"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let (r, _) = agent_query(&["--list-ocf-providers"]);
+    assert!(r.stdout.lines().any(|l| l == "heartbeat"), "{}", r.stdout);
+    // Intentional differences: heartbeat added to Pacemaker's standards;
+    // our stonith agents are a subset of Pacemaker's, in its order.
+    let (ours, theirs) = agent_query(&["--list-standards"]);
+    assert_eq!(ours.stdout, format!("{}heartbeat\n", theirs.stdout));
+    let (ours, theirs) = agent_query(&["--list-agents", "stonith"]);
+    let theirs_lines: Vec<&str> = theirs.stdout.lines().collect();
+    let ours_lines: Vec<&str> = ours.stdout.lines().collect();
+    assert!(ours_lines.contains(&"fence_dummy") && ours_lines.contains(&"external/ssh"));
+    let in_their_order: Vec<&str> = theirs_lines
+        .iter()
+        .copied()
+        .filter(|a| ours_lines.contains(a))
+        .collect();
+    assert_eq!(ours_lines, in_their_order);
+}
+
+/// The tools crmsh runs for `crm configure primitive`.
+const CRMSH_TOOLS: &[&str] = &[
+    "cibadmin",
+    "crm_resource",
+    "crm_verify",
+    "crm_diff",
+    "crm_mon",
+    "crm_attribute",
+    "crm_node",
+    "crm_simulate",
+];
+
+#[test]
+fn crmsh_configures_an_ocf_primitive_with_our_agent_queries() {
+    let dir = tmpdir("crmsh-primitive");
+    let log = dir.join("calls.log");
+    let shim_dir = dir.join("shims");
+    std::fs::create_dir_all(&shim_dir).expect("shim dir");
+    for t in CRMSH_TOOLS {
+        let p = shim_dir.join(t);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"{t} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                bin(t).display()
+            ),
+        )
+        .expect("shim");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    let system = "/usr/sbin:/usr/bin:/sbin:/bin";
+    let ours_path = format!("{}:{system}", shim_dir.display());
+    // node1 made this host, which crmsh can reach.
+    let base = std::fs::read_to_string(corpus("a-demote-then-b-migrate"))
+        .expect("corpus CIB")
+        .replace("node1", "localhost");
+    let (ours, theirs) = (dir.join("ours.xml"), dir.join("theirs.xml"));
+    std::fs::write(&ours, &base).expect("write");
+    std::fs::write(&theirs, &base).expect("write");
+    let crm = |path: &str, cib: &Path, home: &str| {
+        let home = dir.join(home);
+        std::fs::create_dir_all(&home).expect("home");
+        Command::new("crm")
+            .args([
+                "configure",
+                "primitive",
+                "d2",
+                "ocf:heartbeat:Dummy",
+                "op",
+                "monitor",
+                "interval=10s",
+            ])
+            .env("PATH", path)
+            .env("CIB_file", cib)
+            .env("HOME", home)
+            .env_remove("CIB_shadow")
+            .env("TZ", "UTC")
+            .output()
+            .expect("run crm (install crmsh: test.sh does)")
+    };
+    let a = crm(&ours_path, &ours, "home-ours");
+    let b = crm(system, &theirs, "home-theirs");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        a.status.code(),
+        b.status.code(),
+        "ours: {}\ncalls:\n{calls}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(a.status.code(), Some(0));
+    for needed in [
+        "crm_resource --list-ocf-providers",
+        "crm_resource --show-metadata ocf:heartbeat:Dummy",
+        "crm_resource --list-ocf-alternatives Dummy",
+    ] {
+        assert!(
+            calls.contains(needed),
+            "crmsh did not run `{needed}`:\n{calls}"
+        );
+    }
+    let (cfg_o, cfg_t) = (configuration(&ours), configuration(&theirs));
+    assert!(cfg_o.contains("id=\"d2\""), "{cfg_o}");
+    assert_eq!(cfg_o, cfg_t);
+    let _ = std::fs::remove_dir_all(&dir);
 }

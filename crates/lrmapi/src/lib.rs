@@ -5,6 +5,8 @@
 //! lrmadmin speak to lrmd.
 #![deny(missing_docs)]
 
+pub mod agents;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -9,85 +9,14 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use lrmapi::{OpSpec, Resource};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use plumbing::process::AgentStdin;
 use plumbing::ChildStatus;
 
-/// Where agents live.
-#[derive(Debug, Clone)]
-pub struct Roots {
-    /// `OCF_ROOT` (/usr/lib/ocf).
-    pub ocf: PathBuf,
-    /// LSB init scripts (/etc/init.d).
-    pub lsb: PathBuf,
-    /// Heartbeat v1 resource scripts (/etc/ha.d/resource.d).
-    pub heartbeat: PathBuf,
-}
-
-impl Roots {
-    /// The standard places: `OCF_ROOT` and `LRM_LSB_DIR` from the daemon's
-    /// environment (the tests use these), heartbeat scripts in
-    /// `$HA_CONFDIR/resource.d`.
-    pub fn from_env(paths: &plumbing::HaPaths) -> Roots {
-        let get = |k: &str, d: &str| PathBuf::from(std::env::var(k).unwrap_or_else(|_| d.into()));
-        Roots {
-            ocf: get("OCF_ROOT", "/usr/lib/ocf"),
-            lsb: get("LRM_LSB_DIR", "/etc/init.d"),
-            heartbeat: paths.confdir.join("resource.d"),
-        }
-    }
-
-    /// The classes served.
-    pub fn classes() -> &'static [&'static str] {
-        &["heartbeat", "ocf", "lsb"]
-    }
-
-    /// The agents of a class, sorted.
-    pub fn types(&self, class: &str) -> Option<Vec<String>> {
-        let mut v = Vec::new();
-        match class {
-            "ocf" => {
-                for p in list_dir(&self.ocf.join("resource.d")) {
-                    v.extend(list_dir(&self.ocf.join("resource.d").join(&p)));
-                }
-            }
-            "lsb" => v = list_dir(&self.lsb),
-            "heartbeat" => v = list_dir(&self.heartbeat),
-            _ => return None,
-        }
-        v.sort();
-        v.dedup();
-        Some(v)
-    }
-
-    /// The providers of an ocf agent.
-    pub fn providers(&self, class: &str, rtype: &str) -> Vec<String> {
-        if class != "ocf" {
-            return Vec::new();
-        }
-        let d = self.ocf.join("resource.d");
-        let mut v: Vec<String> = list_dir(&d)
-            .into_iter()
-            .filter(|p| d.join(p).join(rtype).is_file())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-fn list_dir(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use lrmapi::agents::Roots;
 
 /// A program to run for an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]

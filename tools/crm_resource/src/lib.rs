@@ -10,6 +10,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agents;
 pub mod cleanup;
 pub mod failcount;
 pub mod why;

@@ -24,6 +24,7 @@ use cib_xml::time::DateTime;
 use cib_xml::Element;
 use clap::{ArgAction, Parser};
 use clitools::{exit, CibSession, ToolError};
+use crm_resource::agents;
 use pengine::model::{RscId, Variant};
 use pengine::output::TextOut;
 use pengine::WorkingSet;
@@ -114,6 +115,21 @@ struct Args {
     /// Increase debug output
     #[arg(short = 'V', long = "verbose", action = ArgAction::Count)]
     verbose: u8,
+    /// List the supported standards
+    #[arg(long = "list-standards")]
+    list_standards: bool,
+    /// List all available OCF providers
+    #[arg(long = "list-ocf-providers")]
+    list_ocf_providers: bool,
+    /// List the OCF providers having an agent of this type
+    #[arg(long = "list-ocf-alternatives", value_name = "AGENT")]
+    list_ocf_alternatives: Option<String>,
+    /// List the agents of a standard (or ocf:PROVIDER)
+    #[arg(long = "list-agents", value_name = "STD:PROV")]
+    list_agents: Option<String>,
+    /// Show an agent's metadata (STD:[PROV:]TYPE)
+    #[arg(long = "show-metadata", value_name = "SPEC")]
+    show_metadata: Option<String>,
     /// Show help
     #[arg(short = '?', long = "help", action = ArgAction::Help)]
     help: Option<bool>,
@@ -124,6 +140,23 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
+    if let Some(result) = agent_query(&args) {
+        return match result {
+            Ok(text) => {
+                out(&text);
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => {
+                eprintln!("crm_resource: {}", e.message);
+                let reason = match e.code {
+                    exit::NOSUCH => "No such object",
+                    _ => "Error occurred",
+                };
+                eprintln!("Error performing operation: {reason}");
+                ExitCode::from(e.code)
+            }
+        };
+    }
     match run(&args) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
@@ -136,6 +169,72 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// The agent queries, which need no CIB and no daemon; `None` when no
+/// such option was given.
+fn agent_query(args: &Args) -> Option<Result<String, agents::QueryError>> {
+    let roots = || lrmapi::agents::Roots::from_env(&plumbing::HaPaths::from_env());
+    let lines = |v: Vec<String>| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+    if args.list_standards {
+        return Some(Ok(lines(
+            agents::STANDARDS.iter().map(|s| s.to_string()).collect(),
+        )));
+    }
+    if args.list_ocf_providers {
+        return Some(agents::ocf_providers(&roots()).map(lines));
+    }
+    if let Some(t) = &args.list_ocf_alternatives {
+        return Some(agents::ocf_alternatives(&roots(), t).map(lines));
+    }
+    if let Some(spec) = &args.list_agents {
+        let fence = fencing::exec::AgentDirs::from_env();
+        return Some(agents::agents(&roots(), &fence, spec).map(lines));
+    }
+    let spec = args.show_metadata.as_deref()?;
+    Some(show_metadata(&roots(), spec))
+}
+
+/// `--show-metadata`: runs the agent's meta-data action (ocf) or asks the
+/// fence agent or plugin (stonith), as Pacemaker's executor library does
+/// in-process.
+fn show_metadata(roots: &lrmapi::agents::Roots, spec: &str) -> Result<String, agents::QueryError> {
+    let nosuch = |message: String| agents::QueryError {
+        message,
+        code: exit::NOSUCH,
+    };
+    let parsed = agents::parse_spec(spec)
+        .ok_or_else(|| nosuch(format!("'{spec}' is not a valid agent specification")))?;
+    let failed = || {
+        nosuch(format!(
+            "Metadata query for {spec} failed: No such device or address"
+        ))
+    };
+    let metadata = match parsed.standard.to_ascii_lowercase().as_str() {
+        "ocf" => {
+            let provider = parsed.provider.as_deref().unwrap_or("heartbeat");
+            let inv = agents::ocf_metadata_invocation(roots, provider, &parsed.rtype)
+                .ok_or_else(failed)?;
+            if !inv.program.is_file() {
+                return Err(failed());
+            }
+            let done = fencing::exec::run(&inv, Duration::from_secs(30)).map_err(|_| failed())?;
+            match done.exit {
+                fencing::exec::Exit::Code(0) if !done.stdout.is_empty() => done.stdout,
+                _ => return Err(failed()),
+            }
+        }
+        "stonith" => {
+            let dirs = fencing::exec::AgentDirs::from_env();
+            let mut md = fencing::exec::metadata(&dirs, &parsed.rtype).map_err(|_| failed())?;
+            if !md.ends_with('\n') {
+                md.push('\n');
+            }
+            md
+        }
+        _ => return Err(failed()),
+    };
+    Ok(metadata)
 }
 
 /// The second line Pacemaker prints for a failed command.
