@@ -420,3 +420,65 @@ fn crmsh_configures_an_ocf_primitive_with_our_agent_queries() {
     assert_eq!(cfg_o, cfg_t);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn force_actions_run_the_agent_here_as_pacemakers_do() {
+    let dir = tmpdir("force");
+    // A Dummy whose state file is private to this test, so ours and
+    // Pacemaker's runs see the same agent state.
+    let state = dir.join("d2.state");
+    let primitive = format!(
+        "<primitive id=\"d2\" class=\"ocf\" provider=\"heartbeat\" type=\"Dummy\">\
+         <instance_attributes id=\"d2-ia\"><nvpair id=\"d2-state\" name=\"state\" value=\"{}\"/>\
+         </instance_attributes></primitive></resources>",
+        state.display()
+    );
+    let base = std::fs::read_to_string(corpus("a-demote-then-b-migrate"))
+        .expect("corpus CIB")
+        .replacen("</resources>", &primitive, 1);
+    let cib = dir.join("cib.xml");
+    std::fs::write(&cib, &base).expect("write");
+    let steps: &[(&str, i32)] = &[
+        ("--force-check", 7),
+        ("--force-start", 0),
+        ("--force-check", 0),
+        ("--validate", 0),
+        ("--force-stop", 0),
+        ("--force-check", 7),
+    ];
+    let mut diffs = Vec::new();
+    for (option, want) in steps {
+        let ours = run(&bin("crm_resource"), &cib, &["-r", "d2", option]);
+        let exists_after_ours = state.exists();
+        // The instance attributes reached the agent: its state file is ours.
+        if *option == "--force-start" {
+            assert!(
+                exists_after_ours,
+                "--force-start did not create {}",
+                state.display()
+            );
+        }
+        let theirs = run(&pacemaker(), &cib, &["-r", "d2", option]);
+        assert_eq!(ours.code, Some(*want), "ours {option}: {}", ours.stderr);
+        assert_eq!(
+            state.exists(),
+            exists_after_ours,
+            "{option}: Pacemaker's run changed the state"
+        );
+        if (ours.code, &ours.stdout, &ours.stderr) != (theirs.code, &theirs.stdout, &theirs.stderr)
+        {
+            diffs.push(format!(
+                "{option}:\n--- ours {:?}\n{}{}\n--- Pacemaker's {:?}\n{}{}",
+                ours.code, ours.stdout, ours.stderr, theirs.code, theirs.stdout, theirs.stderr
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+    let r = run(
+        &bin("crm_resource"),
+        &cib,
+        &["-r", "no-such", "--force-check"],
+    );
+    assert_eq!(r.code, Some(105), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

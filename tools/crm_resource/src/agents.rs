@@ -154,6 +154,77 @@ pub fn ocf_metadata_invocation(
     })
 }
 
+/// The agent action behind a `--force-*`/`--validate` option (Pacemaker's
+/// names: force-check runs monitor, validate runs validate-all).
+pub fn forced_action(option: &str) -> &str {
+    match option {
+        "validate" => "validate-all",
+        "force-check" => "monitor",
+        o => o.strip_prefix("force-").unwrap_or(o),
+    }
+}
+
+/// How an OCF agent is run by hand for `action`: the instance's
+/// parameters as `OCF_RESKEY_*` with the operation's timeout, as
+/// Pacemaker's crm_resource does in-process (no executor involved).
+pub fn ocf_action_invocation(
+    roots: &Roots,
+    rsc_id: &str,
+    provider: &str,
+    rtype: &str,
+    action: &str,
+    params: &std::collections::BTreeMap<String, String>,
+    timeout_ms: u64,
+) -> Option<fencing::exec::Invocation> {
+    let mut inv = ocf_metadata_invocation(roots, provider, rtype)?;
+    inv.args = vec![action.to_string()];
+    for (k, v) in inv.env.iter_mut() {
+        if k == "OCF_RESOURCE_INSTANCE" {
+            *v = rsc_id.to_string();
+        }
+    }
+    for (k, v) in params {
+        inv.env.push((format!("OCF_RESKEY_{k}"), v.clone()));
+    }
+    inv.env
+        .push(("OCF_RESKEY_CRM_meta_timeout".into(), timeout_ms.to_string()));
+    Some(inv)
+}
+
+/// Pacemaker's words for an agent's exit code (crm_exit_str).
+pub fn exit_text(rc: i32) -> &'static str {
+    match rc {
+        0 => "ok",
+        1 => "error",
+        2 => "invalid parameter",
+        3 => "unimplemented feature",
+        4 => "insufficient privileges",
+        5 => "not installed",
+        6 => "not configured",
+        7 => "not running",
+        8 => "promoted",
+        9 => "failed",
+        _ => "error",
+    }
+}
+
+/// The same, capitalised as in Pacemaker's "Error performing operation"
+/// line.
+pub fn exit_reason_text(rc: i32) -> &'static str {
+    match rc {
+        1 => "Error occurred",
+        2 => "Invalid parameter",
+        3 => "Unimplemented",
+        4 => "Insufficient privileges",
+        5 => "Not installed",
+        6 => "Not configured",
+        7 => "Not running",
+        8 => "Promoted",
+        9 => "Failed in promoted role",
+        _ => "Error occurred",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +279,17 @@ mod tests {
         assert_eq!(e.code, clitools::exit::NOSUCH);
         assert_eq!(e.message, "No OCF providers found for Dummy");
         assert!(ocf_metadata_invocation(&roots, "heartbeat", "../x").is_none());
+    }
+
+    #[test]
+    fn forced_options_name_agent_actions() {
+        for (option, action) in [
+            ("force-start", "start"),
+            ("force-stop", "stop"),
+            ("force-check", "monitor"),
+            ("validate", "validate-all"),
+        ] {
+            assert_eq!(forced_action(option), action);
+        }
     }
 }

@@ -130,6 +130,21 @@ struct Args {
     /// Show an agent's metadata (STD:[PROV:]TYPE)
     #[arg(long = "show-metadata", value_name = "SPEC")]
     show_metadata: Option<String>,
+    /// Run the resource's start action on this node, bypassing the cluster
+    #[arg(long = "force-start")]
+    force_start: bool,
+    /// Run the resource's stop action on this node, bypassing the cluster
+    #[arg(long = "force-stop")]
+    force_stop: bool,
+    /// Run the resource's monitor action on this node, bypassing the cluster
+    #[arg(long = "force-check")]
+    force_check: bool,
+    /// Run the resource's validate-all action on this node
+    #[arg(long = "validate")]
+    validate: bool,
+    /// Timeout of a --force-* or --validate action (milliseconds or with a unit)
+    #[arg(long = "timeout", value_name = "TIMEOUT")]
+    timeout: Option<String>,
     /// Show help
     #[arg(short = '?', long = "help", action = ArgAction::Help)]
     help: Option<bool>,
@@ -237,6 +252,146 @@ fn show_metadata(roots: &lrmapi::agents::Roots, spec: &str) -> Result<String, ag
     Ok(metadata)
 }
 
+/// Which `--force-*`/`--validate` option was given.
+fn forced_option(args: &Args) -> Option<&'static str> {
+    [
+        (args.force_start, "force-start"),
+        (args.force_stop, "force-stop"),
+        (args.force_check, "force-check"),
+        (args.validate, "validate"),
+    ]
+    .into_iter()
+    .find(|(on, _)| *on)
+    .map(|(_, name)| name)
+}
+
+/// `--force-start` and friends: runs the resource's agent on this node
+/// with its instance attributes, directly as Pacemaker's crm_resource
+/// does (no executor), and exits with the agent's OCF code.
+fn execute(
+    args: &Args,
+    ws: &WorkingSet,
+    r: RscId,
+    rsc_id: &str,
+    option: &str,
+) -> Result<(), ToolError> {
+    let mut prim = r;
+    if ws.resources[prim].variant == Variant::Clone {
+        if option == "force-start" && !args.force && !running_nodes(ws, prim).is_empty() {
+            return Err(ToolError::new(
+                exit::UNSAFE,
+                format!(
+                    "It is not safe to {option} {rsc_id} here: the cluster claims it is already active\nTry setting target-role=Stopped first or specifying the force option"
+                ),
+            ));
+        }
+        if let Some(&first) = ws.resources[prim].children.first() {
+            prim = first;
+        }
+    }
+    let rsc = &ws.resources[prim];
+    if rsc.variant != Variant::Primitive {
+        return Err(ToolError::new(
+            3,
+            format!("Sorry, the {option} option doesn't support group resources"),
+        ));
+    }
+    let action = agents::forced_action(option);
+    let class = rsc.class.clone().unwrap_or_default();
+    let provider = rsc.provider.clone().unwrap_or_default();
+    let rtype = rsc.agent.clone().unwrap_or_default();
+    let spec = if class == "ocf" {
+        format!("{class}:{provider}:{rtype}")
+    } else {
+        format!("{class}:{rtype}")
+    };
+    let timeout_ms = match &args.timeout {
+        Some(t) => cib_xml::rules::parse_interval_ms(t)
+            .filter(|&ms| ms > 0)
+            .ok_or_else(|| ToolError::new(exit::INVALID_PARAM, format!("Invalid timeout: {t}")))?,
+        None => rsc
+            .ops
+            .iter()
+            .find(|o| o.name == action && o.interval_ms == 0)
+            .or_else(|| rsc.ops.iter().find(|o| o.name == action))
+            .and_then(|o| o.xml.attr("timeout"))
+            .and_then(cib_xml::rules::parse_interval_ms)
+            .unwrap_or(20_000),
+    };
+    if class != "ocf" {
+        return Err(ToolError::new(
+            3,
+            format!("Manual execution of the {class} standard is unsupported"),
+        ));
+    }
+    let roots = lrmapi::agents::Roots::from_env(&plumbing::HaPaths::from_env());
+    let shown_id = rsc.xml.attr("id").unwrap_or(rsc_id);
+    let rc = match agents::ocf_action_invocation(
+        &roots,
+        shown_id,
+        &provider,
+        &rtype,
+        action,
+        &rsc.params,
+        timeout_ms,
+    ) {
+        Some(inv) if inv.program.is_file() => {
+            match fencing::exec::run(&inv, Duration::from_millis(timeout_ms)) {
+                Ok(done) => {
+                    let rc = match done.exit {
+                        fencing::exec::Exit::Code(c) => c,
+                        _ => 1,
+                    };
+                    println!(
+                        "Operation {option} for {rsc_id} ({spec}) returned {rc} ({})",
+                        agents::exit_text(rc)
+                    );
+                    let show = action != "validate-all" || args.verbose > 0;
+                    if show && !done.stdout.is_empty() {
+                        out(&format!(
+                            " >  stdout: {}\n",
+                            done.stdout.trim_end().replace('\n', "\n >  stdout: ")
+                        ));
+                    }
+                    if show && !done.stderr.is_empty() {
+                        out(&format!(
+                            " >  stderr: {}\n",
+                            done.stderr.trim_end().replace('\n', "\n >  stderr: ")
+                        ));
+                    }
+                    if matches!(done.exit, fencing::exec::Exit::TimedOut) {
+                        return Err(ToolError::new(
+                            exit::TIMEOUT,
+                            format!("{option} of {rsc_id} timed out after {timeout_ms}ms"),
+                        ));
+                    }
+                    rc
+                }
+                Err(e) => {
+                    println!("Operation {option} for {rsc_id} ({spec}) returned 1 (error)");
+                    eprintln!("crm_resource: {}: {e}", inv.program.display());
+                    1
+                }
+            }
+        }
+        _ => {
+            println!("Operation {option} for {rsc_id} ({spec}) returned 5 (not installed)");
+            5
+        }
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let code = u8::try_from(rc).unwrap_or(exit::ERROR);
+    Err(ToolError::new(
+        code,
+        format!(
+            "Error performing operation: {}",
+            agents::exit_reason_text(rc)
+        ),
+    ))
+}
+
 /// The second line Pacemaker prints for a failed command.
 fn reason_text(code: u8) -> Option<&'static str> {
     match code {
@@ -319,6 +474,9 @@ fn run(args: &Args) -> Result<(), ToolError> {
     };
     if args.move_ || args.ban || args.clear {
         return constraints_command(args, &ws, r, &mut session, now);
+    }
+    if let Some(option) = forced_option(args) {
+        return execute(args, &ws, r, rsc_id, option);
     }
     if let Some(name) = &args.set_parameter {
         let Some(value) = &args.value else {
