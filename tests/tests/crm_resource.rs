@@ -430,7 +430,8 @@ fn force_actions_run_the_agent_here_as_pacemakers_do() {
     let primitive = format!(
         "<primitive id=\"d2\" class=\"ocf\" provider=\"heartbeat\" type=\"Dummy\">\
          <instance_attributes id=\"d2-ia\"><nvpair id=\"d2-state\" name=\"state\" value=\"{}\"/>\
-         </instance_attributes></primitive></resources>",
+         </instance_attributes></primitive>\
+         <primitive id=\"ip\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\"/></resources>",
         state.display()
     );
     let base = std::fs::read_to_string(corpus("a-demote-then-b-migrate"))

@@ -191,6 +191,15 @@ pub fn ocf_action_invocation(
     Some(inv)
 }
 
+/// The agent's `ocf-exit-reason:` text (the last one on stderr), if any.
+pub fn exit_reason(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .map(str::trim)
+        .rfind(|r| !r.is_empty())
+}
+
 /// Pacemaker's words for an agent's exit code (crm_exit_str).
 pub fn exit_text(rc: i32) -> &'static str {
     match rc {
@@ -279,6 +288,15 @@ mod tests {
         assert_eq!(e.code, clitools::exit::NOSUCH);
         assert_eq!(e.message, "No OCF providers found for Dummy");
         assert!(ocf_metadata_invocation(&roots, "heartbeat", "../x").is_none());
+    }
+
+    #[test]
+    fn exit_reason_is_the_last_one() {
+        assert_eq!(
+            exit_reason("x\nocf-exit-reason:a\nocf-exit-reason:b\n"),
+            Some("b")
+        );
+        assert_eq!(exit_reason("nothing\n"), None);
     }
 
     #[test]

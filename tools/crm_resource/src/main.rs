@@ -178,7 +178,9 @@ fn main() -> ExitCode {
             if !e.message.is_empty() {
                 eprintln!("crm_resource: {}", e.message);
             }
-            if let Some(reason) = reason_text(e.code) {
+            // An agent's failure already says so on its one line.
+            let said = e.message.starts_with("Error performing operation:");
+            if let Some(reason) = reason_text(e.code).filter(|_| !said) {
                 eprintln!("Error performing operation: {reason}");
             }
             ExitCode::from(e.code)
@@ -342,22 +344,19 @@ fn execute(
                         fencing::exec::Exit::Code(c) => c,
                         _ => 1,
                     };
+                    let reason = agents::exit_reason(&done.stderr)
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default();
                     println!(
-                        "Operation {option} for {rsc_id} ({spec}) returned {rc} ({})",
+                        "Operation {option} for {rsc_id} ({spec}) returned {rc} ({}{reason})",
                         agents::exit_text(rc)
                     );
-                    let show = action != "validate-all" || args.verbose > 0;
-                    if show && !done.stdout.is_empty() {
-                        out(&format!(
-                            " >  stdout: {}\n",
-                            done.stdout.trim_end().replace('\n', "\n >  stdout: ")
-                        ));
-                    }
-                    if show && !done.stderr.is_empty() {
-                        out(&format!(
-                            " >  stderr: {}\n",
-                            done.stderr.trim_end().replace('\n', "\n >  stderr: ")
-                        ));
+                    // The agent's output as Pacemaker's text output gives a
+                    // subprocess's: each stream followed by a newline.
+                    for stream in [&done.stdout, &done.stderr] {
+                        if !stream.is_empty() {
+                            out(&format!("{stream}\n"));
+                        }
                     }
                     if matches!(done.exit, fencing::exec::Exit::TimedOut) {
                         return Err(ToolError::new(
