@@ -224,6 +224,12 @@ fn pending_state(rsc: &Resource) -> Option<&'static str> {
 
 /// One primitive's line (the text of pcmk__native_output_string).
 fn primitive_line(ws: &WorkingSet, r: RscId, show_pending: bool) -> String {
+    primitive_line_as(ws, r, show_pending, false)
+}
+
+/// One primitive's line; `rsc_only` (under its node in the grouped view)
+/// leaves the node out and keeps the description.
+fn primitive_line_as(ws: &WorkingSet, r: RscId, show_pending: bool, rsc_only: bool) -> String {
     let rsc = &ws.resources[r];
     let name = printable_id(ws, r);
     let class = rsc.class.as_deref().unwrap_or("unknown");
@@ -234,7 +240,7 @@ fn primitive_line(ws: &WorkingSet, r: RscId, show_pending: bool) -> String {
         None
     };
     let multiple = rsc.running_on.len() > 1;
-    let node = if multiple {
+    let node = if multiple || rsc_only {
         None
     } else {
         rsc.running_on
@@ -307,11 +313,13 @@ fn primitive_line(ws: &WorkingSet, r: RscId, show_pending: bool) -> String {
     if !flags.is_empty() {
         out.push_str(&format!(" ({})", flags.join(", ")));
     }
-    if multiple {
+    if multiple || rsc_only {
         if let Some(desc) = rsc.xml.attr("description") {
             out.push(' ');
             out.push_str(desc);
         }
+    }
+    if multiple && !rsc_only {
         let nodes: Vec<&str> = rsc
             .running_on
             .iter()
@@ -812,6 +820,105 @@ pub fn cluster_status(ws: &WorkingSet, title: &str, opts: &StatusOptions, out: &
         migration_summary(ws, out);
     }
     out.end();
+}
+
+/// The cluster status grouped by node (crm_mon `--group-by-node`): every
+/// node on its own with the resource instances it runs, then, unless
+/// `opts.hide_inactive`, the "Inactive Resources".
+pub fn cluster_status_by_node(
+    ws: &WorkingSet,
+    title: &str,
+    opts: &StatusOptions,
+    out: &mut TextOut,
+) {
+    out.begin(title);
+    out.begin("Node List");
+    for (i, n) in ws.nodes.iter().enumerate() {
+        if n.kind == NodeKind::Ping {
+            continue;
+        }
+        let prefix = if crate::actions::is_guest_node(ws, i) {
+            "GuestNode"
+        } else if n.kind == NodeKind::Remote {
+            "RemoteNode"
+        } else {
+            "Node"
+        };
+        let health_text = match node_health(ws, i) {
+            h if h < 0 => " (health is RED)",
+            0 => " (health is YELLOW)",
+            _ => "",
+        };
+        out.begin(format!(
+            "{prefix} {}: {}{health_text}",
+            n.uname,
+            node_state_text(n)
+        ));
+        out.begin("Resources");
+        for &r in &n.running {
+            if ws.resources[r].variant == Variant::Primitive {
+                out.item(primitive_line_as(ws, r, opts.show_pending, true));
+            }
+        }
+        out.end();
+        out.end();
+    }
+    out.end();
+    if !opts.hide_inactive {
+        out.spacer();
+        out.begin("Inactive Resources");
+        let mut printed = false;
+        for &r in &ws.top {
+            if active(ws, r, true) {
+                continue;
+            }
+            if ws.resources[r].has(rf::ORPHAN) {
+                continue;
+            }
+            resource_lines(ws, r, opts, out);
+            printed = true;
+        }
+        if !printed {
+            out.item("No inactive resources");
+        }
+        out.end();
+    }
+    if opts.attributes {
+        node_attributes(ws, out);
+    }
+    if opts.failcounts {
+        migration_summary(ws, out);
+    }
+    out.end();
+}
+
+/// [`cluster_status_xml`] with every `<node>` holding the resource
+/// instances it runs (crm_mon `--group-by-node`).
+pub fn cluster_status_xml_by_node(ws: &WorkingSet, name: &str, show_pending: bool) -> Element {
+    let mut e = cluster_status_xml(ws, name, show_pending);
+    // The resources section keeps only what is not wholly active (the
+    // rest is under its nodes), and goes when nothing is left.
+    let mut inactive = Element::new("resources");
+    for &r in &ws.top {
+        if active(ws, r, true) || ws.resources[r].has(rf::ORPHAN) {
+            continue;
+        }
+        inactive.children.extend(resource_xml(ws, r, show_pending));
+    }
+    e.children.retain(|c| c.name != "resources");
+    if !inactive.children.is_empty() {
+        e.children.push(inactive);
+    }
+    if let Some(nodes) = e.children.iter_mut().find(|c| c.name == "nodes") {
+        for (n, node) in nodes.children.iter_mut().enumerate() {
+            for &r in &ws.nodes[n].running {
+                if ws.resources[r].variant == Variant::Primitive {
+                    node.children.extend(resource_xml(ws, r, show_pending));
+                }
+            }
+        }
+    }
+    e
 }
 
 /// The status rendered in crm_simulate's default (fancy) style, without

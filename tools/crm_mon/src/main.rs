@@ -29,7 +29,7 @@ use cib_xml::Element;
 use clap::{ArgAction, Parser};
 use clitools::{exit, CibSession, ToolError};
 use pengine::output::TextOut;
-use pengine::status::{cluster_status, resource_counts, StatusOptions};
+use pengine::status::{cluster_status, cluster_status_by_node, resource_counts, StatusOptions};
 use pengine::WorkingSet;
 use plumbing::{Event, EventLoop, Interest, Signal};
 
@@ -76,7 +76,7 @@ struct Args {
     /// Show more details (not supported)
     #[arg(short = 'R', long = "show-detail")]
     show_detail: bool,
-    /// Group resources by node (not supported)
+    /// Group resources by node
     #[arg(short = 'n', long = "group-by-node")]
     group_by_node: bool,
     /// Print one line for Nagios and exit: 0 OK, 1 warning, 2 critical
@@ -157,6 +157,8 @@ struct Show {
     operations: bool,
     timing: bool,
     tickets: bool,
+    /// Resources under the node they run on (`-n`).
+    by_node: bool,
 }
 
 /// The checked options.
@@ -202,9 +204,6 @@ fn usage(msg: &str) -> u8 {
 }
 
 fn check(args: &Args) -> Result<Config, u8> {
-    if args.group_by_node {
-        return Err(usage("--group-by-node is not supported"));
-    }
     if args.show_detail {
         return Err(usage("--show-detail is not supported"));
     }
@@ -258,6 +257,7 @@ fn check(args: &Args) -> Result<Config, u8> {
             operations: args.operations || args.timing || xml,
             timing: args.timing || xml,
             tickets: args.tickets || xml,
+            by_node: args.group_by_node,
         },
         one_shot,
         interval,
@@ -643,7 +643,11 @@ fn xml_document(ws: &WorkingSet, show: &Show, now: DateTime, legacy: bool) -> El
         result_element()
     };
     doc.children.push(summary_xml(ws, now));
-    let status = pengine::status::cluster_status_xml(ws, "status", true);
+    let status = if show.by_node {
+        pengine::status::cluster_status_xml_by_node(ws, "status", true)
+    } else {
+        pengine::status::cluster_status_xml(ws, "status", true)
+    };
     doc.children.extend(status.children);
     if show.attributes {
         doc.children.extend(node_attributes_xml(ws));
@@ -969,7 +973,11 @@ fn render(ws: &mut WorkingSet, show: &Show, now: DateTime) -> String {
         hide_inactive: !show.inactive,
     };
     let mut out = TextOut::new();
-    cluster_status(ws, "", &opts, &mut out);
+    if show.by_node {
+        cluster_status_by_node(ws, "", &opts, &mut out);
+    } else {
+        cluster_status(ws, "", &opts, &mut out);
+    }
 
     // pengine nests the sections in one list (crm_simulate's "Current
     // cluster status"); crm_mon prints them at the top level.
