@@ -430,7 +430,7 @@ fn daemon_writes_pid_and_html_and_stops_on_sigterm() {
 
 #[test]
 fn refresh_prints_every_interval_when_not_a_terminal_and_stops_on_sigterm() {
-    let mut child = Command::new(bin("crm_mon"))
+    let child = Command::new(bin("crm_mon"))
         .args(["-i", "1"])
         .env("CIB_file", corpus("1-a-then-bm-move-b"))
         .stdin(Stdio::null())
