@@ -146,6 +146,17 @@ pub fn xml_result(request: &str, body: Vec<Element>, code: u8, errors: &[String]
     text
 }
 
+/// The wall clock as the scheduler's "now" (the tools pass it in; the
+/// libraries have no clock).
+pub fn now() -> cib_xml::time::DateTime {
+    cib_xml::time::DateTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+            .unwrap_or(0),
+    )
+}
+
 /// This process's command line as one string (the `request` of
 /// [`xml_result`]).
 pub fn command_line() -> String {

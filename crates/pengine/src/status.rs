@@ -88,7 +88,7 @@ fn is_disabled(ws: &WorkingSet, r: RscId) -> bool {
 
 /// The id a resource is shown under: members of anonymous clones go by
 /// the configured id, without the instance number (rsc_printable_id).
-fn printable_id(ws: &WorkingSet, r: RscId) -> String {
+pub fn printable_id(ws: &WorkingSet, r: RscId) -> String {
     let rsc = &ws.resources[r];
     let mut p = rsc.parent;
     while let Some(x) = p {
@@ -683,9 +683,10 @@ fn resource_lines(ws: &WorkingSet, r: RscId, opts: &StatusOptions, out: &mut Tex
     }
 }
 
-/// The nodes' own attributes (not fail counts, standby and the like), as
-/// the "Node Attributes" section lists them for online nodes.
-fn node_attributes(ws: &WorkingSet, out: &mut TextOut) {
+/// Whether a node attribute is the cluster's own bookkeeping (fail
+/// counts, standby, shutdown, `#` names), which the status displays leave
+/// out of "Node Attributes".
+pub fn is_internal_node_attr(name: &str) -> bool {
     const HIDDEN: [&str; 6] = [
         "fail-count-",
         "last-failure-",
@@ -694,12 +695,18 @@ fn node_attributes(ws: &WorkingSet, out: &mut TextOut) {
         "standby",
         "#",
     ];
+    HIDDEN.iter().any(|h| name.starts_with(h))
+}
+
+/// The nodes' own attributes (not fail counts, standby and the like), as
+/// the "Node Attributes" section lists them for online nodes.
+fn node_attributes(ws: &WorkingSet, out: &mut TextOut) {
     let mut header = Header::new("Node Attributes".into());
     for node in ws.nodes.iter().filter(|n| n.online) {
         let mut names: Vec<&String> = node
             .attrs
             .keys()
-            .filter(|k| !HIDDEN.iter().any(|h| k.starts_with(h)))
+            .filter(|k| !is_internal_node_attr(k))
             .collect();
         if names.is_empty() {
             continue;

@@ -76,12 +76,12 @@ fn decode_magic(magic: &str) -> Option<(i32, i32, i32)> {
     Some((status.parse().ok()?, rc.parse().ok()?, target.parse().ok()?))
 }
 
-/// Every recorded operation: (node_state id, lrm_resource id, op id) ->
-/// (the op, its node_state).
-fn recorded(cib: &Element) -> HashMap<(&str, &str, &str), (&Element, &Element)> {
-    let mut map = HashMap::new();
+/// Every recorded operation in document order: ((node_state id,
+/// lrm_resource id, op id), the op, its node_state).
+fn recorded_ops(cib: &Element) -> Vec<((&str, &str, &str), &Element, &Element)> {
+    let mut ops = Vec::new();
     let Some(status) = cib.child("status") else {
-        return map;
+        return ops;
     };
     for state in status.children_named("node_state") {
         let node_id = state.attr("id").unwrap_or("");
@@ -93,11 +93,11 @@ fn recorded(cib: &Element) -> HashMap<(&str, &str, &str), (&Element, &Element)> 
             let rsc_id = entry.attr("id").unwrap_or("");
             for op in entry.children_named("lrm_rsc_op") {
                 let op_id = op.attr("id").unwrap_or("");
-                map.insert((node_id, rsc_id, op_id), (op, state));
+                ops.push(((node_id, rsc_id, op_id), op, state));
             }
         }
     }
-    map
+    ops
 }
 
 fn event(op: &Element, state: &Element) -> Option<OpEvent> {
@@ -134,33 +134,22 @@ fn event(op: &Element, state: &Element) -> Option<OpEvent> {
 /// The operation results recorded in `new` that `old` did not have (a new
 /// entry, or one with another call id or result), in `new`'s order.
 pub fn op_events(old: &Element, new: &Element) -> Vec<OpEvent> {
-    let before = recorded(old);
-    let Some(status) = new.child("status") else {
-        return Vec::new();
-    };
+    let before: HashMap<_, _> = recorded_ops(old)
+        .into_iter()
+        .map(|(key, op, _)| (key, op))
+        .collect();
     let mut events = Vec::new();
-    for state in status.children_named("node_state") {
-        let node_id = state.attr("id").unwrap_or("");
-        let entries = state
-            .path(&["lrm", "lrm_resources"])
-            .into_iter()
-            .flat_map(|l| l.children_named("lrm_resource"));
-        for entry in entries {
-            let rsc_id = entry.attr("id").unwrap_or("");
-            for op in entry.children_named("lrm_rsc_op") {
-                let op_id = op.attr("id").unwrap_or("");
-                let unchanged = before.get(&(node_id, rsc_id, op_id)).is_some_and(|(o, _)| {
-                    ["call-id", "transition-magic", "rc-code", "op-status"]
-                        .iter()
-                        .all(|a| o.attr(a) == op.attr(a))
-                });
-                if unchanged {
-                    continue;
-                }
-                if let Some(e) = event(op, state) {
-                    events.push(e);
-                }
-            }
+    for (key, op, state) in recorded_ops(new) {
+        let unchanged = before.get(&key).is_some_and(|o| {
+            ["call-id", "transition-magic", "rc-code", "op-status"]
+                .iter()
+                .all(|a| o.attr(a) == op.attr(a))
+        });
+        if unchanged {
+            continue;
+        }
+        if let Some(e) = event(op, state) {
+            events.push(e);
         }
     }
     events

@@ -5,9 +5,9 @@
 
 use cib_xml::time::DateTime;
 use cib_xml::Element;
-use pengine::model::{rf, NodeId, RscId, Variant};
+use pengine::model::{NodeId, RscId};
 use pengine::output::TextOut;
-use pengine::status::{ocf_exitcode_str, resource_failcount};
+use pengine::status::{ocf_exitcode_str, printable_id, resource_failcount};
 use pengine::WorkingSet;
 
 /// One resource's history on one node.
@@ -16,23 +16,6 @@ struct ResourceHistory<'a> {
     id: &'a str,
     rsc: Option<RscId>,
     ops: Vec<&'a Element>,
-}
-
-/// The id a resource is shown under: an anonymous clone's instances go
-/// by the configured id.
-pub fn printable_id(ws: &WorkingSet, r: RscId) -> String {
-    let rsc = &ws.resources[r];
-    let mut p = rsc.parent;
-    while let Some(x) = p {
-        let pr = &ws.resources[x];
-        if pr.variant == Variant::Clone && !pr.has(rf::UNIQUE) {
-            if let Some(id) = rsc.xml.attr("id") {
-                return id.to_string();
-            }
-        }
-        p = pr.parent;
-    }
-    rsc.id.clone()
 }
 
 fn num(op: &Element, name: &str) -> i64 {

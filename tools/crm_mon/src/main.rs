@@ -303,12 +303,7 @@ fn run(args: Args) -> u8 {
 
 /// The current time, from the clock.
 fn now() -> DateTime {
-    DateTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-            .unwrap_or(0),
-    )
+    clitools::now()
 }
 
 fn read_cib(config: &Config) -> Result<Element, ToolError> {
@@ -545,19 +540,11 @@ fn summary_xml(ws: &WorkingSet, now: DateTime) -> Element {
 
 /// `<node_attributes>`: each online node's own attributes, by name.
 fn node_attributes_xml(ws: &WorkingSet) -> Option<Element> {
-    const HIDDEN: [&str; 6] = [
-        "fail-count-",
-        "last-failure-",
-        "shutdown",
-        "terminate",
-        "standby",
-        "#",
-    ];
     let mut section = Element::new("node_attributes");
     for node in ws.nodes.iter().filter(|n| n.online) {
         let mut e = Element::new("node").with_attr("name", &node.uname);
         for (k, v) in &node.attrs {
-            if HIDDEN.iter().any(|h| k.starts_with(h)) {
+            if pengine::status::is_internal_node_attr(k) {
                 continue;
             }
             e.children.push(

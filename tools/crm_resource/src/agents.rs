@@ -200,40 +200,6 @@ pub fn exit_reason(stderr: &str) -> Option<&str> {
         .rfind(|r| !r.is_empty())
 }
 
-/// Pacemaker's words for an agent's exit code (crm_exit_str).
-pub fn exit_text(rc: i32) -> &'static str {
-    match rc {
-        0 => "ok",
-        1 => "error",
-        2 => "invalid parameter",
-        3 => "unimplemented feature",
-        4 => "insufficient privileges",
-        5 => "not installed",
-        6 => "not configured",
-        7 => "not running",
-        8 => "promoted",
-        9 => "failed",
-        _ => "error",
-    }
-}
-
-/// The same, capitalised as in Pacemaker's "Error performing operation"
-/// line.
-pub fn exit_reason_text(rc: i32) -> &'static str {
-    match rc {
-        1 => "Error occurred",
-        2 => "Invalid parameter",
-        3 => "Unimplemented",
-        4 => "Insufficient privileges",
-        5 => "Not installed",
-        6 => "Not configured",
-        7 => "Not running",
-        8 => "Promoted",
-        9 => "Failed in promoted role",
-        _ => "Error occurred",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

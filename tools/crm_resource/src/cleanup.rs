@@ -318,11 +318,31 @@ pub fn plan_all(
     Ok(plan)
 }
 
+/// Carries out `plan` on the session's CIB. Live, attrd forgets the fail
+/// counts first (as with Pacemaker's clear-failure request), so it
+/// neither writes them back when the status entries go nor counts the
+/// next failure on from them; then the status entries are deleted.
+pub fn apply(plan: &Plan, session: &mut clitools::CibSession) -> Result<(), ToolError> {
+    if session.file().is_none() {
+        clear_in_attrd(&plan.attrd_clears)?;
+    }
+    let reqs: Vec<cib_xml::ops::Request<'_>> = plan
+        .deletes
+        .iter()
+        .map(|x| {
+            let mut r = cib_xml::ops::Request::new(cib_xml::ops::Op::Delete);
+            r.xpath = Some(x.as_str());
+            r
+        })
+        .collect();
+    session.apply(&reqs)
+}
+
 /// Deletes each (node, attribute) of `clears` in this node's attrd (which
 /// passes the deletion to the node owning the value). No attrd running
 /// (a cluster without one, or only a cib daemon) is not an error: the
 /// CIB entries are removed anyway.
-pub fn clear_in_attrd(clears: &[(String, String)]) -> Result<(), ToolError> {
+fn clear_in_attrd(clears: &[(String, String)]) -> Result<(), ToolError> {
     if clears.is_empty() {
         return Ok(());
     }

@@ -349,7 +349,7 @@ fn execute(
                         .unwrap_or_default();
                     println!(
                         "Operation {option} for {rsc_id} ({spec}) returned {rc} ({}{reason})",
-                        agents::exit_text(rc)
+                        pengine::status::ocf_exitcode_str(rc)
                     );
                     // The agent's output as Pacemaker's text output gives a
                     // subprocess's: each stream followed by a newline.
@@ -384,10 +384,7 @@ fn execute(
     let code = u8::try_from(rc).unwrap_or(exit::ERROR);
     Err(ToolError::new(
         code,
-        format!(
-            "Error performing operation: {}",
-            agents::exit_reason_text(rc)
-        ),
+        format!("Error performing operation: {}", exit::text(code)),
     ))
 }
 
@@ -406,12 +403,7 @@ fn out(text: &str) {
 }
 
 fn now() -> DateTime {
-    DateTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-            .unwrap_or(0),
-    )
+    clitools::now()
 }
 
 fn run(args: &Args) -> Result<(), ToolError> {
@@ -723,22 +715,7 @@ fn status_command(args: &Args, ws: &WorkingSet, session: &mut CibSession) -> Res
             crm_resource::cleanup::plan_all(ws, args.node.as_deref(), op.as_ref(), just_failures)?
         }
     };
-    // Live, attrd forgets the fail counts first (as Pacemaker's
-    // clear-failure request), so it neither writes them back when the
-    // status entries go nor counts the next failure on from them.
-    if session.file().is_none() {
-        crm_resource::cleanup::clear_in_attrd(&plan.attrd_clears)?;
-    }
-    let reqs: Vec<Request<'_>> = plan
-        .deletes
-        .iter()
-        .map(|x| {
-            let mut r = Request::new(Op::Delete);
-            r.xpath = Some(x.as_str());
-            r
-        })
-        .collect();
-    session.apply(&reqs)?;
+    crm_resource::cleanup::apply(&plan, session)?;
     let mut text = String::new();
     if !args.quiet {
         for line in &plan.lines {

@@ -121,10 +121,7 @@ fn need_ticket(args: &Args, code: u8) -> Result<&str, ToolError> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0)
+    clitools::now().0
 }
 
 fn run(args: &Args) -> Result<(), ToolError> {

@@ -57,12 +57,7 @@ fn fail(code: u8, message: &str) -> u8 {
 }
 
 fn now() -> DateTime {
-    DateTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-            .unwrap_or(0),
-    )
+    clitools::now()
 }
 
 fn main() -> ExitCode {

@@ -8,7 +8,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cib_xml::ops::{Op, Request};
 use clap::{ArgAction, Parser};
 use clitools::{exit, CibSession, ToolError};
 
@@ -199,7 +198,7 @@ fn delete_failures(args: &Args, rsc: &str, node: &str, interval_ms: u64) -> Resu
     let mut session = std::mem::ManuallyDrop::new(CibSession::open(Duration::from_secs(30))?);
     let ws = pengine::unpack_cib(
         session.cib_rc(),
-        clitools_now(),
+        clitools::now(),
         &pengine::Options::default(),
     )
     .map_err(|e| ToolError::new(exit::CONFIG, e.0))?;
@@ -219,16 +218,7 @@ fn delete_failures(args: &Args, rsc: &str, node: &str, interval_ms: u64) -> Resu
     let top = crm_resource::top_parent(&ws, r);
     let plan =
         crm_resource::cleanup::plan_resource(&ws, top, Some(node), op.as_ref(), true, false)?;
-    let reqs: Vec<Request<'_>> = plan
-        .deletes
-        .iter()
-        .map(|x| {
-            let mut r = Request::new(Op::Delete);
-            r.xpath = Some(x.as_str());
-            r
-        })
-        .collect();
-    session.apply(&reqs)?;
+    crm_resource::cleanup::apply(&plan, &mut session)?;
     if !args.quiet {
         let mut text = String::new();
         for line in &plan.lines {
@@ -238,13 +228,4 @@ fn delete_failures(args: &Args, rsc: &str, node: &str, interval_ms: u64) -> Resu
         out(&text);
     }
     Ok(())
-}
-
-fn clitools_now() -> cib_xml::time::DateTime {
-    cib_xml::time::DateTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-            .unwrap_or(0),
-    )
 }
